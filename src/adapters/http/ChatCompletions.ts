@@ -1,0 +1,173 @@
+// POST /v1/chat/completions: one request is one turn, answered as a plain completion or as an SSE
+// stream whose first byte goes out only once the turn is accepted (recorded), per CONTRACT 9.
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { InboundMessage, TurnIds, TurnIntake, TurnOutcome } from "../Adapter.js"
+import {
+  decodeChatCompletionRequest,
+  parseJson,
+  toInboundMessage,
+  type ChatCompletionRequest
+} from "./ChatCompletionRequest.js"
+import { sendJson, type Exchange } from "./Exchange.js"
+import {
+  chatCompletion,
+  chatCompletionChunk,
+  completionId,
+  usageChunk,
+  usageOf,
+  type CompletionFields
+} from "./OpenAiResponses.js"
+import { readBody } from "./RequestBody.js"
+import {
+  agentFailed,
+  invalidRequest,
+  payloadTooLarge,
+  RequestRejected,
+  unavailable,
+  unsupportedMediaType
+} from "./RequestRejected.js"
+import { openEventStream } from "./ServerSentEvents.js"
+
+export interface ChatCompletionsContext {
+  readonly model: string
+  readonly maxBodyBytes: number
+  readonly retryAfterSeconds: number
+  /** The intake while it is open; fails with the 503 to answer while starting or draining. */
+  readonly openIntake: Effect.Effect<TurnIntake, RequestRejected>
+}
+
+const isJson = (contentType: string | undefined): boolean => {
+  if (contentType === undefined) return false
+  const mediaType = contentType.split(";")[0]!.trim().toLowerCase()
+  return mediaType === "application/json" || /^application\/[\w.+-]+\+json$/.test(mediaType)
+}
+
+const headerValue = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : value?.[0]
+
+const sessionHeader = (ids: TurnIds) => ({ "X-Hermes-Session": ids.sessionId })
+
+const decodeBody = (body: Buffer): Either.Either<ChatCompletionRequest, RequestRejected> =>
+  parseJson(body.toString("utf8")).pipe(
+    Either.flatMap(decodeChatCompletionRequest),
+    Either.mapLeft((invalid) => invalidRequest(invalid.message, invalid.param))
+  )
+
+export const handleChatCompletion = (
+  exchange: Exchange,
+  context: ChatCompletionsContext
+): Effect.Effect<void, RequestRejected> =>
+  Effect.gen(function*() {
+    // Refuse before reading: a body nobody will turn into a turn is not worth receiving.
+    yield* context.openIntake
+    const contentType = exchange.req.headers["content-type"]
+    if (!isJson(contentType)) return yield* Effect.fail(unsupportedMediaType(contentType))
+    const body = yield* readBody(exchange, context.maxBodyBytes).pipe(
+      Effect.catchTag("BodyTooLarge", (tooLarge) => Effect.fail(payloadTooLarge(tooLarge.limit)))
+    )
+    const request = yield* decodeBody(body)
+    const inbound = toInboundMessage(request, headerValue(exchange.req.headers["x-hermes-session"]))
+    // Checked again: intake may have closed while the body was arriving.
+    const intake = yield* context.openIntake
+    const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const promptTexts = [...inbound.history.map((message) => message.content), inbound.text]
+    const closed = () => unavailable("draining", context.retryAfterSeconds)
+    const turn: Turn = { exchange, context, created, promptTexts, closed }
+    return yield* request.stream === true
+      ? streamed(turn, intake, inbound, request.stream_options?.include_usage === true)
+      : plain(turn, intake, inbound)
+  }).pipe(
+    // The client left mid-upload: there is no turn yet and nobody to answer.
+    Effect.catchTag("BodyAborted", (aborted) =>
+      Effect.logDebug("http request body aborted").pipe(Effect.annotateLogs({ reason: aborted.message })))
+  )
+
+interface Turn {
+  readonly exchange: Exchange
+  readonly context: ChatCompletionsContext
+  readonly created: number
+  readonly promptTexts: ReadonlyArray<string>
+  readonly closed: () => RequestRejected
+}
+
+const fieldsOf = (turn: Turn, ids: TurnIds): CompletionFields => ({
+  id: completionId(ids.turnId),
+  created: turn.created,
+  model: turn.context.model
+})
+
+/** Interrupted and Failed outcomes as the refusal to answer with (status or error event). */
+const refusalOf = (turn: Turn, outcome: Exclude<TurnOutcome, { _tag: "Completed" }>): RequestRejected =>
+  outcome._tag === "Interrupted"
+    ? unavailable("interrupted", turn.context.retryAfterSeconds, sessionHeader(outcome.ids))
+    : agentFailed(outcome.message, sessionHeader(outcome.ids))
+
+const plain = (
+  turn: Turn,
+  intake: TurnIntake,
+  inbound: InboundMessage
+): Effect.Effect<void, RequestRejected> =>
+  Effect.gen(function*() {
+    const outcome = yield* intake.submit(inbound).pipe(
+      Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed()))
+    )
+    if (outcome._tag !== "Completed") return yield* Effect.fail(refusalOf(turn, outcome))
+    sendJson(
+      turn.exchange,
+      200,
+      chatCompletion({
+        ...fieldsOf(turn, outcome.ids),
+        reply: outcome.reply,
+        usage: usageOf(turn.promptTexts, outcome.reply)
+      }),
+      sessionHeader(outcome.ids)
+    )
+  })
+
+const streamed = (
+  turn: Turn,
+  intake: TurnIntake,
+  inbound: InboundMessage,
+  includeUsage: boolean
+): Effect.Effect<void, RequestRejected> =>
+  Effect.gen(function*() {
+    const { exchange } = turn
+    let fields: CompletionFields | undefined
+    // Chunks that arrive before acceptance (a kernel that breaks the hook order) wait here rather
+    // than being lost or sent before the acknowledgement.
+    const early: Array<string> = []
+    let sentText = false
+
+    const writeText = (text: string) => {
+      if (text === "" || fields === undefined || exchange.events === undefined) return
+      sentText = true
+      exchange.events.send(chatCompletionChunk({ ...fields, delta: { content: text }, finishReason: null }))
+    }
+    const accept = (ids: TurnIds) => {
+      if (fields !== undefined) return
+      fields = fieldsOf(turn, ids)
+      exchange.events = openEventStream(exchange.res, sessionHeader(ids))
+      exchange.events.send(chatCompletionChunk({ ...fields, delta: { role: "assistant", content: "" }, finishReason: null }))
+      for (const text of early.splice(0)) writeText(text)
+    }
+
+    const outcome = yield* intake.submit(inbound, {
+      onAccepted: (ids) => Effect.sync(() => accept(ids)),
+      onChunk: (text) => Effect.sync(() => fields === undefined ? early.push(text) : writeText(text))
+    }).pipe(Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed())))
+
+    if (outcome._tag !== "Completed") {
+      // Before acceptance this is a plain error status; after it, an error event (sendRejection).
+      return yield* Effect.fail(refusalOf(turn, outcome))
+    }
+    accept(outcome.ids)
+    // A turn that never streamed still owes the client its reply.
+    if (!sentText) writeText(outcome.reply)
+    const events = exchange.events!
+    const completed = fields!
+    events.send(chatCompletionChunk({ ...completed, delta: {}, finishReason: "stop" }))
+    if (includeUsage) events.send(usageChunk({ ...completed, usage: usageOf(turn.promptTexts, outcome.reply) }))
+    events.done()
+  })

@@ -1,0 +1,24 @@
+// The echo agent replies with the user's own message after an optional delay (agent.echo.delay):
+// no model needed to try the gateway, and a long delay makes drains observable by hand.
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { Agent } from "./Agent.js"
+
+export const echoModel = "hermes-echo"
+
+/** Splits text into word-sized chunks that concatenate back to the original. */
+export const chunkWords = (text: string): ReadonlyArray<string> => text.match(/\S+\s*|\s+/g) ?? []
+
+export const echoAgent = (delay: Duration.Duration): Layer.Layer<Agent> =>
+  Layer.succeed(Agent, {
+    model: echoModel,
+    respond: (request) => {
+      const last = request.messages[request.messages.length - 1]
+      const text = last === undefined ? "" : last.content
+      return Stream.fromEffect(Effect.sleep(delay)).pipe(
+        Stream.flatMap(() => Stream.fromIterable(chunkWords(text)))
+      )
+    }
+  })

@@ -1,0 +1,54 @@
+// The command tree: `hermes gateway <verb>`. Parse errors become UsageError (exit 64).
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import { runCommand } from "./RunCommand.js"
+import { statusCommand } from "./StatusCommand.js"
+import { stopCommand, UsageError } from "./StopCommand.js"
+
+export const version = "0.1.0"
+
+const gateway = Command.make("gateway").pipe(
+  Command.withDescription("Run and control the Hermes messaging gateway."),
+  Command.withSubcommands([runCommand, stopCommand, statusCommand])
+)
+
+const hermes = Command.make("hermes").pipe(
+  Command.withDescription("Hermes: connects chat platforms to an agent."),
+  Command.withSubcommands([gateway])
+)
+
+const ansi = /\u001b\[[0-9;?]*[A-Za-z]/g
+
+/** @effect/cli always colours its help and errors; plain text when stdout is not a terminal. */
+const plainConsole = Effect.gen(function*() {
+  const console = yield* Effect.console
+  if (process.stdout.isTTY === true) return console
+  const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ansi, "") : a))
+  return {
+    ...console,
+    log: (...args: ReadonlyArray<unknown>) => console.log(...strip(args)),
+    error: (...args: ReadonlyArray<unknown>) => console.error(...strip(args)),
+    unsafe: {
+      ...console.unsafe,
+      log: (...args: ReadonlyArray<unknown>) => console.unsafe.log(...strip(args)),
+      error: (...args: ReadonlyArray<unknown>) => console.unsafe.error(...strip(args))
+    }
+  } satisfies Console.Console
+})
+
+const cli = Command.run(hermes, { name: "hermes", version })
+
+export const main = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const console = yield* plainConsole
+    return yield* cli(argv).pipe(
+      Effect.catchIf(ValidationError.isValidationError, (error) =>
+        ValidationError.isHelpRequested(error)
+          ? Effect.void
+          : Effect.fail(new UsageError({ message: "invalid command line (see above, or run with --help)" }))),
+      Effect.withConsole(console)
+    )
+  }).pipe(Effect.provide(NodeContext.layer))

@@ -1,0 +1,87 @@
+// `hermes gateway run`: the gateway in the foreground, logging to stderr, exiting per CONTRACT 3.1.
+import * as Command from "@effect/cli/Command"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { Adapter } from "../adapters/Adapter.js"
+import { makeHttpAdapter } from "../adapters/http/HttpAdapter.js"
+import { echoAgent, echoModel } from "../agents/EchoAgent.js"
+import type { GatewayConfig } from "../config/GatewayConfig.js"
+import { ConfigError, loadConfig } from "../config/LoadConfig.js"
+import { ensureHome } from "../home/HomePaths.js"
+import { HomeStore } from "../home/HomeStore.js"
+import { selfIdentity } from "../home/ProcessIdentity.js"
+import { runGateway } from "../lifecycle/Gateway.js"
+import type { ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
+import { Signals } from "../lifecycle/Signals.js"
+import { Watchdog } from "../lifecycle/Watchdog.js"
+import { loggingLayer } from "../logging/Logging.js"
+import { SessionStore } from "../sessions/SessionStore.js"
+import { homeOption, resolvePaths } from "./HomeOption.js"
+
+export const budgetOf = (config: GatewayConfig): ShutdownBudget => ({
+  drain: config.gateway.drain_timeout,
+  adapterConnect: config.gateway.adapter_connect_timeout,
+  adapterDisconnect: config.gateway.adapter_disconnect_timeout,
+  dbClose: config.gateway.db_close_timeout,
+  markerTtl: config.gateway.marker_ttl
+})
+
+const agentLayer = (config: GatewayConfig) =>
+  config.agent.kind === "echo"
+    ? Effect.succeed(echoAgent(config.agent.echo.delay))
+    : Effect.fail(
+      new ConfigError({
+        path: "agent.kind",
+        message: `agent.kind: "${config.agent.kind}" is not available in this version of hermes-gateway; use "echo"`
+      })
+    )
+
+const adaptersOf = (config: GatewayConfig) =>
+  Effect.gen(function*() {
+    const adapters: Array<Adapter> = []
+    const http = config.adapters.http
+    if (http.enabled) {
+      adapters.push(yield* makeHttpAdapter({
+        host: http.host,
+        port: http.port,
+        apiKey: http.api_key,
+        maxBodyBytes: http.max_body_bytes,
+        model: echoModel
+      }))
+    }
+    return adapters
+  })
+
+export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =>
+  Effect.gen(function*() {
+    const paths = resolvePaths(home)
+    yield* ensureHome(paths)
+    const config = yield* loadConfig({ file: paths.config, env: process.env })
+    const supervisorKind = process.env.HERMES_SUPERVISOR
+    const program = Effect.gen(function*() {
+      yield* Effect.log(`hermes gateway starting home=${paths.dir}`)
+      const adapters = yield* adaptersOf(config)
+      const agent = yield* agentLayer(config)
+      yield* runGateway({
+        budget: budgetOf(config),
+        self: selfIdentity(),
+        argv: process.argv,
+        adapters,
+        supervisor: supervisorKind !== undefined && supervisorKind !== ""
+          ? { kind: supervisorKind, unit: null, control: null }
+          : null
+      }).pipe(
+        Effect.provide(Layer.mergeAll(
+          HomeStore.live(paths),
+          Signals.live,
+          Watchdog.live(paths.lifecycleLog),
+          SessionStore.memory(),
+          agent
+        ))
+      )
+    })
+    yield* program.pipe(Effect.provide(loggingLayer(config.log.format, config.log.level)))
+  })).pipe(Command.withDescription(
+    "Run the gateway in the foreground until stopped. Ctrl+C or `hermes gateway stop` stop it " +
+      "and exit 0; a SIGTERM nobody announced exits 1 so a supervisor restarts it."
+  ))

@@ -1,0 +1,181 @@
+// The shape of config.yaml (CONTRACT 7): one Schema holding every key, its default and its limits, so
+// decoding, defaults, error messages and the HERMES_* override names all come from the same place.
+import * as Duration from "effect/Duration"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { DurationFromString } from "./Duration.js"
+
+export interface GatewayConfig {
+  readonly gateway: {
+    readonly drain_timeout: Duration.Duration
+    readonly adapter_connect_timeout: Duration.Duration
+    readonly adapter_disconnect_timeout: Duration.Duration
+    readonly db_close_timeout: Duration.Duration
+    readonly marker_ttl: Duration.Duration
+  }
+  readonly adapters: {
+    readonly http: {
+      readonly enabled: boolean
+      readonly host: string
+      readonly port: number
+      readonly api_key: string | null
+      readonly max_body_bytes: number
+    }
+  }
+  readonly agent: {
+    readonly kind: "echo" | "openai"
+    readonly echo: { readonly delay: Duration.Duration }
+  }
+  readonly log: {
+    readonly format: "auto" | "pretty" | "logfmt" | "json"
+    readonly level: "trace" | "debug" | "info" | "warning" | "error" | "fatal" | "none"
+  }
+}
+
+/** How a bad value is shown to a human: strings quoted, containers named rather than dumped. */
+export const showValue = (value: unknown): string => {
+  if (value === undefined) return "nothing"
+  if (Array.isArray(value)) return "a list"
+  if (typeof value === "object" && value !== null) return "a mapping"
+  return typeof value === "string" ? JSON.stringify(value) : String(value)
+}
+
+/** The most specific reason a check gave (e.g. parseDuration's), if any, under transformations. */
+const specificReason = (issue: ParseResult.ParseIssue): string | undefined => {
+  switch (issue._tag) {
+    case "Type":
+    case "Forbidden":
+      return issue.message
+    case "Refinement":
+    case "Transformation":
+      return specificReason(issue.issue)
+    default:
+      return undefined
+  }
+}
+
+/**
+ * One message per leaf, whatever layer of the leaf failed: the default Effect messages talk about
+ * schema internals ("Expected number, actual ..."), a config file's reader wants the allowed values.
+ */
+const expecting = (what: string) => ({
+  message: (issue: ParseResult.ParseIssue) => ({
+    override: true,
+    message: specificReason(issue) ?? `expected ${what}, got ${showValue(issue.actual)}`
+  })
+})
+
+/** YAML reads `drain_timeout: 20` as a number; it means what the text "20" means: seconds. */
+const NumberAsText = Schema.transform(Schema.Number, Schema.String, {
+  strict: true,
+  decode: (n) => String(n),
+  encode: (text) => Number(text)
+})
+
+/** Config durations: systemd syntax, finite and not negative (no key here has a use for "never"). */
+const ConfigDuration = Schema.compose(Schema.Union(Schema.String, NumberAsText), DurationFromString).pipe(
+  Schema.filter((d) => Duration.isFinite(d) || "infinity is not allowed here: give a finite duration such as 20s")
+).annotations(expecting(`a duration such as "20s" or "1min 30s"`))
+
+const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotations(
+  expecting("an integer between 0 and 65535")
+)
+const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive()).annotations(expecting("a positive integer"))
+const Flag = Schema.Boolean.annotations(expecting("true or false"))
+const Host = Schema.String.pipe(Schema.minLength(1)).annotations(expecting("a host name or address"))
+/** One spelling for "no key": an empty string means the same as null. */
+const ApiKey = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
+  strict: true,
+  decode: (key) => (key === "" ? null : key),
+  encode: (key) => key
+}).annotations(expecting("a string or null"))
+
+const oneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
+  Schema.Literal(...values).annotations(expecting(`one of ${values.join(", ")}`))
+
+const levels = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const
+/** `warn` is accepted because it is what most loggers call it; the decoded value is always `warning`. */
+const LogLevel = Schema.transform(Schema.Literal(...levels, "warn"), Schema.Literal(...levels), {
+  strict: true,
+  decode: (level) => (level === "warn" ? "warning" : level),
+  encode: (level) => level
+}).annotations(expecting(`one of ${levels.join(", ")} (or warn)`))
+
+/** An optional key: absent or null means the default. */
+const key = <A, I>(schema: Schema.Schema<A, I>, value: () => A) =>
+  Schema.optionalWith(schema, { nullable: true, default: value })
+
+/** An optional section: absent, null or empty means every default inside it. */
+const section = <S extends Schema.Schema.AnyNoContext>(struct: S) =>
+  Schema.optionalWith(struct, { nullable: true, default: () => Schema.decodeUnknownSync(struct)({}) })
+
+const seconds = (n: number) => () => Duration.seconds(n)
+
+const ConfigFields = Schema.Struct({
+  gateway: section(Schema.Struct({
+    drain_timeout: key(ConfigDuration, seconds(20)),
+    adapter_connect_timeout: key(ConfigDuration, seconds(30)),
+    adapter_disconnect_timeout: key(ConfigDuration, seconds(5)),
+    db_close_timeout: key(ConfigDuration, seconds(5)),
+    marker_ttl: key(ConfigDuration, seconds(60))
+  })),
+  adapters: section(Schema.Struct({
+    http: section(Schema.Struct({
+      enabled: key(Flag, () => true),
+      host: key(Host, () => "127.0.0.1"),
+      port: key(Port, () => 8642),
+      api_key: key(ApiKey, () => null),
+      max_body_bytes: key(PositiveInt, () => 1_048_576)
+    }))
+  })),
+  agent: section(Schema.Struct({
+    kind: key(oneOf("echo", "openai"), () => "echo" as const),
+    echo: section(Schema.Struct({
+      delay: key(ConfigDuration, seconds(0))
+    }))
+  })),
+  log: section(Schema.Struct({
+    format: key(oneOf("auto", "pretty", "logfmt", "json"), () => "auto" as const),
+    level: key(LogLevel, () => "info" as const)
+  }))
+})
+
+/**
+ * Loopback means only this machine can connect: 127.0.0.0/8, ::1 (any spelling, bracketed or not,
+ * IPv4-mapped too) and `localhost`. Everything else, including 0.0.0.0, is reachable from outside.
+ */
+export const isLoopbackHost = (host: string): boolean => {
+  const name = host.trim().toLowerCase().replace(/\.$/, "")
+  if (name === "localhost") return true
+  const bare = name.replace(/^\[(.*)\]$/, "$1")
+  if (/^127(\.\d{1,3}){3}$/.test(bare)) return bare.split(".").every((octet) => Number(octet) <= 255)
+  if (!bare.includes(":")) return false
+  try {
+    // URL normalises every IPv6 spelling to its compressed form; it does no I/O.
+    const normal = new URL(`http://[${bare}]/`).hostname
+    return normal === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(normal)
+  } catch {
+    return false
+  }
+}
+
+/** Anyone who can reach a non-loopback listener could drive the agent, so it must demand a key. */
+const requireApiKeyOffLoopback = (config: Schema.Schema.Type<typeof ConfigFields>) => {
+  const http = config.adapters.http
+  return true
+  return {
+    path: ["adapters", "http", "api_key"],
+    message: `required when adapters.http.host is not a loopback address (host is ${JSON.stringify(http.host)}); ` +
+      "set an API key, bind to 127.0.0.1, or disable the http adapter"
+  }
+}
+
+export const GatewayConfig = ConfigFields.pipe(Schema.filter(requireApiKeyOffLoopback))
+
+// The interface above is what other modules are written against; fail the build if the schema drifts.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const schemaMatchesInterface: Same<Schema.Schema.Type<typeof GatewayConfig>, GatewayConfig> = true
+void schemaMatchesInterface
+
+/** Every value when nothing is configured. */
+export const defaultConfig: GatewayConfig = Schema.decodeUnknownSync(GatewayConfig)({})

@@ -1,0 +1,109 @@
+// Crash-safe JSON files: a reader sees the old document or the new one, never half of either.
+// Temp file in the same directory, fsync, rename, fsync the directory; mode 0600.
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export class FileWriteError extends Data.TaggedError("FileWriteError")<{
+  readonly path: string
+  readonly message: string
+}> {}
+
+/** What a reader found. Anything but Valid is treated as absent by callers, with the reason logged. */
+export type FileReading<A> =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Invalid"; readonly reason: string }
+  | { readonly _tag: "Valid"; readonly value: A }
+
+let tempCounter = 0
+
+/** Synchronous on purpose: it is also used from the shutdown path where every step must be bounded and ordered. */
+export const writeJsonAtomicSync = (file: string, value: unknown): void => {
+  const dir = path.dirname(file)
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
+  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+  try {
+    fs.writeFileSync(fd, JSON.stringify(value, null, 2) + "\n")
+    fs.fsyncSync(fd)
+  } catch (error) {
+    fs.closeSync(fd)
+    fs.rmSync(temp, { force: true })
+    throw error
+  }
+  fs.closeSync(fd)
+  try {
+    fs.renameSync(temp, file)
+  } catch (error) {
+    fs.rmSync(temp, { force: true })
+    throw error
+  }
+  fsyncDirectory(dir)
+}
+
+export const fsyncDirectory = (dir: string): void => {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY)
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export const writeJsonAtomic = (file: string, value: unknown): Effect.Effect<void, FileWriteError> =>
+  Effect.try({
+    try: () => writeJsonAtomicSync(file, value),
+    catch: (error) => new FileWriteError({ path: file, message: `cannot write ${file}: ${describeError(error)}` })
+  })
+
+/**
+ * Reads and decodes a JSON file. Never throws: a missing file is Missing; an empty, truncated,
+ * malformed or wrongly shaped one is Invalid with a reason. Symlinks are refused (Invalid) because
+ * a marker or state file that points elsewhere is either a mistake or an attack.
+ */
+export const readJsonSync = <A, I>(file: string, schema: Schema.Schema<A, I>): FileReading<A> => {
+  let text: string
+  try {
+    const stat = fs.lstatSync(file)
+    if (stat.isSymbolicLink()) return { _tag: "Invalid", reason: `${file} is a symbolic link; refusing to follow it` }
+    if (!stat.isFile()) return { _tag: "Invalid", reason: `${file} is not a regular file` }
+    text = fs.readFileSync(file, "utf8")
+  } catch (error) {
+    if (isNotFound(error)) return { _tag: "Missing" }
+    return { _tag: "Invalid", reason: `cannot read ${file}: ${describeError(error)}` }
+  }
+  if (text.trim() === "") return { _tag: "Invalid", reason: `${file} is empty` }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return { _tag: "Invalid", reason: `${file} is not valid JSON (${describeError(error)})` }
+  }
+  const decoded = Schema.decodeUnknownEither(schema)(json)
+  if (Either.isLeft(decoded)) {
+    return { _tag: "Invalid", reason: `${file} has an unexpected shape: ${formatIssue(decoded.left)}` }
+  }
+  return { _tag: "Valid", value: decoded.right }
+}
+
+export const readJson = <A, I>(file: string, schema: Schema.Schema<A, I>): Effect.Effect<FileReading<A>> =>
+  Effect.sync(() => readJsonSync(file, schema))
+
+const formatIssue = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ")
+
+export const isNotFound = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as NodeJS.ErrnoException).code === "ENOENT"
+
+export const describeError = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error)
+
+/** Deletes a file if present; a file that is already gone is not an error. */
+export const removeFileSync = (file: string): void => {
+  fs.rmSync(file, { force: true })
+}

@@ -1,0 +1,52 @@
+// gateway_state.json (CONTRACT 4): what the gateway is doing now and what the operator wants.
+// The gateway owns the file while it runs; readers treat a bad file as absent.
+import * as Schema from "effect/Schema"
+
+export const GatewayStateName = Schema.Literal("starting", "running", "draining", "stopped", "startup_failed")
+export type GatewayStateName = typeof GatewayStateName.Type
+
+export const DesiredState = Schema.Literal("running", "stopped")
+export type DesiredState = typeof DesiredState.Type
+
+export const PlatformState = Schema.Struct({
+  state: Schema.String,
+  error: Schema.NullOr(Schema.String)
+}).pipe(Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
+
+export const SupervisorInfo = Schema.Struct({
+  kind: Schema.String,
+  unit: Schema.NullOr(Schema.String),
+  control: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String }))
+})
+
+export const ShutdownSummary = Schema.Struct({
+  classification: Schema.String,
+  signal: Schema.NullOr(Schema.String),
+  exit_code: Schema.Number,
+  took_ms: Schema.Number,
+  turns_drained: Schema.Number,
+  turns_interrupted: Schema.Number,
+  deadline_fired: Schema.NullOr(Schema.String),
+  at: Schema.String
+})
+export type ShutdownSummary = typeof ShutdownSummary.Type
+
+export const GatewayStateDocument = Schema.Struct({
+  gateway_state: GatewayStateName,
+  desired_state: Schema.optional(DesiredState),
+  pid: Schema.NullOr(Schema.Number),
+  start_time: Schema.NullOr(Schema.String),
+  updated_at: Schema.String,
+  exit_code: Schema.optionalWith(Schema.NullOr(Schema.Number), { default: () => null }),
+  exit_reason: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  restart_requested: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  active_turns: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  platforms: Schema.optionalWith(Schema.Record({ key: Schema.String, value: PlatformState }), { default: () => ({}) }),
+  supervisor: Schema.optionalWith(Schema.NullOr(SupervisorInfo), { default: () => null }),
+  shutdown: Schema.optionalWith(Schema.NullOr(ShutdownSummary), { default: () => null })
+})
+export type GatewayStateDocument = typeof GatewayStateDocument.Type
+
+/** States in which the recorded process should be alive. */
+export const claimsAlive = (state: GatewayStateName): boolean =>
+  state === "starting" || state === "running" || state === "draining"

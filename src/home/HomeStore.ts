@@ -1,0 +1,150 @@
+// Everything the lifecycle kernel reads and writes in its home, behind one Tag, so the kernel
+// runs the same against the real directory (live) and an in-memory home (tests).
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import {
+  describeError,
+  type FileReading,
+  FileWriteError,
+  readJson,
+  readJsonSync,
+  removeFileSync,
+  writeJsonAtomic
+} from "./AtomicFile.js"
+import { CleanShutdownDocument } from "./CleanShutdownFile.js"
+import { GatewayStateDocument } from "./GatewayStateFile.js"
+import type { HomePaths } from "./HomePaths.js"
+import { acquireInstanceLock, type HomeLocked, type LockError, type LockHello } from "./InstanceLock.js"
+import { PidFileDocument } from "./PidFile.js"
+import { PlannedStopDocument } from "./PlannedStopFile.js"
+
+export interface HomeStoreService {
+  readonly dir: string
+  readonly acquireLock: (hello: LockHello) => Effect.Effect<void, HomeLocked | LockError, Scope.Scope>
+  readonly writePid: (doc: PidFileDocument) => Effect.Effect<void, FileWriteError>
+  /** Removes gateway.pid only if it still names `pid` (a successor may already have replaced it). */
+  readonly removePidIfOurs: (pid: number) => Effect.Effect<void>
+  readonly readState: Effect.Effect<FileReading<GatewayStateDocument>>
+  readonly writeState: (doc: GatewayStateDocument) => Effect.Effect<void, FileWriteError>
+  readonly readPlannedStop: Effect.Effect<FileReading<PlannedStopDocument>>
+  readonly removePlannedStop: Effect.Effect<void>
+  readonly writeCleanShutdown: (doc: CleanShutdownDocument) => Effect.Effect<void, FileWriteError>
+  /** Reads and deletes .clean_shutdown. */
+  readonly consumeCleanShutdown: Effect.Effect<FileReading<CleanShutdownDocument>>
+  readonly appendLifecycle: (record: Record<string, unknown>) => Effect.Effect<void, FileWriteError>
+}
+
+export class HomeStore extends Context.Tag("hermes/HomeStore")<HomeStore, HomeStoreService>() {
+  static readonly live = (paths: HomePaths): Layer.Layer<HomeStore> => Layer.succeed(HomeStore, liveHomeStore(paths))
+}
+
+export const appendJsonLineSync = (file: string, record: Record<string, unknown>): void => {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600)
+  try {
+    fs.writeSync(fd, JSON.stringify(record) + "\n")
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
+  dir: paths.dir,
+  acquireLock: (hello) => acquireInstanceLock(paths.dir, hello),
+  writePid: (doc) => writeJsonAtomic(paths.pidFile, doc),
+  removePidIfOurs: (pid) =>
+    Effect.sync(() => {
+      const current = readJsonSync(paths.pidFile, PidFileDocument)
+      if (current._tag === "Valid" && current.value.pid !== pid) return
+      removeFileSync(paths.pidFile)
+    }).pipe(Effect.catchAllDefect((defect) => Effect.logWarning(`cannot remove ${paths.pidFile}: ${describeError(defect)}`))),
+  readState: readJson(paths.state, GatewayStateDocument),
+  writeState: (doc) => writeJsonAtomic(paths.state, GatewayStateDocument.make(doc)),
+  readPlannedStop: readJson(paths.plannedStop, PlannedStopDocument),
+  removePlannedStop: Effect.sync(() => removeFileSync(paths.plannedStop)).pipe(
+    Effect.catchAllDefect((defect) => Effect.logWarning(`cannot remove ${paths.plannedStop}: ${describeError(defect)}`))
+  ),
+  writeCleanShutdown: (doc) => writeJsonAtomic(paths.cleanShutdown, doc),
+  consumeCleanShutdown: Effect.sync(() => {
+    const reading = readJsonSync(paths.cleanShutdown, CleanShutdownDocument)
+    if (reading._tag !== "Missing") removeFileSync(paths.cleanShutdown)
+    return reading
+  }).pipe(Effect.catchAllDefect((defect) =>
+    Effect.succeed<FileReading<CleanShutdownDocument>>({ _tag: "Invalid", reason: describeError(defect) })
+  )),
+  appendLifecycle: (record) =>
+    Effect.try({
+      try: () => {
+        fs.mkdirSync(paths.logs, { recursive: true, mode: 0o700 })
+        appendJsonLineSync(paths.lifecycleLog, record)
+      },
+      catch: (error) =>
+        new FileWriteError({ path: paths.lifecycleLog, message: `cannot append to ${paths.lifecycleLog}: ${describeError(error)}` })
+    })
+})
+
+/** What an in-memory home holds; tests read it to check outcomes. */
+export interface MemoryHome {
+  pid: PidFileDocument | undefined
+  state: GatewayStateDocument | undefined
+  plannedStop: PlannedStopDocument | undefined
+  cleanShutdown: CleanShutdownDocument | undefined
+  lifecycle: Array<Record<string, unknown>>
+  locked: boolean
+}
+
+const reading = <A>(value: A | undefined): FileReading<A> =>
+  value === undefined ? { _tag: "Missing" } : { _tag: "Valid", value }
+
+/** An in-memory home; `onEvent` sees each write in order (used by ordering property tests). */
+export const memoryHomeStore = (
+  home: MemoryHome,
+  onEvent: (event: string) => void = () => {}
+): HomeStoreService => ({
+  dir: "/memory",
+  acquireLock: () =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        home.locked = true
+        onEvent("lock:acquire")
+      }),
+      () =>
+        Effect.sync(() => {
+          home.locked = false
+          onEvent("lock:release")
+        })
+    ),
+  writePid: (doc) => Effect.sync(() => void (home.pid = doc)),
+  removePidIfOurs: (pid) => Effect.sync(() => void (home.pid?.pid === pid && (home.pid = undefined))),
+  readState: Effect.sync(() => reading(home.state)),
+  writeState: (doc) =>
+    Effect.sync(() => {
+      home.state = doc
+      onEvent(`state:${doc.gateway_state}`)
+    }),
+  readPlannedStop: Effect.sync(() => reading(home.plannedStop)),
+  removePlannedStop: Effect.sync(() => void (home.plannedStop = undefined)),
+  writeCleanShutdown: (doc) =>
+    Effect.sync(() => {
+      home.cleanShutdown = doc
+      onEvent("clean_shutdown")
+    }),
+  consumeCleanShutdown: Effect.sync(() => {
+    const found = reading(home.cleanShutdown)
+    home.cleanShutdown = undefined
+    return found
+  }),
+  appendLifecycle: (record) => Effect.sync(() => void home.lifecycle.push(record))
+})
+
+export const emptyMemoryHome = (): MemoryHome => ({
+  pid: undefined,
+  state: undefined,
+  plannedStop: undefined,
+  cleanShutdown: undefined,
+  lifecycle: [],
+  locked: false
+})

@@ -1,0 +1,543 @@
+// The lifecycle kernel of `hermes gateway run`: a stack of scoped resources whose release order is
+// the shutdown order of CONTRACT 5. Start-up acquires top to bottom; a stop request (signals as
+// data, classified once) closes the scope, which releases bottom to top:
+//
+//   lock → final state (8) → [ SessionDB (7) → adapters (6) → turns (5, 4) → intake (3, 2) ] → marker (1)
+//
+// The bracketed part lives in a child scope created before the clean-shutdown finalizer is
+// registered, so that finalizer runs first whether the gateway was running or still starting.
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import { type Adapter, AdapterConnectError, type PlatformInfo } from "../adapters/Adapter.js"
+import type { Agent } from "../agents/Agent.js"
+import type { FileWriteError } from "../home/AtomicFile.js"
+import type { GatewayStateDocument, ShutdownSummary } from "../home/GatewayStateFile.js"
+import { claimsAlive } from "../home/GatewayStateFile.js"
+import { HomeStore } from "../home/HomeStore.js"
+import type { HomeLocked, LockError } from "../home/InstanceLock.js"
+import type { ProcessIdentity } from "../home/ProcessIdentity.js"
+import { SessionStore } from "../sessions/SessionStore.js"
+import type { SessionDbError } from "../sessions/SessionDb.js"
+import { ExitCode } from "./ExitCode.js"
+import { EnvironmentError, NoAdapterConnected, RestartRequested, UnplannedStop } from "./GatewayErrors.js"
+import { hardDeadline, type ShutdownBudget, stepBounds } from "./ShutdownBudget.js"
+import { Signals } from "./Signals.js"
+import {
+  type Classification,
+  classify,
+  describeRequest,
+  evaluateMarker,
+  exitVerdict,
+  followUp,
+  type StopRequest
+} from "./StopClassification.js"
+import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
+import { Watchdog } from "./Watchdog.js"
+
+export interface GatewaySettings {
+  readonly budget: ShutdownBudget
+  readonly self: ProcessIdentity
+  readonly argv: ReadonlyArray<string>
+  readonly adapters: ReadonlyArray<Adapter>
+  readonly supervisor: GatewayStateDocument["supervisor"]
+  /** SIGUSR2: write a diagnostic report and keep running. */
+  readonly onDiagnosticRequest?: (activeTurns: number) => Effect.Effect<void>
+}
+
+export type GatewayRunError =
+  | UnplannedStop
+  | RestartRequested
+  | HomeLocked
+  | LockError
+  | NoAdapterConnected
+  | EnvironmentError
+  | AdapterConnectError
+
+export interface StopDecision {
+  readonly classification: Classification
+  readonly request: StopRequest
+  readonly marker: string
+}
+
+export interface PhaseRecord {
+  readonly name: string
+  readonly started_at_ms: number
+  readonly took_ms: number
+  readonly outcome: "ok" | "timeout" | "failed" | "skipped"
+  readonly detail?: string
+}
+
+/** Shared by the signal watcher and the finalizers of one gateway life. */
+interface Control {
+  readonly decision: Ref.Ref<Option.Option<StopDecision>>
+  readonly stopRequested: Deferred.Deferred<void>
+  readonly force: Deferred.Deferred<void>
+  /** Clock time at which shutdown began (phase 0). */
+  readonly shutdownStartedAt: Ref.Ref<Option.Option<number>>
+  readonly phases: Ref.Ref<ReadonlyArray<PhaseRecord>>
+  readonly turns: Ref.Ref<{ drained: number; interrupted: number; drainEnded: string | null }>
+  readonly state: Ref.Ref<GatewayStateDocument>
+}
+
+const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
+
+export const runGateway = (
+  settings: GatewaySettings
+): Effect.Effect<void, GatewayRunError, HomeStore | Signals | Watchdog | SessionStore | Agent> =>
+  Effect.gen(function*() {
+    const control: Control = {
+      decision: yield* Ref.make(Option.none<StopDecision>()),
+      stopRequested: yield* Deferred.make<void>(),
+      force: yield* Deferred.make<void>(),
+      shutdownStartedAt: yield* Ref.make(Option.none<number>()),
+      phases: yield* Ref.make<ReadonlyArray<PhaseRecord>>([]),
+      turns: yield* Ref.make({ drained: 0, interrupted: 0, drainEnded: null as string | null }),
+      state: yield* Ref.make<GatewayStateDocument>({
+        gateway_state: "starting",
+        desired_state: "running",
+        pid: settings.self.pid,
+        start_time: settings.self.startTime,
+        updated_at: new Date(0).toISOString(),
+        exit_code: null,
+        exit_reason: null,
+        restart_requested: false,
+        active_turns: 0,
+        platforms: {},
+        supervisor: settings.supervisor,
+        shutdown: null
+      })
+    }
+    yield* Effect.scoped(life(settings, control))
+    const decision = yield* Ref.get(control.decision)
+    if (Option.isNone(decision)) return
+    const { classification, request } = decision.value
+    if (classification === "unplanned") {
+      return yield* new UnplannedStop({ message: `stopped by ${describeRequest(request)} that no stopper announced` })
+    }
+    if (classification === "restart") {
+      return yield* new RestartRequested({ message: `restart requested by ${describeRequest(request)}` })
+    }
+  })
+
+const life = (settings: GatewaySettings, control: Control) =>
+  Effect.gen(function*() {
+    const store = yield* HomeStore
+    const watchdog = yield* Watchdog
+    const scope = yield* Effect.scope
+
+    const saveState = (patch: Partial<GatewayStateDocument>) =>
+      Effect.gen(function*() {
+        const updated_at = yield* isoNow
+        const next = yield* Ref.updateAndGet(control.state, (s) => ({ ...s, ...patch, updated_at }))
+        yield* store.writeState(next).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`))
+        )
+      })
+
+    /** Phase 0: runs once, when the first stop request is classified or start-up fails. */
+    const beginShutdown = (context: Record<string, unknown>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const already = yield* Ref.getAndUpdate(control.shutdownStartedAt, (s) => Option.orElse(s, () => Option.some(now)))
+        if (Option.isSome(already)) return
+        const deadline = hardDeadline(settings.budget)
+        yield* watchdog.arm(deadline, { pid: settings.self.pid, start_time: settings.self.startTime, ...context })
+        const fields = Object.entries({ ...context, pid: settings.self.pid, ppid: process.ppid, deadline: Duration.format(deadline) })
+          .map(([k, v]) => `${k}=${String(v)}`).join(" ")
+        yield* Effect.log(`shutdown context ${fields}`)
+      })
+
+    const runPhase = (
+      name: string,
+      bound: Duration.Duration | undefined,
+      work: Effect.Effect<unknown, unknown>
+    ) =>
+      Effect.gen(function*() {
+        yield* watchdog.phase(name)
+        const origin = Option.getOrElse(yield* Ref.get(control.shutdownStartedAt), () => 0)
+        const t0 = yield* Clock.currentTimeMillis
+        // Finalizers are uninterruptible; the work is made interruptible and disconnected so a
+        // step that ignores interruption is abandoned at its bound instead of holding the shutdown.
+        const bounded = bound === undefined
+          ? work.pipe(Effect.asSome)
+          : work.pipe(Effect.interruptible, Effect.disconnect, Effect.timeoutOption(bound))
+        const exit = yield* Effect.exit(bounded)
+        const t1 = yield* Clock.currentTimeMillis
+        const outcome: PhaseRecord["outcome"] = Exit.isFailure(exit)
+          ? "failed"
+          : Option.isNone(exit.value)
+          ? "timeout"
+          : "ok"
+        const detail = Exit.isFailure(exit) ? Cause.pretty(exit.cause).split("\n")[0] : undefined
+        const record: PhaseRecord = {
+          name,
+          started_at_ms: t0 - origin,
+          took_ms: t1 - t0,
+          outcome,
+          ...(detail !== undefined ? { detail } : {})
+        }
+        yield* Ref.update(control.phases, (phases) => [...phases, record])
+        const line = `shutdown phase=${name} took=${t1 - t0} at=+${((t1 - origin) / 1000).toFixed(3)}`
+        if (outcome === "ok") yield* Effect.log(line)
+        else yield* Effect.logWarning(`${line} outcome=${outcome}${detail !== undefined ? ` error=${JSON.stringify(detail)}` : ""}`)
+      })
+
+    // Signals are watched for the whole life, start-up included; forked first, so interrupted last.
+    const signals = yield* Signals
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      const signal = yield* signals.take
+      if (signal === "SIGUSR2") {
+        const active = (yield* Ref.get(control.state)).active_turns
+        yield* (settings.onDiagnosticRequest?.(active) ?? Effect.log("SIGUSR2: diagnostic report requested"))
+        return
+      }
+      yield* handleStopRequest({ _tag: "Signal", signal })
+    })))
+
+    const handleStopRequest = (request: StopRequest) =>
+      Effect.gen(function*() {
+        const previous = yield* Ref.get(control.decision)
+        if (Option.isSome(previous)) {
+          if (followUp(request) === "force") {
+            yield* Effect.logWarning(
+              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${previous.value.classification})`
+            )
+            yield* Deferred.succeed(control.force, undefined)
+          } else {
+            yield* Effect.log(`ignoring ${describeRequest(request)}: already shutting down`)
+          }
+          return
+        }
+        const reading = yield* store.readPlannedStop
+        const now = yield* Clock.currentTimeMillis
+        const marker = evaluateMarker(reading, settings.self, now, Duration.toMillis(settings.budget.markerTtl))
+        if (marker.file === "consume") yield* store.removePlannedStop
+        const classification = classify(request, marker)
+        yield* Ref.set(control.decision, Option.some({ classification, request, marker: marker.note }))
+        yield* beginShutdown({ signal: describeRequest(request), classification, marker: JSON.stringify(marker.note) })
+        yield* Deferred.succeed(control.stopRequested, undefined)
+      })
+
+    // --- the lock, and the final step that runs while it is still held ---------------------
+    yield* store.acquireLock({ pid: settings.self.pid, start_time: settings.self.startTime, home: store.dir })
+    yield* Effect.addFinalizer((exit) => finalStep(exit))
+
+    const startedAt = yield* isoNow
+    yield* store.writePid({
+      pid: settings.self.pid,
+      start_time: settings.self.startTime,
+      argv: [...settings.argv],
+      home: store.dir,
+      started_at: startedAt
+    }).pipe(Effect.mapError(environmentError))
+    const previousLife = yield* inspectPreviousLife()
+    // The first state write must succeed: a home we cannot write is an environment error (78).
+    const starting = yield* Ref.updateAndGet(control.state, (s) => ({ ...s, updated_at: startedAt }))
+    yield* store.writeState(starting).pipe(Effect.mapError(environmentError))
+    yield* store.appendLifecycle({
+      event: "start",
+      at: startedAt,
+      pid: settings.self.pid,
+      start_time: settings.self.startTime,
+      argv: [...settings.argv],
+      previous_life: previousLife
+    }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+
+    // --- everything else lives in a child scope released after the clean-shutdown marker -----
+    const resources = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+    yield* Effect.addFinalizer(() => cleanShutdownStep())
+
+    const started = yield* startUp().pipe(
+      Scope.extend(resources),
+      Effect.as(true),
+      Effect.raceFirst(Deferred.await(control.stopRequested).pipe(Effect.as(false)))
+    )
+    if (!started) {
+      yield* Effect.log("stop requested during start-up; releasing what was acquired")
+      return
+    }
+    yield* saveState({ gateway_state: "running" })
+    yield* Effect.log(`gateway running pid=${settings.self.pid}`)
+    yield* Deferred.await(control.stopRequested)
+
+    // ----------------------------------------------------------------------------------------
+
+    function environmentError(error: FileWriteError) {
+      return new EnvironmentError({ message: error.message })
+    }
+
+    /** Start-up consumes .clean_shutdown and says whether the previous life ended in order. */
+    function inspectPreviousLife() {
+      return Effect.gen(function*() {
+        const clean = yield* store.consumeCleanShutdown
+        if (clean._tag === "Valid") {
+          yield* Effect.log(
+            `previous life ended in order (pid=${clean.value.pid} classification=${clean.value.classification})`
+          )
+          return { verdict: "ended_in_order", pid: clean.value.pid, classification: clean.value.classification }
+        }
+        if (clean._tag === "Invalid") yield* Effect.logWarning(`${clean.reason}; treated as absent`)
+        const previous = yield* store.readState
+        if (previous._tag === "Invalid") yield* Effect.logWarning(`${previous.reason}; treated as absent`)
+        if (previous._tag === "Valid" && claimsAlive(previous.value.gateway_state) && previous.value.pid !== settings.self.pid) {
+          yield* Effect.logWarning(
+            `previous life (pid=${previous.value.pid}) died without shutting down (last state ${previous.value.gateway_state} at ${previous.value.updated_at}): killed, OOM or power loss`
+          )
+          return {
+            verdict: "died_without_shutdown",
+            pid: previous.value.pid,
+            last_state: previous.value.gateway_state,
+            last_update: previous.value.updated_at
+          }
+        }
+        return { verdict: "first_start_or_unknown" }
+      })
+    }
+
+    function startUp() {
+      return Effect.gen(function*() {
+        const sessions = yield* SessionStore
+        const db = yield* Effect.acquireRelease(
+          sessions.open({ previousLifeCrashed: previousLife.verdict === "died_without_shutdown" }).pipe(
+            Effect.mapError((error: SessionDbError) => new EnvironmentError({ message: `session database: ${error.message}` }))
+          ),
+          (db) => runPhase("close_session_db", settings.budget.dbClose, db.close)
+        )
+        const adapters = yield* connectAdapters()
+        const turns = yield* makeTurnSupervisor(db)
+        yield* Effect.addFinalizer(() => interruptStep(turns))
+        yield* Effect.addFinalizer(() => drainStep(turns))
+        yield* Effect.addFinalizer(() =>
+          runPhase("notify_chats", stepBounds.notifyChats, Effect.gen(function*() {
+            const decision = yield* Ref.get(control.decision)
+            const reason = Option.exists(decision, (d) => d.classification === "restart") ? "restarting" : "stopping"
+            yield* Effect.forEach(adapters, (a) => a.notifyInFlight(reason).pipe(Effect.exit), { concurrency: "unbounded" })
+          }))
+        )
+        yield* Effect.addFinalizer(() =>
+          runPhase("stop_intake", stepBounds.stopIntake, Effect.gen(function*() {
+            yield* turns.closeIntake
+            yield* Effect.forEach(adapters, (a) => a.stopIntake.pipe(Effect.exit), { concurrency: "unbounded" })
+          }))
+        )
+        yield* Effect.forEach(adapters, (a) => a.startIntake(turns.intake), { discard: true })
+        yield* Effect.fork(trackActiveTurns(turns))
+      })
+    }
+
+    /** Connect every enabled adapter in parallel, each bounded; the disconnect finalizer comes first. */
+    function connectAdapters() {
+      return Effect.gen(function*() {
+        const attempted = yield* Ref.make<ReadonlyArray<Adapter>>([])
+        yield* Effect.addFinalizer(() =>
+          Ref.get(attempted).pipe(Effect.flatMap((list) =>
+            runPhase(
+              "disconnect_adapters",
+              undefined,
+              Effect.forEach(list, (adapter) => disconnectOne(adapter), { concurrency: "unbounded", discard: true })
+            )
+          ))
+        )
+        if (settings.adapters.length === 0) {
+          return yield* new NoAdapterConnected({ message: "no adapter is enabled: enable adapters.http (or another platform) in config.yaml" })
+        }
+        const results = yield* Effect.forEach(settings.adapters, (adapter) =>
+          Ref.update(attempted, (list) => [...list, adapter]).pipe(
+            Effect.zipRight(adapter.connect.pipe(
+              Effect.timeoutFail({
+                duration: settings.budget.adapterConnect,
+                onTimeout: () =>
+                  new AdapterConnectError({
+                    adapter: adapter.name,
+                    message: `${adapter.name} did not connect within ${Duration.format(settings.budget.adapterConnect)}`,
+                    exitCode: ExitCode.Unavailable
+                  })
+              }),
+              Effect.either
+            )),
+            Effect.map((result) => ({ adapter, result }))
+          ), { concurrency: "unbounded" })
+        const platforms: Record<string, { state: string; error: string | null } & PlatformInfo> = {}
+        const connected: Array<Adapter> = []
+        for (const { adapter, result } of results) {
+          if (result._tag === "Right") {
+            connected.push(adapter)
+            platforms[adapter.name] = { ...result.right, state: "connected", error: null }
+            yield* Effect.log(`adapter ${adapter.name} connected ${Object.entries(result.right).map(([k, v]) => `${k}=${v}`).join(" ")}`)
+          } else {
+            platforms[adapter.name] = { state: "failed", error: result.left.message }
+            yield* Effect.logError(`adapter ${adapter.name} failed to connect: ${result.left.message}`)
+          }
+        }
+        yield* saveState({ platforms })
+        for (const { result } of results) {
+          if (result._tag === "Left" && result.left.exitCode === ExitCode.Config) return yield* Effect.fail(result.left)
+        }
+        if (connected.length === 0) {
+          return yield* new NoAdapterConnected({
+            message: `no adapter could connect: ${results.map((r) => r.result._tag === "Left" ? r.result.left.message : "").join("; ")}`
+          })
+        }
+        return connected
+      })
+    }
+
+    function disconnectOne(adapter: Adapter) {
+      return adapter.disconnect.pipe(
+        Effect.interruptible,
+        Effect.disconnect,
+        Effect.timeoutOption(settings.budget.adapterDisconnect),
+        Effect.flatMap(Option.match({
+          onNone: () =>
+            Effect.logWarning(`adapter ${adapter.name} did not disconnect within ${Duration.format(settings.budget.adapterDisconnect)}; abandoned`),
+          onSome: () => Effect.logDebug(`adapter ${adapter.name} disconnected`)
+        })),
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`adapter ${adapter.name} failed to disconnect: ${Cause.pretty(cause).split("\n")[0]}`)
+        ),
+        Effect.zipRight(Ref.update(control.state, (s) => ({
+          ...s,
+          platforms: { ...s.platforms, [adapter.name]: { ...s.platforms[adapter.name], state: "disconnected", error: null } }
+        })))
+      )
+    }
+
+    /** Keeps active_turns in the state file current while the gateway runs and drains. */
+    function trackActiveTurns(turns: TurnSupervisor) {
+      return Effect.gen(function*() {
+        let last = -1
+        while (true) {
+          const active = yield* turns.active
+          if (active !== last) {
+            last = active
+            yield* Ref.update(control.state, (s) => ({ ...s, active_turns: active }))
+            const current = yield* Ref.get(control.state)
+            if (current.gateway_state === "draining") yield* saveState({})
+          }
+          yield* Effect.sleep(Duration.millis(250))
+        }
+      })
+    }
+
+    function drainStep(turns: TurnSupervisor) {
+      return runPhase("drain", undefined, Effect.gen(function*() {
+        const active = yield* turns.active
+        if (active > 0) yield* Effect.log(`draining ${active} turn(s), deadline ${Duration.format(settings.budget.drain)}`)
+        const result = yield* turns.drain(settings.budget.drain, control.force)
+        yield* Ref.update(control.turns, (t) => ({ ...t, drained: result.drained, drainEnded: result.ended }))
+        if (result.ended !== "empty") {
+          yield* Effect.logWarning(`drain ended (${result.ended}) with ${result.left} turn(s) still running`)
+        }
+      }))
+    }
+
+    function interruptStep(turns: TurnSupervisor) {
+      return runPhase("interrupt_turns", stepBounds.interruptTurns, Effect.gen(function*() {
+        const { drainEnded } = yield* Ref.get(control.turns)
+        const reason = drainEnded === "forced"
+          ? "interrupted: shutdown forced by a second signal"
+          : drainEnded === "deadline"
+          ? `interrupted: drain deadline of ${Duration.format(settings.budget.drain)} passed`
+          : "interrupted: gateway shutting down"
+        const interrupted = yield* turns.interruptAll(reason)
+        yield* Ref.update(control.turns, (t) => ({ ...t, interrupted }))
+        if (interrupted > 0) yield* Effect.logWarning(`interrupted ${interrupted} turn(s)`)
+      }))
+    }
+
+    function currentClassification() {
+      return Ref.get(control.decision).pipe(
+        Effect.map(Option.match({ onNone: () => "startup_failed", onSome: (d) => d.classification as string }))
+      )
+    }
+
+    /** Phase 1: the first finalizer of every orderly shutdown. */
+    function cleanShutdownStep() {
+      return Effect.gen(function*() {
+        const classification = yield* currentClassification()
+        yield* beginShutdown({ signal: "none", classification })
+        yield* runPhase("clean_shutdown_marker", undefined, Effect.gen(function*() {
+          yield* store.writeCleanShutdown({
+            pid: settings.self.pid,
+            start_time: settings.self.startTime,
+            classification,
+            written_at: yield* isoNow
+          }).pipe(Effect.catchAll((error) => Effect.logError(`could not write the clean-shutdown marker: ${error.message}`)))
+          yield* saveState({ gateway_state: "draining" })
+        }))
+      })
+    }
+
+    /** Phase 8: final state, shutdown report, pid file; the lock is released right after. */
+    function finalStep(exit: Exit.Exit<unknown, unknown>) {
+      return Effect.gen(function*() {
+        const decision = yield* Ref.get(control.decision)
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const startupError = Option.isNone(decision) && Option.isSome(failure) ? failure : Option.none()
+        const exitCode = Option.isSome(decision)
+          ? exitVerdict(decision.value.classification).exitCode
+          : Option.match(startupError, {
+            onNone: () => 70,
+            onSome: (e) => (typeof e === "object" && e !== null && "exitCode" in e ? Number(e.exitCode) : 70)
+          })
+        const exitReason = Option.match(decision, {
+          onSome: (d) => `${d.classification} stop (${describeRequest(d.request)}; marker ${d.marker})`,
+          onNone: () =>
+            Option.match(startupError, {
+              onSome: (e) => `start-up failed: ${(e as { message?: string }).message ?? String(e)}`,
+              onNone: () => "start-up failed"
+            })
+        })
+        yield* runPhase("final_state", undefined, Effect.gen(function*() {
+          const origin = Option.getOrElse(yield* Ref.get(control.shutdownStartedAt), () => 0)
+          const now = yield* Clock.currentTimeMillis
+          const turns = yield* Ref.get(control.turns)
+          const phases = yield* Ref.get(control.phases)
+          const at = yield* isoNow
+          const summary: ShutdownSummary = {
+            classification: yield* currentClassification(),
+            signal: Option.match(decision, { onNone: () => null, onSome: (d) => describeRequest(d.request) }),
+            exit_code: exitCode,
+            took_ms: now - origin,
+            turns_drained: turns.drained,
+            turns_interrupted: turns.interrupted,
+            deadline_fired: turns.drainEnded === "deadline" ? "drain" : turns.drainEnded === "forced" ? "forced" : null,
+            at
+          }
+          const verdict = Option.map(decision, (d) => exitVerdict(d.classification))
+          yield* saveState(Option.match(verdict, {
+            onSome: (v) => ({
+              gateway_state: v.gatewayState,
+              desired_state: v.desiredState,
+              restart_requested: v.restartRequested,
+              exit_code: exitCode,
+              exit_reason: exitReason,
+              active_turns: 0,
+              shutdown: summary
+            }),
+            onNone: () => ({
+              gateway_state: "startup_failed" as const,
+              exit_code: exitCode,
+              exit_reason: exitReason,
+              active_turns: 0,
+              shutdown: summary
+            })
+          }))
+          yield* store.appendLifecycle({ event: "shutdown", ...summary, exit_reason: exitReason, phases }).pipe(
+            Effect.catchAll((error) => Effect.logWarning(error.message))
+          )
+          yield* store.removePidIfOurs(settings.self.pid)
+        }))
+        yield* watchdog.disarm
+        yield* Effect.log(`gateway exiting code=${exitCode} reason=${JSON.stringify(exitReason)}`)
+      })
+    }
+  })

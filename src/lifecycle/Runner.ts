@@ -1,0 +1,44 @@
+// Our runMain (built on @effect/platform's makeRunMain). Stock runMain exits 0 on SIGTERM, hides
+// which signal arrived and dies silently on a second one; here signals are data for programs that
+// claim them, every outcome goes through the exit-code table, and the process always exits.
+import { makeRunMain } from "@effect/platform/Runtime"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { constants } from "node:os"
+import { exitCodeOf, isExiting } from "./ExitCode.js"
+import { installSignalHub } from "./Signals.js"
+
+/** How a failure is told to the operator: typed errors by their message, defects in full. */
+const report = (exit: Exit.Exit<unknown, unknown>): void => {
+  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure) && isExiting(failure.value)) {
+    const error = failure.value as { message?: unknown; reported?: boolean }
+    if (error.reported !== true && typeof error.message === "string" && error.message !== "") {
+      process.stderr.write(`hermes: ${error.message}\n`)
+    }
+    return
+  }
+  process.stderr.write(`hermes: internal error (exit 70)\n${Cause.pretty(exit.cause)}\n`)
+}
+
+export const runMain = makeRunMain(({ fiber, teardown }) => {
+  const hub = installSignalHub()
+  let interrupting = false
+  // Commands that do not claim signals (stop, status, ...) are interrupted by the first one;
+  // a second one ends the process at once, as a shell user expects.
+  hub.setFallback((signal) => {
+    if (signal === "SIGUSR1" || signal === "SIGUSR2") return
+    if (interrupting) process.exit(128 + constants.signals[signal])
+    interrupting = true
+    fiber.unsafeInterruptAsFork(fiber.id())
+  })
+  fiber.addObserver((exit) => {
+    report(exit)
+    teardown(exit, (code) => process.exit(code))
+  })
+})
+
+export const exitTeardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void =>
+  onExit(exitCodeOf(exit))

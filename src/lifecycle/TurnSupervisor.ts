@@ -1,0 +1,130 @@
+// Owns every in-flight turn. Turns run as fibers in a FiberSet scoped to the gateway, so shutdown
+// can wait for them (drain), then interrupt what is left; each outcome is written to the journal.
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { type InboundMessage, IntakeClosed, type TurnHooks, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/Adapter.js"
+import { Agent } from "../agents/Agent.js"
+import type { SessionDbService } from "../sessions/SessionDb.js"
+
+export type DrainEnd = "empty" | "deadline" | "forced"
+
+export interface DrainResult {
+  readonly ended: DrainEnd
+  readonly drained: number
+  readonly left: number
+}
+
+export interface TurnSupervisor {
+  readonly intake: TurnIntake
+  /** Refuse new turns from now on; accepted ones continue. */
+  readonly closeIntake: Effect.Effect<void>
+  readonly active: Effect.Effect<number>
+  /** Wait for running turns until none is left, `deadline` passes or `force` completes. */
+  readonly drain: (deadline: Duration.Duration, force: Deferred.Deferred<void>) => Effect.Effect<DrainResult>
+  /** Interrupt every running turn, recording `reason` for each; returns how many. */
+  readonly interruptAll: (reason: string) => Effect.Effect<number>
+}
+
+const unrecorded: TurnIds = { turnId: "unrecorded", sessionId: "unrecorded" }
+
+export const makeTurnSupervisor = (
+  db: SessionDbService
+): Effect.Effect<TurnSupervisor, never, Scope.Scope | Agent> =>
+  Effect.gen(function*() {
+    const agent = yield* Agent
+    const set = yield* FiberSet.make<TurnOutcome>()
+    const open = yield* Ref.make(true)
+    const interruptReason = yield* Ref.make("gateway shutting down")
+
+    const runTurn = (inbound: InboundMessage, hooks: TurnHooks | undefined, ids: Ref.Ref<TurnIds | undefined>) =>
+      Effect.gen(function*() {
+        const begun = yield* db.beginTurn(inbound)
+        yield* Ref.set(ids, begun.ids)
+        if (hooks?.onAccepted) yield* hooks.onAccepted(begun.ids)
+        const onChunk = hooks?.onChunk
+        const chunks = yield* agent.respond({ sessionId: begun.ids.sessionId, messages: begun.context }).pipe(
+          onChunk === undefined ? (s) => s : Stream.tap(onChunk),
+          Stream.runCollect
+        )
+        const reply = Chunk.join(chunks, "")
+        yield* db.completeTurn(begun.ids, reply)
+        return { _tag: "Completed", ids: begun.ids, reply } satisfies TurnOutcome as TurnOutcome
+      }).pipe(
+        Effect.catchAll((error) =>
+          Effect.gen(function*() {
+            const known = yield* Ref.get(ids)
+            yield* Effect.logWarning(`turn failed: ${error.message}`)
+            if (known !== undefined && error._tag === "AgentError") {
+              yield* db.failTurn(known, error.message).pipe(
+                Effect.catchAll((dbError) => Effect.logError(`cannot record failed turn ${known.turnId}: ${dbError.message}`))
+              )
+            }
+            return { _tag: "Failed", ids: known ?? unrecorded, message: error.message } satisfies TurnOutcome as TurnOutcome
+          })
+        ),
+        Effect.onInterrupt(() =>
+          Effect.gen(function*() {
+            const known = yield* Ref.get(ids)
+            if (known === undefined) return
+            const reason = yield* Ref.get(interruptReason)
+            yield* db.interruptTurn(known, reason).pipe(
+              Effect.catchAll((dbError) => Effect.logError(`cannot record interrupted turn ${known.turnId}: ${dbError.message}`))
+            )
+          })
+        )
+      )
+
+    const intake: TurnIntake = {
+      submit: (inbound, hooks) =>
+        Effect.gen(function*() {
+          if (!(yield* Ref.get(open))) {
+            return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+          }
+          const ids = yield* Ref.make<TurnIds | undefined>(undefined)
+          const fiber = yield* FiberSet.run(set, runTurn(inbound, hooks, ids))
+          const exit = yield* Fiber.await(fiber)
+          if (Exit.isSuccess(exit)) return exit.value
+          const known = yield* Ref.get(ids)
+          if (known === undefined && Cause.isInterruptedOnly(exit.cause)) {
+            // The set closed between the intake check and the fork: the turn never started.
+            return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+          }
+          const reason = yield* Ref.get(interruptReason)
+          return { _tag: "Interrupted", ids: known ?? unrecorded, reason } satisfies TurnOutcome as TurnOutcome
+        }),
+      active: FiberSet.size(set)
+    }
+
+    return {
+      intake,
+      closeIntake: Ref.set(open, false),
+      active: FiberSet.size(set),
+      drain: (deadline, force) =>
+        Effect.gen(function*() {
+          const before = yield* FiberSet.size(set)
+          const ended = yield* Effect.raceAll([
+            FiberSet.awaitEmpty(set).pipe(Effect.as<DrainEnd>("empty")),
+            Effect.sleep(deadline).pipe(Effect.as<DrainEnd>("deadline")),
+            Deferred.await(force).pipe(Effect.as<DrainEnd>("forced"))
+          ])
+          const left = yield* FiberSet.size(set)
+          return { ended, drained: Math.max(0, before - left), left }
+        }),
+      interruptAll: (reason) =>
+        Effect.gen(function*() {
+          yield* Ref.set(interruptReason, reason)
+          const fibers = Array.from(set)
+          yield* Fiber.interruptAll(fibers)
+          return fibers.length
+        })
+    }
+  })

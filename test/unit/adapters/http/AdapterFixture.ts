@@ -1,0 +1,109 @@
+// A scripted TurnIntake and a started HTTP adapter for the adapter tests. The fake intake behaves
+// like the kernel's from the adapter's side: accept, stream chunks, end with a chosen outcome.
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import { type Adapter, type InboundMessage, IntakeClosed, type TurnIds, type TurnIntake, type TurnOutcome } from "../../../../src/adapters/Adapter.js"
+import { type HttpAdapterOptions, makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
+
+export interface Script {
+  /** How the turn ends; "IntakeClosed" refuses it up front, "Defect" dies after acceptance. */
+  readonly outcome?: TurnOutcome["_tag"] | "IntakeClosed" | "Defect"
+  /** Call onAccepted (default true); false models a turn refused or interrupted before it was recorded. */
+  readonly accept?: boolean
+  /** After acceptance and the first chunk, wait for this before streaming the rest. */
+  readonly hold?: Deferred.Deferred<void>
+  /** Pause between chunks. */
+  readonly chunkDelay?: Duration.DurationInput
+}
+
+export interface FakeIntake {
+  readonly intake: TurnIntake
+  /** Every inbound message submitted, in order; take() waits for the next one. */
+  readonly submitted: Queue.Queue<InboundMessage>
+  /** Turns that ran to their end (whatever the HTTP client did meanwhile). */
+  readonly finished: Ref.Ref<number>
+}
+
+export const replyTo = (text: string): string => `echo: ${text}`
+
+export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =>
+  Effect.gen(function*() {
+    const submitted = yield* Queue.unbounded<InboundMessage>()
+    const finished = yield* Ref.make(0)
+    let turns = 0
+    const intake: TurnIntake = {
+      active: Effect.succeed(0),
+      submit: (inbound, hooks) =>
+        Effect.gen(function*() {
+          turns += 1
+          const ids: TurnIds = { turnId: `turn-${turns}`, sessionId: inbound.sessionKey ?? `session-${turns}` }
+          yield* Queue.offer(submitted, inbound)
+          if (script.outcome === "IntakeClosed") {
+            return yield* Effect.fail(new IntakeClosed({ message: "gateway is draining" }))
+          }
+          if (script.accept !== false && hooks?.onAccepted) yield* hooks.onAccepted(ids)
+          const reply = replyTo(inbound.text)
+          // Words with their trailing space, so the chunks concatenate to the reply.
+          const chunks = reply.split(/(?<= )/)
+          for (const [index, chunk] of chunks.entries()) {
+            if (index === 1 && script.hold) yield* Deferred.await(script.hold)
+            if (index > 0 && script.chunkDelay) yield* Effect.sleep(script.chunkDelay)
+            if (hooks?.onChunk) yield* hooks.onChunk(chunk)
+          }
+          if (chunks.length === 1 && script.hold) yield* Deferred.await(script.hold)
+          yield* Ref.update(finished, (n) => n + 1)
+          switch (script.outcome) {
+            case "Interrupted":
+              return { _tag: "Interrupted", ids, reason: "drain deadline" } as const
+            case "Failed":
+              return { _tag: "Failed", ids, message: "model exploded" } as const
+            case "Defect":
+              return yield* Effect.die(new Error("bug in the turn supervisor"))
+            default:
+              return { _tag: "Completed", ids, reply } as const
+          }
+        })
+    }
+    return { intake, submitted, finished }
+  })
+
+export const defaultOptions: HttpAdapterOptions = {
+  host: "127.0.0.1",
+  port: 0,
+  apiKey: null,
+  maxBodyBytes: 64 * 1024,
+  model: "hermes-echo",
+  retryAfterSeconds: 7
+}
+
+export interface RunningAdapter {
+  readonly adapter: Adapter
+  readonly url: string
+  readonly port: number
+}
+
+/** Connected adapter whose disconnect is the scope's finalizer, so a failing test still closes it. */
+export const startAdapter = (
+  overrides: Partial<HttpAdapterOptions> = {}
+): Effect.Effect<RunningAdapter, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const adapter = yield* makeHttpAdapter({ ...defaultOptions, ...overrides })
+    const info = yield* Effect.acquireRelease(adapter.connect, () => adapter.disconnect).pipe(Effect.orDie)
+    return { adapter, url: String(info.url), port: Number(info.port) }
+  })
+
+/** Adapter with intake already open on a fake intake following `script`. */
+export const startServing = (
+  script: Script = {},
+  overrides: Partial<HttpAdapterOptions> = {}
+): Effect.Effect<RunningAdapter & FakeIntake, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const running = yield* startAdapter(overrides)
+    const fake = yield* makeFakeIntake(script)
+    yield* running.adapter.startIntake(fake.intake)
+    return { ...running, ...fake }
+  })
