@@ -94,7 +94,7 @@ export const parseDuration = (text: string): Either.Either<Duration.Duration, st
  * form, a plain count of MICROseconds; only the all-digit form changes meaning.
  */
 export const parseTimeoutStopUSec = (text: string): Either.Either<Duration.Duration, string> =>
-  /^\s*\d+\s*$/.test(text) ? Either.right(fromNanos(BigInt(text.trim()) * SEC)) : parseWith(text, SEC)
+  /^\s*\d+\s*$/.test(text) ? Either.right(fromNanos(BigInt(text.trim()) * US)) : parseWith(text, SEC)
 
 /** Duration.unsafeToNanos goes through a float for the millis form and is off past 2^53 ns (~104 days). */
 const exactNanos = (duration: Duration.Duration): bigint =>

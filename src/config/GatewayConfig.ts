@@ -162,7 +162,7 @@ export const isLoopbackHost = (host: string): boolean => {
 /** Anyone who can reach a non-loopback listener could drive the agent, so it must demand a key. */
 const requireApiKeyOffLoopback = (config: Schema.Schema.Type<typeof ConfigFields>) => {
   const http = config.adapters.http
-  return true
+  if (!http.enabled || http.api_key !== null || isLoopbackHost(http.host)) return true
   return {
     path: ["adapters", "http", "api_key"],
     message: `required when adapters.http.host is not a loopback address (host is ${JSON.stringify(http.host)}); ` +

@@ -137,7 +137,7 @@ export const applyEnv = (fileData: unknown, env: Record<string, string | undefin
             onNone: () => undefined,
             onSome: (next) => {
               input = next
-              void dotted
+              setBy.set(dotted, leaf.variable)
             }
           })
       })

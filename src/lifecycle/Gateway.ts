@@ -85,7 +85,19 @@ interface Control {
   readonly phases: Ref.Ref<ReadonlyArray<PhaseRecord>>
   readonly turns: Ref.Ref<{ drained: number; interrupted: number; drainEnded: string | null }>
   readonly state: Ref.Ref<GatewayStateDocument>
+  readonly activeTurns: Ref.Ref<number>
 }
+
+/**
+ * Bounds a step that runs inside a finalizer (an uninterruptible region). The work is made
+ * interruptible, and disconnected so that a step ignoring interruption is abandoned at the bound
+ * instead of holding the shutdown; the outer `interruptible` lets the timeout actually fire.
+ */
+export const abandonAfter = <A, E>(
+  work: Effect.Effect<A, E>,
+  bound: Duration.Duration
+): Effect.Effect<Option.Option<A>, E> =>
+  work.pipe(Effect.interruptible, Effect.disconnect, Effect.interruptible, Effect.timeoutOption(bound))
 
 const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
 
@@ -100,6 +112,7 @@ export const runGateway = (
       shutdownStartedAt: yield* Ref.make(Option.none<number>()),
       phases: yield* Ref.make<ReadonlyArray<PhaseRecord>>([]),
       turns: yield* Ref.make({ drained: 0, interrupted: 0, drainEnded: null as string | null }),
+      activeTurns: yield* Ref.make(0),
       state: yield* Ref.make<GatewayStateDocument>({
         gateway_state: "starting",
         desired_state: "running",
@@ -168,7 +181,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         // step that ignores interruption is abandoned at its bound instead of holding the shutdown.
         const bounded = bound === undefined
           ? work.pipe(Effect.asSome)
-          : work.pipe(Effect.interruptible, Effect.disconnect, Effect.timeoutOption(bound))
+          : abandonAfter(work, bound)
         const exit = yield* Effect.exit(bounded)
         const t1 = yield* Clock.currentTimeMillis
         const outcome: PhaseRecord["outcome"] = Exit.isFailure(exit)
@@ -200,6 +213,19 @@ const life = (settings: GatewaySettings, control: Control) =>
         return
       }
       yield* handleStopRequest({ _tag: "Signal", signal })
+    })))
+
+    // active_turns in the state file follows the turns at most once a second, so a burst of
+    // turns does not turn into a burst of fsyncs; forked early, so it outlives the drain.
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      yield* Effect.sleep(Duration.seconds(1))
+      const active = yield* Ref.get(control.activeTurns)
+      const current = yield* Ref.get(control.state)
+      const shuttingDown = Option.isSome(yield* Ref.get(control.shutdownStartedAt))
+      const live = current.gateway_state === "draining" || (current.gateway_state === "running" && !shuttingDown)
+      if (active !== current.active_turns && live) {
+        yield* saveState({ active_turns: active })
+      }
     })))
 
     const handleStopRequest = (request: StopRequest) =>
@@ -312,7 +338,7 @@ const life = (settings: GatewaySettings, control: Control) =>
           (db) => runPhase("close_session_db", settings.budget.dbClose, db.close)
         )
         const adapters = yield* connectAdapters()
-        const turns = yield* makeTurnSupervisor(db)
+        const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active))
         yield* Effect.addFinalizer(() => interruptStep(turns))
         yield* Effect.addFinalizer(() => drainStep(turns))
         yield* Effect.addFinalizer(() =>
@@ -329,7 +355,6 @@ const life = (settings: GatewaySettings, control: Control) =>
           }))
         )
         yield* Effect.forEach(adapters, (a) => a.startIntake(turns.intake), { discard: true })
-        yield* Effect.fork(trackActiveTurns(turns))
       })
     }
 
@@ -391,10 +416,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     }
 
     function disconnectOne(adapter: Adapter) {
-      return adapter.disconnect.pipe(
-        Effect.interruptible,
-        Effect.disconnect,
-        Effect.timeoutOption(settings.budget.adapterDisconnect),
+      return abandonAfter(adapter.disconnect, settings.budget.adapterDisconnect).pipe(
         Effect.flatMap(Option.match({
           onNone: () =>
             Effect.logWarning(`adapter ${adapter.name} did not disconnect within ${Duration.format(settings.budget.adapterDisconnect)}; abandoned`),
@@ -408,23 +430,6 @@ const life = (settings: GatewaySettings, control: Control) =>
           platforms: { ...s.platforms, [adapter.name]: { ...s.platforms[adapter.name], state: "disconnected", error: null } }
         })))
       )
-    }
-
-    /** Keeps active_turns in the state file current while the gateway runs and drains. */
-    function trackActiveTurns(turns: TurnSupervisor) {
-      return Effect.gen(function*() {
-        let last = -1
-        while (true) {
-          const active = yield* turns.active
-          if (active !== last) {
-            last = active
-            yield* Ref.update(control.state, (s) => ({ ...s, active_turns: active }))
-            const current = yield* Ref.get(control.state)
-            if (current.gateway_state === "draining") yield* saveState({})
-          }
-          yield* Effect.sleep(Duration.millis(250))
-        }
-      })
     }
 
     function drainStep(turns: TurnSupervisor) {

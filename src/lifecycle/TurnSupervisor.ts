@@ -37,7 +37,9 @@ export interface TurnSupervisor {
 const unrecorded: TurnIds = { turnId: "unrecorded", sessionId: "unrecorded" }
 
 export const makeTurnSupervisor = (
-  db: SessionDbService
+  db: SessionDbService,
+  /** Told the number of running turns whenever it changes (for active_turns in the state file). */
+  onActiveChange: (active: number) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<TurnSupervisor, never, Scope.Scope | Agent> =>
   Effect.gen(function*() {
     const agent = yield* Agent
@@ -91,7 +93,9 @@ export const makeTurnSupervisor = (
           }
           const ids = yield* Ref.make<TurnIds | undefined>(undefined)
           const fiber = yield* FiberSet.run(set, runTurn(inbound, hooks, ids))
+          yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
           const exit = yield* Fiber.await(fiber)
+          yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
           if (Exit.isSuccess(exit)) return exit.value
           const known = yield* Ref.get(ids)
           if (known === undefined && Cause.isInterruptedOnly(exit.cause)) {

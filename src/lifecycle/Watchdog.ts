@@ -63,6 +63,8 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
                 Effect.flatMap(({ phase }) =>
                   Ref.set(fired, Option.some(`phase=${phase} after ${Duration.toMillis(deadline)}ms (armed at ${armedAt})`))
                 ),
+                // Armed from a finalizer it would inherit uninterruptibility, and disarm would wait it out.
+                Effect.interruptible,
                 Effect.forkIn(scope)
               )
               yield* Ref.update(current, (c) => ({ ...c, fiber }))

@@ -10,6 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import { ExitCode } from "../../lifecycle/ExitCode.js"
 import { type Adapter, AdapterConnectError, type PlatformInfo, type TurnIntake } from "../Adapter.js"
 import { isAuthorized } from "./BearerAuth.js"
@@ -206,7 +207,11 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
         )
       }).pipe(
         // Interrupted by disconnect: answer rather than cut the connection mid-request.
-        Effect.onInterrupt(() => Effect.sync(() => sendRejection(exchange, shuttingDown()))),
+        Effect.onInterrupt(() =>
+          Effect.sync(() => sendRejection(exchange, shuttingDown())).pipe(
+            Effect.zipRight(Effect.logDebug("http request interrupted"))
+          )
+        ),
         Effect.annotateLogs({ adapter: "http", method, path })
       )
     }
@@ -234,8 +239,10 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
 
     const connect: Effect.Effect<PlatformInfo, AdapterConnectError> = Effect.gen(function*() {
       if (listening !== undefined) return listening.info
-      // Captured here so handlers log through the program's logger and annotations.
-      const runtime = yield* Effect.runtime<never>()
+      // Captured here so handlers log through the program's logger and annotations. connect often
+      // runs as a resource's acquire, which is uninterruptible: handlers must not inherit that, or
+      // disconnect could never stop one.
+      const runtime = Runtime.enableRuntimeFlag(yield* Effect.runtime<never>(), RuntimeFlags.Interruption)
       const server = http.createServer()
       server.on("request", (req, res) => onRequest(runtime, req, res, false))
       // Handled ourselves so the go-ahead is sent only when the body is actually read, not to a
@@ -292,7 +299,10 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
         yield* Deferred.await(closed).pipe(Effect.timeoutOption(closeGraceMillis))
         server.closeAllConnections()
         yield* Deferred.await(closed).pipe(Effect.timeoutOption(closeGraceMillis))
-      })
+      }).pipe(
+        // Cut off by the kernel's bound: nothing is left to wait for, so no socket stays open either.
+        Effect.onInterrupt(() => Effect.sync(() => server.closeAllConnections()))
+      )
     })
 
     return {

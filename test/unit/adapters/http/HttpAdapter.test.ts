@@ -5,6 +5,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import { AdapterConnectError } from "../../../../src/adapters/Adapter.js"
@@ -73,20 +75,15 @@ describe("HttpAdapter lifecycle", () => {
     Effect.gen(function*() {
       const hold = yield* Deferred.make<void>()
       const { adapter, url, submitted } = yield* startServing({ hold })
-      const inFlight = yield* Effect.fork(postJson(url, completions, hello))
-      yield* Queue.take(submitted)
-
-      yield* adapter.stopIntake
       // A keep-alive client, so Connection: close can only come from the server.
       const agent = new http.Agent({ keepAlive: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => agent.destroy()))
-      const refused = yield* send(url, {
-        method: "POST",
-        path: completions,
-        headers: jsonHeaders,
-        body: JSON.stringify(hello),
-        agent
-      })
+      const post = send(url, { method: "POST", path: completions, headers: jsonHeaders, body: JSON.stringify(hello), agent })
+      const inFlight = yield* Effect.fork(post)
+      yield* Queue.take(submitted)
+
+      yield* adapter.stopIntake
+      const refused = yield* post
       expect(refused.status).toBe(503)
       expect(refused.headers["retry-after"]).toBe("7")
       expect(refused.headers.connection).toBe("close")
@@ -131,22 +128,33 @@ describe("HttpAdapter lifecycle", () => {
       expect(Exit.isFailure(refused)).toBe(true)
     }))
 
-  it.scopedLive("disconnect cuts a client that never finishes its request", () =>
+  it.scopedLive("disconnect answers and closes a client stuck in the middle of its body", () =>
     Effect.gen(function*() {
-      const { adapter, port } = yield* startAdapter()
+      const { adapter, port, submitted } = yield* startServing()
       const socket = net.connect(port, "127.0.0.1")
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
+      let received = ""
+      socket.setEncoding("utf8")
+      socket.on("data", (chunk: string) => received += chunk)
+      socket.on("error", () => {})
+      const closed = yield* Deferred.make<void>()
+      socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
       yield* Effect.async<void>((resume) => {
         socket.once("connect", () => resume(Effect.void))
       })
+      // Promises 100 bytes, sends one.
       socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-      const closed = Effect.async<void>((resume) => {
-        socket.once("close", () => resume(Effect.void))
-      })
+      yield* Effect.sleep("50 millis")
+
       const started = Date.now()
       yield* adapter.disconnect
-      yield* closed
-      expect(Date.now() - started).toBeLessThan(2000)
+      yield* Deferred.await(closed).pipe(
+        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("socket still open") })
+      )
+      expect(Date.now() - started).toBeLessThan(1000)
+      expect(received).toMatch(/^HTTP\/1\.1 503 /)
+      expect(received).toContain("Connection: close")
+      expect(yield* Queue.size(submitted)).toBe(0)
     }))
 })
 
@@ -191,7 +199,8 @@ describe("HttpAdapter routes", () => {
       expect((yield* send(url, { path: "/healthz" })).status).toBe(200)
       expect((yield* send(url, { path: "/readyz" })).status).toBe(200)
 
-      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Basic s3cret" }, { authorization: "Bearer s3cret-and-more" }]) {
+      const attempts: ReadonlyArray<Record<string, string>> = [{}, { authorization: "Bearer wrong" }, { authorization: "Basic s3cret" }, { authorization: "Bearer s3cret-and-more" }]
+      for (const headers of attempts) {
         const refused = yield* send(url, { path: "/v1/models", headers })
         expect(refused.status).toBe(401)
         expect(refused.headers["www-authenticate"]).toBe("Bearer")
@@ -294,7 +303,28 @@ describe("HttpAdapter chat completions", () => {
       expect(broken.status).toBe(500)
       expect(json(broken.body).error).toMatchObject({ type: "api_error", code: "internal_error" })
       expect((yield* send(url, { path: "/healthz" })).status).toBe(200)
-    }))
+    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
+
+  it.scopedLive("handlers log through the program's logger: requests at debug only, defects at error", () => {
+    const lines: Array<{ readonly level: LogLevel.LogLevel; readonly message: string }> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      lines.push({ level: logLevel, message: String(Array.isArray(message) ? message[0] : message) })
+    })
+    return Effect.gen(function*() {
+      const { url } = yield* startServing({ outcome: "Defect" })
+      expect((yield* send(url, { path: "/healthz" })).status).toBe(200)
+      expect((yield* postJson(url, completions, hello)).status).toBe(500)
+      // The request line is written after the answer: wait for both.
+      while (lines.filter((line) => line.message === "http request").length < 2) yield* Effect.sleep("5 millis")
+      const failures = lines.filter((line) => line.message === "http request failed")
+      expect(failures.map((line) => line.level)).toEqual([LogLevel.Error])
+      const others = lines.filter((line) => line.message !== "http request failed")
+      expect(others.every((line) => LogLevel.lessThan(line.level, LogLevel.Info))).toBe(true)
+    }).pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+      Logger.withMinimumLogLevel(LogLevel.Debug)
+    )
+  })
 
   it.scopedLive("bad JSON, wrong shapes and missing user messages are 400 naming the field", () =>
     Effect.gen(function*() {

@@ -1,0 +1,154 @@
+// End-to-end: turns in flight when a stop arrives (CONTRACT 3.2, 3.3, 5): drained, refused,
+// interrupted at the deadline, forced by a second signal, and a SIGKILL in the middle of it all.
+import * as fs from "node:fs"
+import { beforeAll, describe, it } from "vitest"
+import { assertBuilt, chat, defaultConfig, inFlight, phasesOf, readyz, Sandbox, shutdownOrder, waitFor } from "./harness.js"
+
+beforeAll(assertBuilt)
+
+describe.concurrent("in-flight turns at shutdown", () => {
+  it("4. a turn in flight at SIGTERM completes (200); new requests get 503 + Retry-After; exit 1", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(defaultConfig({ delay: "2s" }))
+    const gw = sb.run(home)
+    const port = await gw.waitRunning()
+    expect(await readyz(port)).toBe(200)
+    const { reply } = await inFlight(gw, port)
+
+    gw.signal("SIGTERM")
+    // Readiness turns false when intake stops (step 2); from then on new turns are refused.
+    await waitFor("readyz 503", async () => (await readyz(port)) === 503, { context: () => gw.describe() })
+    const refused = await chat(port, "too late")
+    expect(refused.status).toBe(503)
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0)
+    expect(refused.body.error.code).toBe("draining")
+    expect(home.readState()).toMatchObject({ gateway_state: "draining", desired_state: "running" })
+
+    const response = await reply
+    expect(response.status, JSON.stringify(response.body)).toBe(200)
+    expect(response.body.choices[0].message.content).toBe("hi")
+
+    const exit = await gw.waitExit()
+    expect(exit, gw.describe()).toEqual({ code: 1, signal: null })
+    expect(home.readState()).toMatchObject({
+      gateway_state: "running",
+      desired_state: "running",
+      exit_code: 1,
+      active_turns: 0,
+      shutdown: { classification: "unplanned", turns_drained: 1, turns_interrupted: 0, deadline_fired: null }
+    })
+    expect(gw.stderr).toContain("draining 1 turn(s)")
+    expect(phasesOf(gw.stderr)).toEqual(shutdownOrder)
+  })
+
+  it("4b. while draining, active_turns in the state file follows progress (CONTRACT 5 step 4)", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(defaultConfig({ delay: "2s" }))
+    const gw = sb.run(home)
+    const port = await gw.waitRunning()
+    const first = chat(port, "one")
+    const { reply: second } = await inFlight(gw, port, "two")
+
+    gw.signal("SIGTERM")
+    const seen: Array<string> = []
+    await waitFor("gateway_state draining with active_turns 2", () => {
+      const state = home.readState()
+      seen.push(`${state?.gateway_state}/${state?.active_turns}`)
+      return state?.gateway_state === "draining" && state.active_turns === 2
+    }, { timeoutMs: 1_200, context: () => `states seen: ${[...new Set(seen)].join(", ")}\n${gw.describe()}` })
+    expect((await first).status).toBe(200)
+    expect((await second).status).toBe(200)
+    expect(await gw.waitExit()).toEqual({ code: 1, signal: null })
+    expect(home.readState()).toMatchObject({ active_turns: 0, shutdown: { turns_drained: 2 } })
+  })
+
+  it("5. drain deadline: the turn is interrupted (503 interrupted), exit 1 well before the turn would end", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(defaultConfig({ delay: "10s" }))
+    const gw = sb.run(home, { HERMES_GATEWAY_DRAIN_TIMEOUT: "1s" })
+    const port = await gw.waitRunning()
+    const { reply } = await inFlight(gw, port)
+
+    const t0 = Date.now()
+    gw.signal("SIGTERM")
+    const response = await reply
+    expect(response.status, JSON.stringify(response.body)).toBe(503)
+    expect(response.body.error.code).toBe("interrupted")
+    expect(response.headers.get("retry-after")).not.toBeNull()
+
+    const exit = await gw.waitExit()
+    expect(exit, gw.describe()).toEqual({ code: 1, signal: null })
+    expect(Date.now() - t0).toBeLessThan(5_000)
+    expect(home.readState()).toMatchObject({
+      gateway_state: "running",
+      desired_state: "running",
+      exit_code: 1,
+      shutdown: { classification: "unplanned", turns_interrupted: 1, turns_drained: 0, deadline_fired: "drain" }
+    })
+    expect(gw.stderr).toMatch(/drain ended \(deadline\) with 1 turn\(s\) still running/)
+    expect(gw.stderr).toMatch(/interrupted 1 turn\(s\)/)
+    expect(phasesOf(gw.stderr)).toEqual(shutdownOrder)
+  })
+
+  it("6. a second SIGTERM forces the shutdown; the exit code follows the first classification (1)", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(defaultConfig({ delay: "10s", drain: "30s" }))
+    const gw = sb.run(home)
+    const port = await gw.waitRunning()
+    const { reply } = await inFlight(gw, port)
+
+    const t0 = Date.now()
+    gw.signal("SIGTERM")
+    await gw.waitLog("draining 1 turn(s)")
+    gw.signal("SIGTERM")
+    const exit = await gw.waitExit()
+    expect(exit, gw.describe()).toEqual({ code: 1, signal: null })
+    expect(Date.now() - t0).toBeLessThan(5_000)
+    expect(gw.stderr).toMatch(/shutdown forced by a second SIGTERM/)
+    expect(gw.stderr).toMatch(/first decision: unplanned/)
+    expect(home.readState()).toMatchObject({
+      gateway_state: "running",
+      desired_state: "running",
+      exit_code: 1,
+      shutdown: { classification: "unplanned", turns_interrupted: 1, deadline_fired: "forced" }
+    })
+    // The remaining steps still ran, in order.
+    expect(phasesOf(gw.stderr)).toEqual(shutdownOrder)
+    const response = await reply
+    expect(response.status).toBe(503)
+    expect(response.body.error.code).toBe("interrupted")
+  })
+
+  it("8. SIGKILL during a long drain leaves .clean_shutdown; the next run starts and says it ended in order", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(defaultConfig({ delay: "10s", drain: "30s" }))
+    const first = sb.run(home, {}, "first gateway")
+    const port = await first.waitRunning()
+    const { reply } = await inFlight(first, port)
+
+    first.signal("SIGTERM")
+    await first.waitLog("draining 1 turn(s)")
+    expect(home.readState()).toMatchObject({ gateway_state: "draining" })
+    first.signal("SIGKILL")
+    expect(await first.waitExit()).toEqual({ code: null, signal: "SIGKILL" })
+    await reply.catch(() => undefined) // the connection died with it
+
+    const clean = JSON.parse(fs.readFileSync(home.cleanShutdown, "utf8"))
+    expect(clean).toMatchObject({ pid: first.pid, classification: "unplanned" })
+
+    const second = sb.run(home, {}, "second gateway")
+    await second.waitRunning()
+    expect(second.stderr).toMatch(new RegExp(`previous life ended in order \\(pid=${first.pid} classification=unplanned\\)`))
+    expect(fs.existsSync(home.cleanShutdown)).toBe(false) // consumed
+    const start = home.lifecycle().filter((r) => r.event === "start").at(-1)!
+    expect(start).toMatchObject({ pid: second.pid, previous_life: { verdict: "ended_in_order", pid: first.pid } })
+
+    second.signal("SIGINT")
+    expect(await second.waitExit()).toEqual({ code: 0, signal: null })
+  })
+})

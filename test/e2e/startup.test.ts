@@ -1,0 +1,196 @@
+// End-to-end: start-up (CONTRACT 2, 3.1, 5, 7): one gateway per home, crash detection of the
+// previous life, configuration errors, an occupied port, and a signal while still starting.
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import { beforeAll, describe, it } from "vitest"
+import { assertBuilt, defaultConfig, type Gateway, Sandbox, sleep, waitFor } from "./harness.js"
+
+beforeAll(assertBuilt)
+
+describe.concurrent("start-up", () => {
+  it("9. SIGKILL while running: the next run reports the previous life died without shutting down", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const first = sb.run(home, {}, "first gateway")
+    await first.waitRunning()
+    first.signal("SIGKILL")
+    expect(await first.waitExit()).toEqual({ code: null, signal: "SIGKILL" })
+    expect(fs.existsSync(home.cleanShutdown)).toBe(false)
+
+    // The lock died with it: nothing blocks the next start.
+    const second = sb.run(home, {}, "second gateway")
+    await second.waitRunning()
+    expect(second.stderr).toMatch(new RegExp(`previous life \\(pid=${first.pid}\\) died without shutting down`))
+    const start = home.lifecycle().filter((r) => r.event === "start").at(-1)!
+    expect(start).toMatchObject({
+      pid: second.pid,
+      previous_life: { verdict: "died_without_shutdown", pid: first.pid, last_state: "running" }
+    })
+
+    second.signal("SIGINT")
+    expect(await second.waitExit()).toEqual({ code: 0, signal: null })
+    // A third start after an orderly stop sees an orderly previous life.
+    const third = sb.run(home, {}, "third gateway")
+    await third.waitRunning()
+    expect(third.stderr).toMatch(/previous life ended in order/)
+    expect(third.stderr).not.toMatch(/died without shutting down/)
+    third.signal("SIGINT")
+    expect(await third.waitExit()).toEqual({ code: 0, signal: null })
+  })
+
+  it("10. a second run on a live home exits 69 naming the live pid, and leaves the first alone", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const first = sb.run(home, {}, "first gateway")
+    await first.waitRunning()
+    const pidFileBefore = fs.readFileSync(home.pidFile, "utf8")
+
+    const second = sb.run(home, {}, "second gateway")
+    const exit = await second.waitExit()
+    expect(exit, second.describe()).toEqual({ code: 69, signal: null })
+    expect(second.stderr).toContain(`pid ${first.pid}`)
+
+    expect(first.alive).toBe(true)
+    expect(fs.readFileSync(home.pidFile, "utf8")).toBe(pidFileBefore)
+    expect(home.readState()).toMatchObject({ gateway_state: "running", pid: first.pid })
+    first.signal("SIGINT")
+    expect(await first.waitExit()).toEqual({ code: 0, signal: null })
+  })
+
+  const badConfigs: ReadonlyArray<{ name: string; config: string; env?: Record<string, string>; mention: ReadonlyArray<string> }> = [
+    { name: "unknown key", config: "gateway: {drain_timeot: 5s}\n", mention: ["gateway.drain_timeot"] },
+    { name: "wrong type", config: "adapters: {http: {port: \"abc\"}}\n", mention: ["adapters.http.port"] },
+    { name: "out of range", config: "adapters: {http: {port: 70000}}\n", mention: ["adapters.http.port"] },
+    {
+      name: "bad environment value",
+      config: defaultConfig(),
+      env: { HERMES_GATEWAY_DRAIN_TIMEOUT: "soon" },
+      mention: ["HERMES_GATEWAY_DRAIN_TIMEOUT"]
+    },
+    {
+      name: "non-loopback host without api_key",
+      config: "adapters: {http: {host: 0.0.0.0, port: 0}}\n",
+      mention: ["adapters.http.api_key", "0.0.0.0"]
+    }
+  ]
+  for (const bad of badConfigs) {
+    it(`11. bad configuration (${bad.name}) exits 78 naming the key`, async (ctx) => {
+      const { expect } = ctx
+      const sb = new Sandbox(ctx)
+      const home = sb.home(bad.config)
+      const gw = sb.run(home, bad.env ?? {})
+      const exit = await gw.waitExit()
+      expect(exit, gw.describe()).toEqual({ code: 78, signal: null })
+      for (const text of bad.mention) expect(gw.stderr).toContain(text)
+      // Refused before anything was claimed.
+      expect(fs.existsSync(home.pidFile)).toBe(false)
+      expect(fs.existsSync(home.state)).toBe(false)
+    })
+  }
+
+  it("12. the configured port is in use: exit 69, startup_failed", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const blocker = net.createServer()
+    await new Promise<void>((resolve) => blocker.listen({ host: "127.0.0.1", port: 0 }, resolve))
+    try {
+      const port = (blocker.address() as net.AddressInfo).port
+      const home = sb.home(`adapters:\n  http:\n    host: 127.0.0.1\n    port: ${port}\n`)
+      const gw = sb.run(home)
+      const exit = await gw.waitExit()
+      expect(exit, gw.describe()).toEqual({ code: 69, signal: null })
+      expect(gw.stderr).toMatch(/address already in use|EADDRINUSE/)
+      expect(gw.stderr).toContain(String(port))
+      expect(home.readState()).toMatchObject({ gateway_state: "startup_failed", exit_code: 69 })
+      expect(home.readState()!.exit_reason).toMatch(/address already in use|EADDRINUSE/)
+      expect(fs.existsSync(home.pidFile)).toBe(false)
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it("16b. SIGTERM while the configuration is still being read never exits 0", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    // config.yaml as a FIFO holds start-up in the (asynchronous) configuration read until we write.
+    const home = sb.home("")
+    execFileSync("mkfifo", [home.config])
+    const gw = sb.run(home)
+    const writer = await waitFor("the gateway to open config.yaml", () => {
+      try {
+        return fs.openSync(home.config, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)
+      } catch {
+        return undefined // ENXIO: no reader yet
+      }
+    }, { context: () => gw.describe() })
+    let writerOpen = true
+    try {
+      await sleep(50)
+      gw.signal("SIGTERM")
+      // Node cannot exit while a thread-pool read of the FIFO is pending: end the file (EOF).
+      await sleep(300)
+      fs.closeSync(writer)
+      writerOpen = false
+      const exit = await gw.waitExit()
+      console.log(`[16b] SIGTERM during config load: exit ${exit.code ?? exit.signal}; stderr ${JSON.stringify(gw.stderr)}`)
+      expect(exit.code, gw.describe()).not.toBe(0)
+      if (exit.code === null) expect(exit.signal).toBe("SIGTERM")
+      else expect([1, 130, 143], gw.describe()).toContain(exit.code)
+      expect(gw.stderr).not.toContain("gateway running")
+    } finally {
+      if (writerOpen) fs.closeSync(writer)
+    }
+    expect(fs.existsSync(home.pidFile)).toBe(false)
+
+    fs.rmSync(home.config)
+    fs.writeFileSync(home.config, defaultConfig())
+    const after = sb.run(home, {}, "gateway after the interrupted start")
+    await after.waitRunning()
+    after.signal("SIGINT")
+    expect(await after.waitExit()).toEqual({ code: 0, signal: null })
+  })
+
+  it("16. SIGTERM during start-up never exits 0, and the home stays usable", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const outcomes: Array<string> = []
+    const check = async (label: string, signalAt: (gw: Gateway) => Promise<void>) => {
+      const gw = sb.run(home, {}, `gateway signalled ${label}`)
+      await signalAt(gw)
+      gw.signal("SIGTERM")
+      const exit = await gw.waitExit()
+      const reached = gw.stderr.includes("gateway running")
+        ? "running"
+        : gw.stderr.includes("stop requested during start-up")
+        ? "abandoned"
+        : gw.stderr.includes("hermes gateway starting")
+        ? "starting"
+        : "before-runner"
+      outcomes.push(`${label}:${reached}:${exit.code ?? exit.signal}`)
+      expect(exit.code, gw.describe()).not.toBe(0)
+      if (exit.code === null) expect(exit.signal, gw.describe()).toBe("SIGTERM") // before Node ran our handlers
+      else expect([1, 130, 143], gw.describe()).toContain(exit.code)
+      // Once the gateway has claimed the signal, the table applies: unplanned, 1.
+      if (reached === "abandoned" || reached === "running") expect(exit.code, gw.describe()).toBe(1)
+      expect(gw.stderr).not.toMatch(/internal error/)
+    }
+    for (const ms of [0, 60]) await check(`${ms}ms after spawn`, () => sleep(ms))
+    for (const ms of [0, 10, 25, 50, 80, 120]) {
+      await check(`${ms}ms after the first log line`, async (gw) => {
+        await gw.waitLog("hermes gateway starting")
+        await sleep(ms)
+      })
+    }
+    console.log(`[16] start-up signal outcomes: ${outcomes.join(" ")}`)
+
+    const after = sb.run(home, {}, "gateway after the interrupted starts")
+    await after.waitRunning()
+    after.signal("SIGINT")
+    expect(await after.waitExit()).toEqual({ code: 0, signal: null })
+    expect(fs.existsSync(home.pidFile)).toBe(false)
+  })
+})
