@@ -41,10 +41,17 @@ const plainConsole = Effect.gen(function*() {
 
 const cli = Command.run(hermes, { name: "hermes", version })
 
+/**
+ * `--pid=` with nothing after it is how systemd spells an empty $MAINPID inside a word, and the
+ * contract makes it a no-op; @effect/cli rejects an empty `--x=` value, so split it into two words.
+ */
+export const normalizeArgv = (argv: ReadonlyArray<string>): ReadonlyArray<string> =>
+  argv.flatMap((arg) => (/^--[a-z][a-z-]*=$/.test(arg) ? [arg.slice(0, -1), ""] : [arg]))
+
 export const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const console = yield* plainConsole
-    return yield* cli(argv).pipe(
+    return yield* cli(normalizeArgv(argv)).pipe(
       Effect.catchIf(ValidationError.isValidationError, (error) =>
         ValidationError.isHelpRequested(error)
           ? Effect.void

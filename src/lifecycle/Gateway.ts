@@ -425,10 +425,12 @@ const life = (settings: GatewaySettings, control: Control) =>
         Effect.catchAllCause((cause) =>
           Effect.logWarning(`adapter ${adapter.name} failed to disconnect: ${Cause.pretty(cause).split("\n")[0]}`)
         ),
-        Effect.zipRight(Ref.update(control.state, (s) => ({
-          ...s,
-          platforms: { ...s.platforms, [adapter.name]: { ...s.platforms[adapter.name], state: "disconnected", error: null } }
-        })))
+        // A platform that never connected keeps its "failed" state and error for the operator.
+        Effect.zipRight(Ref.update(control.state, (s) => {
+          const platform = s.platforms[adapter.name]
+          if (platform === undefined || platform.state !== "connected") return s
+          return { ...s, platforms: { ...s.platforms, [adapter.name]: { ...platform, state: "disconnected", error: null } } }
+        }))
       )
     }
 

@@ -7,7 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { constants } from "node:os"
 import { exitCodeOf, isExiting } from "./ExitCode.js"
-import { installSignalHub } from "./Signals.js"
+import { installSignalHub, type ProcessSignal } from "./Signals.js"
 
 /** How a failure is told to the operator: typed errors by their message, defects in full. */
 const report = (exit: Exit.Exit<unknown, unknown>): void => {
@@ -23,15 +23,18 @@ const report = (exit: Exit.Exit<unknown, unknown>): void => {
   process.stderr.write(`hermes: internal error (exit 70)\n${Cause.pretty(exit.cause)}\n`)
 }
 
+/** The signal that interrupted an unclaiming command, if any: its exit code is 128 + signo. */
+let interruptedBy: ProcessSignal | undefined
+
 export const runMain = makeRunMain(({ fiber, teardown }) => {
   const hub = installSignalHub()
-  let interrupting = false
-  // Commands that do not claim signals (stop, status, ...) are interrupted by the first one;
-  // a second one ends the process at once, as a shell user expects.
+  // Commands that do not claim signals (stop, status, and `run` before it has taken them over)
+  // are interrupted by the first one; a second one ends the process at once.
   hub.setFallback((signal) => {
     if (signal === "SIGUSR1" || signal === "SIGUSR2") return
-    if (interrupting) process.exit(128 + constants.signals[signal])
-    interrupting = true
+    if (interruptedBy !== undefined) process.exit(128 + constants.signals[signal])
+    interruptedBy = signal
+    process.stderr.write(`hermes: interrupted by ${signal}\n`)
     fiber.unsafeInterruptAsFork(fiber.id())
   })
   fiber.addObserver((exit) => {
@@ -41,4 +44,8 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
 })
 
 export const exitTeardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void =>
-  onExit(exitCodeOf(exit))
+  onExit(
+    interruptedBy !== undefined && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+      ? 128 + constants.signals[interruptedBy]
+      : exitCodeOf(exit)
+  )

@@ -42,22 +42,27 @@ describe.concurrent("in-flight turns at shutdown", () => {
     expect(phasesOf(gw.stderr)).toEqual(shutdownOrder)
   })
 
-  it("4b. while draining, active_turns in the state file follows progress (CONTRACT 5 step 4)", async (ctx) => {
+  it("4b. active_turns in the state file follows the turns, running and draining (CONTRACT 4, 5 step 4)", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const home = sb.home(defaultConfig({ delay: "2s" }))
+    const home = sb.home(defaultConfig({ delay: "3s" }))
     const gw = sb.run(home)
     const port = await gw.waitRunning()
     const first = chat(port, "one")
-    const { reply: second } = await inFlight(gw, port, "two")
-
-    gw.signal("SIGTERM")
+    const second = chat(port, "two")
     const seen: Array<string> = []
-    await waitFor("gateway_state draining with active_turns 2", () => {
+    const stateIs = (gatewayState: string, active: number) => () => {
       const state = home.readState()
       seen.push(`${state?.gateway_state}/${state?.active_turns}`)
-      return state?.gateway_state === "draining" && state.active_turns === 2
-    }, { timeoutMs: 1_200, context: () => `states seen: ${[...new Set(seen)].join(", ")}\n${gw.describe()}` })
+      return state?.gateway_state === gatewayState && state.active_turns === active
+    }
+    const context = () => `states seen: ${[...new Set(seen)].join(", ")}\n${gw.describe()}`
+    await waitFor("gateway_state running with active_turns 2", stateIs("running", 2), { timeoutMs: 2_000, context })
+    const status = await sb.cli(["gateway", "status", "--home", home.dir])
+    expect(status.stdout).toContain("active turns: 2")
+
+    gw.signal("SIGTERM")
+    await waitFor("gateway_state draining with active_turns 2", stateIs("draining", 2), { timeoutMs: 1_000, context })
     expect((await first).status).toBe(200)
     expect((await second).status).toBe(200)
     expect(await gw.waitExit()).toEqual({ code: 1, signal: null })

@@ -61,7 +61,7 @@ export const handleChatCompletion = (
 ): Effect.Effect<void, RequestRejected> =>
   Effect.gen(function*() {
     // Refuse before reading: a body nobody will turn into a turn is not worth receiving.
-    yield* context.openIntake; exchange.res.flushHeaders()
+    yield* context.openIntake
     const contentType = exchange.req.headers["content-type"]
     if (!isJson(contentType)) return yield* Effect.fail(unsupportedMediaType(contentType))
     const body = yield* readBody(exchange, context.maxBodyBytes).pipe(
