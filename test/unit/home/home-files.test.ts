@@ -1,0 +1,93 @@
+// Home files: atomic writes, tolerant reads, process identity, home resolution, the instance lock.
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { readJsonSync, writeJsonAtomicSync } from "../../../src/home/AtomicFile.js"
+import { homePaths, resolveHomeDir } from "../../../src/home/HomePaths.js"
+import { acquireInstanceLock, probeLock } from "../../../src/home/InstanceLock.js"
+import { parseProcStatStartTime, readStartTime } from "../../../src/home/ProcessIdentity.js"
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "hermes-home-"))
+const Doc = Schema.Struct({ a: Schema.Number })
+
+describe("atomic JSON files", () => {
+  it("writes mode 0600 and leaves no temp file behind", () => {
+    const dir = tempDir()
+    try {
+      const file = path.join(dir, "x.json")
+      writeJsonAtomicSync(file, { a: 1 })
+      writeJsonAtomicSync(file, { a: 2 })
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+      expect(fs.readdirSync(dir)).toEqual(["x.json"])
+      expect(readJsonSync(file, Doc)).toEqual({ _tag: "Valid", value: { a: 2 } })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+  it("missing, empty, truncated, malformed, wrongly shaped and symlinked files are never Valid", () => {
+    const dir = tempDir()
+    try {
+      const file = path.join(dir, "x.json")
+      expect(readJsonSync(file, Doc)._tag).toBe("Missing")
+      for (const text of ["", "   \n", "{\"a\": 1", "garbage", "{\"a\": \"one\"}", "[]"]) {
+        fs.writeFileSync(file, text)
+        const reading = readJsonSync(file, Doc)
+        expect(reading._tag, JSON.stringify(text)).toBe("Invalid")
+      }
+      fs.writeFileSync(path.join(dir, "real.json"), "{\"a\": 1}")
+      fs.rmSync(file)
+      fs.symlinkSync(path.join(dir, "real.json"), file)
+      const reading = readJsonSync(file, Doc)
+      expect(reading._tag).toBe("Invalid")
+      expect(reading._tag === "Invalid" && reading.reason).toContain("symbolic link")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("process identity", () => {
+  it("reads field 22 even when the command name holds spaces and parentheses", () => {
+    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3))
+    expect(parseProcStatStartTime(`123 (evil) name (x) ${fields.join(" ")}`)).toBe("22")
+    expect(parseProcStatStartTime("garbage")).toBeUndefined()
+  })
+  it("knows its own start time and none for a pid that does not exist", () => {
+    expect(readStartTime(process.pid)).toMatch(/^\d+$/)
+    expect(readStartTime(2 ** 22 + 12345)).toBeUndefined()
+    expect(readStartTime(0)).toBeUndefined()
+  })
+})
+
+describe("home resolution", () => {
+  it("--home beats HERMES_HOME beats ~/.hermes", () => {
+    expect(resolveHomeDir("/a", { HERMES_HOME: "/b" })).toBe("/a")
+    expect(resolveHomeDir(undefined, { HERMES_HOME: "/b" })).toBe("/b")
+    expect(resolveHomeDir(undefined, {})).toBe(path.join(os.homedir(), ".hermes"))
+    expect(homePaths("/h").plannedStop).toBe("/h/.gateway-planned-stop.json")
+  })
+})
+
+describe("instance lock", () => {
+  it.scoped("a second holder is refused naming the first; released, the home can be taken again", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const hello = { pid: process.pid, start_time: "1", home: dir }
+      const first = yield* Effect.scoped(Effect.gen(function*() {
+        yield* acquireInstanceLock(dir, hello)
+        const holder = yield* probeLock(dir)
+        expect(Option.getOrNull(holder)?.pid).toBe(process.pid)
+        return yield* Effect.exit(Effect.scoped(acquireInstanceLock(dir, { ...hello, pid: 1 })))
+      }))
+      expect(Exit.isFailure(first)).toBe(true)
+      expect(JSON.stringify(first)).toContain(`pid ${process.pid}`)
+      expect(Option.isNone(yield* probeLock(dir))).toBe(true)
+      yield* Effect.scoped(acquireInstanceLock(dir, hello))
+    }))
+})
