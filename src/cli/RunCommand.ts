@@ -10,9 +10,12 @@ import { ConfigError, loadConfig } from "../config/LoadConfig.js"
 import { ensureHome } from "../home/HomePaths.js"
 import { HomeStore } from "../home/HomeStore.js"
 import { selfIdentity } from "../home/ProcessIdentity.js"
+import { ExitCode, PassThroughExit } from "../lifecycle/ExitCode.js"
+import type { RestartRequested } from "../lifecycle/GatewayErrors.js"
 import { runGateway } from "../lifecycle/Gateway.js"
 import type { ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 import { Signals } from "../lifecycle/Signals.js"
+import { runSuccessors } from "../lifecycle/Successor.js"
 import { Watchdog } from "../lifecycle/Watchdog.js"
 import { loggingLayer } from "../logging/Logging.js"
 import { SessionStore } from "../sessions/SessionStore.js"
@@ -58,6 +61,7 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
     yield* ensureHome(paths)
     const config = yield* loadConfig({ file: paths.config, env: process.env })
     const supervisorKind = process.env.HERMES_SUPERVISOR
+    const supervised = supervisorKind !== undefined && supervisorKind !== ""
     const program = Effect.gen(function*() {
       yield* Effect.log(`hermes gateway starting home=${paths.dir}`)
       const adapters = yield* adaptersOf(config)
@@ -67,9 +71,7 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
         self: selfIdentity(),
         argv: process.argv,
         adapters,
-        supervisor: supervisorKind !== undefined && supervisorKind !== ""
-          ? { kind: supervisorKind, unit: null, control: null }
-          : null
+        supervisor: supervised ? { kind: supervisorKind, unit: null, control: null } : null
       }).pipe(
         Effect.provide(Layer.mergeAll(
           HomeStore.live(paths),
@@ -80,7 +82,21 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
         ))
       )
     })
-    yield* program.pipe(Effect.provide(loggingLayer(config.log.format, config.log.level)))
+    yield* program.pipe(
+      // Supervised, a restart is exit 75 and the supervisor starts the next process; alone in a
+      // terminal, this process starts its successor itself (CONTRACT 3.4).
+      Effect.catchTag("RestartRequested", (restart): Effect.Effect<void, RestartRequested | PassThroughExit> =>
+        supervised
+          ? Effect.fail(restart)
+          : runSuccessors(process.argv.slice(1)).pipe(
+            Effect.flatMap((code) =>
+              code === ExitCode.PlannedStop
+                ? Effect.void
+                : Effect.fail(new PassThroughExit(code, `the successor gateway exited with ${code}`))
+            )
+          )),
+      Effect.provide(loggingLayer(config.log.format, config.log.level))
+    )
   })).pipe(Command.withDescription(
     "Run the gateway in the foreground until stopped. Ctrl+C or `hermes gateway stop` stop it " +
       "and exit 0; a SIGTERM nobody announced exits 1 so a supervisor restarts it."

@@ -43,6 +43,12 @@ export interface Exiting {
 export const isExiting = (u: unknown): u is Exiting =>
   typeof u === "object" && u !== null && "exitCode" in u && knownCodes.has((u as { exitCode: number }).exitCode)
 
+/** A successor's exit code is passed through verbatim (it may be 128 + a signal). */
+export class PassThroughExit {
+  readonly _tag = "PassThroughExit"
+  constructor(readonly exitCode: number, readonly message: string) {}
+}
+
 /**
  * The verdict for a finished program. Success is a planned stop; a typed failure selects its own
  * code; a failure that carries no code is a bug in this project, as is a defect: both exit 70.
@@ -53,6 +59,7 @@ export const exitCodeOf = <E, A>(exit: Exit.Exit<A, E>): number => {
   if (Exit.isSuccess(exit)) return ExitCode.PlannedStop
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
+    if (failure.value instanceof PassThroughExit) return failure.value.exitCode
     return isExiting(failure.value) ? failure.value.exitCode : ExitCode.Software
   }
   if (Cause.isInterruptedOnly(exit.cause)) return 130

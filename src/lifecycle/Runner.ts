@@ -6,13 +6,15 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { constants } from "node:os"
-import { exitCodeOf, isExiting } from "./ExitCode.js"
+import { exitCodeOf, isExiting, PassThroughExit } from "./ExitCode.js"
 import { installSignalHub, type ProcessSignal } from "./Signals.js"
 
 /** How a failure is told to the operator: typed errors by their message, defects in full. */
 const report = (exit: Exit.Exit<unknown, unknown>): void => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return
   const failure = Cause.failureOption(exit.cause)
+  // A successor's exit code is passed on; it has told its own story on stderr.
+  if (Option.isSome(failure) && failure.value instanceof PassThroughExit) return
   if (Option.isSome(failure) && isExiting(failure.value)) {
     const error = failure.value as { message?: unknown; reported?: boolean }
     if (error.reported !== true && typeof error.message === "string" && error.message !== "") {

@@ -1,0 +1,75 @@
+// Restart without a supervisor (CONTRACT 3.4): the gateway starts its successor in the same
+// terminal, stays behind as a thin parent, and a later stop ends both with the successor's code.
+import { beforeAll, describe, it } from "vitest"
+import { assertBuilt, Sandbox, waitFor } from "./harness.js"
+
+beforeAll(assertBuilt)
+
+const killQuietly = (pid: number | undefined) => {
+  if (pid === undefined) return
+  try {
+    process.kill(pid, "SIGKILL")
+  } catch {
+    // already gone
+  }
+}
+
+describe.concurrent("unsupervised restart", () => {
+  it("SIGUSR1 starts a successor under the same parent; `stop` then ends both with 0", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gw = sb.run(home)
+    await gw.waitRunning()
+    const successors: Array<number> = []
+    ctx.onTestFinished(() => successors.forEach(killQuietly))
+    try {
+      gw.signal("SIGUSR1")
+      const first = await waitFor("a successor running", () => {
+        const state = home.readState()
+        return state?.gateway_state === "running" && state.pid !== gw.pid ? (state.pid as number) : undefined
+      }, { timeoutMs: 15_000, context: () => gw.describe() })
+      successors.push(first)
+      expect(gw.alive, "the first process stays as the successor's parent").toBe(true)
+      expect(home.readState()?.supervisor?.kind).toBe("hermes-restart-parent")
+
+      // The successor's own restart exits 75 to the parent, which starts the next one: depth stays 1.
+      process.kill(first, "SIGUSR1")
+      const second = await waitFor("a second successor", () => {
+        const state = home.readState()
+        return state?.gateway_state === "running" && state.pid !== first && state.pid !== gw.pid ? (state.pid as number) : undefined
+      }, { timeoutMs: 15_000, context: () => gw.describe() })
+      successors.push(second)
+
+      const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
+      expect(stop.code, stop.stderr).toBe(0)
+      expect(stop.stdout).toContain(`stopping gateway (pid ${second})`)
+      expect(await gw.waitExit(), gw.describe()).toEqual({ code: 0, signal: null })
+      expect(home.readState()).toMatchObject({ gateway_state: "stopped", desired_state: "stopped", pid: second })
+      expect(gw.stderr).toContain("starting the successor in this terminal")
+    } finally {
+      successors.forEach(killQuietly)
+    }
+  })
+
+  it("a plain SIGTERM to the parent is passed on: the successor stops unplanned and the parent exits 1", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gw = sb.run(home)
+    await gw.waitRunning()
+    let successor: number | undefined
+    try {
+      gw.signal("SIGUSR1")
+      successor = await waitFor("a successor running", () => {
+        const state = home.readState()
+        return state?.gateway_state === "running" && state.pid !== gw.pid ? (state.pid as number) : undefined
+      }, { timeoutMs: 15_000, context: () => gw.describe() })
+      gw.signal("SIGTERM")
+      expect(await gw.waitExit(), gw.describe()).toEqual({ code: 1, signal: null })
+      expect(home.readState()).toMatchObject({ gateway_state: "running", desired_state: "running", exit_code: 1 })
+    } finally {
+      killQuietly(successor)
+    }
+  })
+})
