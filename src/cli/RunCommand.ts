@@ -1,5 +1,6 @@
 // `hermes gateway run`: the gateway in the foreground, logging to stderr, exiting per CONTRACT 3.1.
 import * as Command from "@effect/cli/Command"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Adapter } from "../adapters/Adapter.js"
@@ -18,6 +19,7 @@ import { Signals } from "../lifecycle/Signals.js"
 import { runSuccessors } from "../lifecycle/Successor.js"
 import { Watchdog } from "../lifecycle/Watchdog.js"
 import { loggingLayer } from "../logging/Logging.js"
+import { SystemdNotify } from "../supervision/SystemdNotify.js"
 import { SessionStore } from "../sessions/SessionStore.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 
@@ -55,6 +57,13 @@ const adaptersOf = (config: GatewayConfig) =>
     return adapters
   })
 
+/** systemd asks for keep-alive pings with WATCHDOG_USEC (for us only if WATCHDOG_PID is ours or unset). */
+const systemdWatchdogOf = (env: NodeJS.ProcessEnv): { systemdWatchdog?: Duration.Duration } => {
+  const usec = Number(env.WATCHDOG_USEC)
+  const forUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid
+  return Number.isFinite(usec) && usec > 0 && forUs ? { systemdWatchdog: Duration.micros(BigInt(Math.floor(usec))) } : {}
+}
+
 export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =>
   Effect.gen(function*() {
     const paths = resolvePaths(home)
@@ -71,12 +80,14 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
         self: selfIdentity(),
         argv: process.argv,
         adapters,
-        supervisor: supervised ? { kind: supervisorKind, unit: null, control: null } : null
+        supervisor: supervised ? { kind: supervisorKind, unit: null, control: null } : null,
+        ...systemdWatchdogOf(process.env)
       }).pipe(
         Effect.provide(Layer.mergeAll(
           HomeStore.live(paths),
           Signals.live,
           Watchdog.live(paths.lifecycleLog),
+          SystemdNotify.live,
           SessionStore.memory(),
           agent
         ))

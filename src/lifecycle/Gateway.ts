@@ -13,6 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
@@ -41,6 +42,7 @@ import {
 } from "./StopClassification.js"
 import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
 import { Watchdog } from "./Watchdog.js"
+import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
 
 export interface GatewaySettings {
   readonly budget: ShutdownBudget
@@ -48,6 +50,8 @@ export interface GatewaySettings {
   readonly argv: ReadonlyArray<string>
   readonly adapters: ReadonlyArray<Adapter>
   readonly supervisor: GatewayStateDocument["supervisor"]
+  /** WATCHDOG_USEC from systemd, when it asks for keep-alive pings. */
+  readonly systemdWatchdog?: Duration.Duration
   /** SIGUSR2: write a diagnostic report and keep running. */
   readonly onDiagnosticRequest?: (activeTurns: number) => Effect.Effect<void>
 }
@@ -103,7 +107,7 @@ const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toIS
 
 export const runGateway = (
   settings: GatewaySettings
-): Effect.Effect<void, GatewayRunError, HomeStore | Signals | Watchdog | SessionStore | Agent> =>
+): Effect.Effect<void, GatewayRunError, HomeStore | Signals | Watchdog | SessionStore | Agent | SystemdNotify> =>
   Effect.gen(function*() {
     const control: Control = {
       decision: yield* Ref.make(Option.none<StopDecision>()),
@@ -144,6 +148,7 @@ const life = (settings: GatewaySettings, control: Control) =>
   Effect.gen(function*() {
     const store = yield* HomeStore
     const watchdog = yield* Watchdog
+    const systemd = yield* SystemdNotify
     const scope = yield* Effect.scope
 
     const saveState = (patch: Partial<GatewayStateDocument>) =>
@@ -292,6 +297,15 @@ const life = (settings: GatewaySettings, control: Control) =>
     }
     yield* saveState({ gateway_state: "running" })
     yield* Effect.log(`gateway running pid=${settings.self.pid}`)
+    yield* systemd.notify(["READY=1", `STATUS=running (pid ${settings.self.pid})`])
+    if (settings.systemdWatchdog !== undefined) {
+      // Pinged from the event loop on purpose: a stalled loop stops the pings and systemd acts.
+      const every = Duration.millis(Math.max(100, Duration.toMillis(settings.systemdWatchdog) / 2))
+      yield* Effect.forkIn(
+        Effect.forever(systemd.notify(["WATCHDOG=1"]).pipe(Effect.zipRight(Effect.sleep(every)))),
+        resources
+      )
+    }
     yield* Deferred.await(control.stopRequested)
 
     // ----------------------------------------------------------------------------------------
@@ -438,7 +452,18 @@ const life = (settings: GatewaySettings, control: Control) =>
       return runPhase("drain", undefined, Effect.gen(function*() {
         const active = yield* turns.active
         if (active > 0) yield* Effect.log(`draining ${active} turn(s), deadline ${Duration.format(settings.budget.drain)}`)
+        // While turns drain, keep systemd's stop timeout from cutting in before our own hard
+        // deadline, and let `systemctl status` show the progress.
+        const keepAlive = systemd.enabled
+          ? yield* Effect.fork(Effect.forever(Effect.gen(function*() {
+            const origin = Option.getOrElse(yield* Ref.get(control.shutdownStartedAt), () => 0)
+            const left = Duration.toMillis(hardDeadline(settings.budget)) - ((yield* Clock.currentTimeMillis) - origin)
+            yield* systemd.notify([`STATUS=draining ${yield* turns.active} turn(s)`, extendTimeout(left)])
+            yield* Effect.sleep(Duration.seconds(2))
+          })).pipe(Effect.interruptible))
+          : undefined
         const result = yield* turns.drain(settings.budget.drain, control.force)
+        if (keepAlive !== undefined) yield* Fiber.interrupt(keepAlive)
         yield* Ref.update(control.turns, (t) => ({ ...t, drained: result.drained, drainEnded: result.ended }))
         if (result.ended !== "empty") {
           yield* Effect.logWarning(`drain ended (${result.ended}) with ${result.left} turn(s) still running`)
@@ -479,6 +504,7 @@ const life = (settings: GatewaySettings, control: Control) =>
             written_at: yield* isoNow
           }).pipe(Effect.catchAll((error) => Effect.logError(`could not write the clean-shutdown marker: ${error.message}`)))
           yield* saveState({ gateway_state: "draining" })
+          yield* systemd.notify(["STOPPING=1", `STATUS=stopping (${classification})`])
         }))
       })
     }

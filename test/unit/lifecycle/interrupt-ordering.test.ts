@@ -20,6 +20,7 @@ import { runGateway } from "../../../src/lifecycle/Gateway.js"
 import { hardDeadline, type ShutdownBudget } from "../../../src/lifecycle/ShutdownBudget.js"
 import { type ProcessSignal, Signals } from "../../../src/lifecycle/Signals.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
+import { SystemdNotify } from "../../../src/supervision/SystemdNotify.js"
 import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
 import { SessionStore } from "../../../src/sessions/SessionStore.js"
 
@@ -209,6 +210,7 @@ const runScenario = (s: Scenario) =>
 
     const queue = yield* Queue.unbounded<ProcessSignal>()
     const fired = yield* Ref.make(Option.none<string>())
+    const notified: Array<string> = []
     const scenarioBudget = { ...budget, drain: Duration.millis(s.drainMs) }
     yield* TestClock.setTime(now)
     const gateway = yield* runGateway({
@@ -222,6 +224,7 @@ const runScenario = (s: Scenario) =>
         Layer.succeed(HomeStore, storeWithMarker),
         Signals.fromQueue(queue),
         Watchdog.test(fired),
+        SystemdNotify.recording(notified),
         sessions,
         agent
       )),
@@ -242,7 +245,7 @@ const runScenario = (s: Scenario) =>
     )
     yield* TestClock.adjust(Duration.minutes(5))
     const exit = yield* Fiber.poll(gateway)
-    return { events, home, journal, outcomes, exit, fired: yield* Ref.get(fired), scenarioBudget }
+    return { events, home, journal, outcomes, exit, fired: yield* Ref.get(fired), scenarioBudget, notified }
   })
 
 /** When start-up fails on its own (every adapter fails to connect), in virtual ms. */
@@ -279,6 +282,11 @@ describe("shutdown ordering (property)", () => {
           e === "lock:release" || e === "state:stopped" || e === "state:startup_failed")
         expect(firstTeardown === -1 || marker < firstTeardown).toBe(true)
         expect(events[marker + 1]).toBe("state:draining")
+        // systemd hears STOPPING=1 with the first step, and READY=1 only if start-up completed
+        expect(r.notified.some((m) => m.startsWith("STOPPING=1"))).toBe(true)
+        const ready = r.notified.findIndex((m) => m.startsWith("READY=1"))
+        expect(ready < r.notified.findIndex((m) => m.startsWith("STOPPING=1"))).toBe(true)
+        if (ready >= 0) expect(events).toContain("state:running")
 
         // phases ran in the contract's order (a start-up abandoned early skips some)
         const report = r.home.lifecycle.find((l) => l.event === "shutdown") as { phases: Array<{ name: string }> } | undefined
