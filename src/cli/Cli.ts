@@ -4,6 +4,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import { installCommand, uninstallCommand } from "./InstallCommand.js"
 import { runCommand } from "./RunCommand.js"
 import { statusCommand } from "./StatusCommand.js"
 import { stopCommand, UsageError } from "./StopCommand.js"
@@ -12,7 +13,7 @@ export const version = "0.1.0"
 
 const gateway = Command.make("gateway").pipe(
   Command.withDescription("Run and control the Hermes messaging gateway."),
-  Command.withSubcommands([runCommand, stopCommand, statusCommand])
+  Command.withSubcommands([runCommand, stopCommand, statusCommand, installCommand, uninstallCommand])
 )
 
 const hermes = Command.make("hermes").pipe(

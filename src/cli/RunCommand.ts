@@ -19,6 +19,7 @@ import { Signals } from "../lifecycle/Signals.js"
 import { runSuccessors } from "../lifecycle/Successor.js"
 import { Watchdog } from "../lifecycle/Watchdog.js"
 import { loggingLayer } from "../logging/Logging.js"
+import { currentSupervisor } from "../supervision/Detection.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
 import { SessionStore } from "../sessions/SessionStore.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
@@ -69,8 +70,9 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
     const paths = resolvePaths(home)
     yield* ensureHome(paths)
     const config = yield* loadConfig({ file: paths.config, env: process.env })
-    const supervisorKind = process.env.HERMES_SUPERVISOR
-    const supervised = supervisorKind !== undefined && supervisorKind !== ""
+    // Recorded for stop/restart routing and forensics; never used to classify a signal.
+    const supervisor = yield* currentSupervisor
+    const supervised = supervisor !== null
     const program = Effect.gen(function*() {
       yield* Effect.log(`hermes gateway starting home=${paths.dir}`)
       const adapters = yield* adaptersOf(config)
@@ -80,7 +82,7 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
         self: selfIdentity(),
         argv: process.argv,
         adapters,
-        supervisor: supervised ? { kind: supervisorKind, unit: null, control: null } : null,
+        supervisor,
         ...systemdWatchdogOf(process.env)
       }).pipe(
         Effect.provide(Layer.mergeAll(

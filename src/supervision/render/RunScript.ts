@@ -1,0 +1,20 @@
+// The `run` script shared by the service-directory supervisors (s6, runit): export the environment,
+// then `exec` node so the supervised process is the gateway itself, not a shell in front of it.
+import { type DefinitionInput, generatedMark, runArguments } from "../Definition.js"
+import { shellCommand, shellWord } from "../Quoting.js"
+
+export const runScript = (kind: "s6" | "runit", input: DefinitionInput, notes: ReadonlyArray<string>): string =>
+  [
+    "#!/bin/sh",
+    `# ${input.serviceName}: the Hermes messaging gateway as ${kind === "s6" ? "an" : "a"} ${kind} service.`,
+    `# ${generatedMark} (--manager ${kind}); run it again after changing the shutdown budget.`,
+    ...notes.map((line) => `# ${line}`),
+    "# Without exec, a signal would kill this shell (exit 143) and node would be SIGKILLed mid-drain.",
+    `HERMES_SUPERVISOR=${kind}`,
+    `HERMES_HOME=${shellWord(input.home)}`,
+    "export HERMES_SUPERVISOR HERMES_HOME",
+    "# The gateway logs to stderr; a log/ service, if you add one, reads stdout.",
+    "exec 2>&1",
+    `exec ${shellCommand([input.nodePath, ...runArguments(input.entry, input.home)])}`,
+    ""
+  ].join("\n")
