@@ -7,13 +7,13 @@ import * as Effect from "effect/Effect"
 import { installCommand, uninstallCommand } from "./InstallCommand.js"
 import { runCommand } from "./RunCommand.js"
 import { statusCommand } from "./StatusCommand.js"
-import { stopCommand, UsageError } from "./StopCommand.js"
+import { restartCommand, stopCommand, UsageError } from "./StopCommand.js"
 
 export const version = "0.1.0"
 
 const gateway = Command.make("gateway").pipe(
   Command.withDescription("Run and control the Hermes messaging gateway."),
-  Command.withSubcommands([runCommand, stopCommand, statusCommand, installCommand, uninstallCommand])
+  Command.withSubcommands([runCommand, stopCommand, restartCommand, statusCommand, installCommand, uninstallCommand])
 )
 
 const hermes = Command.make("hermes").pipe(

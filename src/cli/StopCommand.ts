@@ -10,10 +10,14 @@ import * as Option from "effect/Option"
 import { parseDuration } from "../config/Duration.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { defaultConfig } from "../config/GatewayConfig.js"
-import { writeJsonAtomic } from "../home/AtomicFile.js"
+import { readJsonSync, writeJsonAtomic } from "../home/AtomicFile.js"
 import type { HomePaths } from "../home/HomePaths.js"
 import type { StopAction } from "../home/PlannedStopFile.js"
 import { isSameProcess, type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
+import { GatewayStateDocument } from "../home/GatewayStateFile.js"
+import { controlRoute } from "../supervision/ControlRoute.js"
+import type { DetectedSupervisor } from "../supervision/Detection.js"
+import { execFile } from "node:child_process"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { findGateway } from "./GatewayTarget.js"
@@ -84,12 +88,66 @@ const markOnly = (paths: HomePaths, pidText: string | undefined) =>
     yield* say(`planned-stop marker written for pid ${pid}`)
   })
 
+/** The supervisor recorded by the running gateway itself (gateway_state.json), if it is this one. */
+const recordedSupervisor = (paths: HomePaths, target: ProcessIdentity): DetectedSupervisor | null => {
+  const state = readJsonSync(paths.state, GatewayStateDocument)
+  return state._tag === "Valid" && state.value.pid === target.pid ? state.value.supervisor : null
+}
+
+const runCommand = (command: ReadonlyArray<string>) =>
+  Effect.async<{ ok: boolean; output: string }>((resume) => {
+    execFile(command[0]!, command.slice(1), { timeout: 120_000 }, (error, stdout, stderr) => {
+      resume(Effect.succeed({ ok: error === null, output: `${stdout}${stderr}`.trim() || (error?.message ?? "") }))
+    })
+  })
+
+/**
+ * Marker first, then the owning supervisor's own command (so it does not restart what we stop),
+ * else a signal. Identity is re-checked right before signalling.
+ */
+export const requestStop = (paths: HomePaths, target: ProcessIdentity, action: StopAction) =>
+  Effect.gen(function*() {
+    const route = controlRoute(recordedSupervisor(paths, target), action)
+    yield* writePlannedStopMarker(paths, target, route.marker)
+    if (route.command !== null) {
+      yield* say(`${action === "stop" ? "stopping" : "restarting"} gateway (pid ${target.pid}) through ${route.via}: ${route.command.join(" ")}`)
+      const result = yield* runCommand(route.command)
+      if (result.ok) return
+      process.stderr.write(`warning: ${route.command[0]} failed (${result.output}); signalling the gateway directly\n`)
+    }
+    if (!isSameProcess(target)) return
+    process.kill(target.pid, route.signal)
+    yield* say(`${action === "stop" ? "stopping" : "restarting"} gateway (pid ${target.pid})`)
+  })
+
+const timeoutOption = Options.text("timeout").pipe(
+  Options.withDescription("how long to wait for the gateway to exit (e.g. 40s; default: its hard shutdown deadline + 5s)"),
+  Options.optional
+)
+
+/** --timeout, else the kill timeout the gateway's own budget asks supervisors for. */
+export const waitBudget = (paths: HomePaths, timeout: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isSome(timeout)) {
+      return yield* Either.match(parseDuration(timeout.value), {
+        onLeft: (reason) => Effect.fail(new UsageError({ message: `--timeout: ${reason}` })),
+        onRight: Effect.succeed
+      })
+    }
+    const config = yield* loadConfig({ file: paths.config, env: process.env }).pipe(
+      Effect.catchAll((error) =>
+        Effect.sync(() => {
+          process.stderr.write(`warning: ${error.message}; using default shutdown budget\n`)
+          return defaultConfig
+        })
+      )
+    )
+    return minimumKillTimeout(budgetOf(config))
+  })
+
 export const stopCommand = Command.make("stop", {
   home: homeOption,
-  timeout: Options.text("timeout").pipe(
-    Options.withDescription("how long to wait for the gateway to exit (e.g. 40s; default: its hard shutdown deadline + 5s)"),
-    Options.optional
-  ),
+  timeout: timeoutOption,
   force: Options.boolean("force").pipe(
     Options.withDescription("SIGKILL the gateway if it is still running after the timeout (identity re-checked first)")
   ),
@@ -105,21 +163,7 @@ export const stopCommand = Command.make("stop", {
     const paths = resolvePaths(home)
     if (onlyMark) return yield* markOnly(paths, Option.getOrUndefined(pid))
     if (Option.isSome(pid)) return yield* new UsageError({ message: "--pid is only used with --mark-only" })
-
-    const config = yield* loadConfig({ file: paths.config, env: process.env }).pipe(
-      Effect.catchAll((error) =>
-        Effect.sync(() => {
-          process.stderr.write(`warning: ${error.message}; using default shutdown budget\n`)
-          return defaultConfig
-        })
-      )
-    )
-    const wait = Option.isSome(timeout)
-      ? yield* Either.match(parseDuration(timeout.value), {
-        onLeft: (reason) => Effect.fail(new UsageError({ message: `--timeout: ${reason}` })),
-        onRight: Effect.succeed
-      })
-      : minimumKillTimeout(budgetOf(config))
+    const wait = yield* waitBudget(paths, timeout)
 
     const target = yield* findGateway(paths)
     if (target._tag === "NotRunning") {
@@ -127,14 +171,7 @@ export const stopCommand = Command.make("stop", {
       return
     }
     const { identity } = target
-    yield* writePlannedStopMarker(paths, identity, "stop")
-    // Re-check identity right before signalling: the pid must still be that gateway.
-    if (!isSameProcess(identity)) {
-      yield* say(`gateway (pid ${identity.pid}) exited on its own`)
-      return
-    }
-    process.kill(identity.pid, "SIGTERM")
-    yield* say(`stopping gateway (pid ${identity.pid})`)
+    yield* requestStop(paths, identity, "stop")
     if (yield* waitForExit(identity, wait)) {
       yield* say("gateway stopped")
       return
@@ -155,6 +192,33 @@ export const stopCommand = Command.make("stop", {
       return yield* new StopFailed({ message: `gateway (pid ${identity.pid}) survived SIGKILL` })
     }
   })).pipe(Command.withDescription(
-    "Stop the running gateway: writes a planned-stop marker naming it, sends SIGTERM and waits. " +
-      "A planned stop exits 0 and stays stopped."
+    "Stop the running gateway: writes a planned-stop marker naming it, then asks its supervisor " +
+      "(systemctl, s6-svc, sv, supervisorctl) or sends SIGTERM, and waits. A planned stop exits 0 and stays stopped."
+  ))
+
+export const restartCommand = Command.make("restart", { home: homeOption, timeout: timeoutOption }, ({ home, timeout }) =>
+  Effect.gen(function*() {
+    const paths = resolvePaths(home)
+    const wait = yield* waitBudget(paths, timeout)
+    const target = yield* findGateway(paths)
+    if (target._tag === "NotRunning") {
+      return yield* new StopFailed({ message: `gateway is not running (${target.note}); start it with \`hermes gateway run\`` })
+    }
+    const old = target.identity
+    yield* requestStop(paths, old, "restart")
+    // Done when a new incarnation holds the home: started by the supervisor, or, alone in a
+    // terminal, by the old process, which stays behind as its parent (so its exit is no signal).
+    const deadline = Date.now() + Duration.toMillis(wait) + 60_000
+    while (Date.now() < deadline) {
+      const next = yield* findGateway(paths)
+      if (next._tag === "Running" && next.identity.pid !== old.pid) {
+        yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)
+        return
+      }
+      yield* Effect.sleep(Duration.millis(200))
+    }
+    return yield* new StopFailed({ message: `no new gateway came up within ${Duration.format(wait)} + 60s after asking pid ${old.pid} to restart` })
+  })).pipe(Command.withDescription(
+    "Restart the running gateway: it drains like a stop, then its supervisor (or, alone in a " +
+      "terminal, the gateway itself) starts a new process."
   ))

@@ -52,6 +52,29 @@ describe.concurrent("unsupervised restart", () => {
     }
   })
 
+  it("`hermes gateway restart` drains the gateway and reports its successor; `stop` ends it with 0", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gw = sb.run(home)
+    await gw.waitRunning()
+    let successor: number | undefined
+    try {
+      const restart = await sb.cli(["gateway", "restart", "--home", home.dir])
+      expect(restart.code, restart.stderr).toBe(0)
+      successor = home.readState()?.pid as number
+      expect(successor).not.toBe(gw.pid)
+      expect(restart.stdout).toContain(`gateway restarted (pid ${gw.pid} → ${successor})`)
+      const previous = home.lifecycle().filter((r) => r.event === "shutdown").pop()
+      expect(previous).toMatchObject({ classification: "restart", exit_code: 75 })
+      const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
+      expect(stop.code, stop.stderr).toBe(0)
+      expect(await gw.waitExit(), gw.describe()).toEqual({ code: 0, signal: null })
+    } finally {
+      killQuietly(successor)
+    }
+  })
+
   it("a plain SIGTERM to the parent is passed on: the successor stops unplanned and the parent exits 1", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
