@@ -12,6 +12,8 @@ export interface GatewayConfig {
     readonly adapter_disconnect_timeout: Duration.Duration
     readonly db_close_timeout: Duration.Duration
     readonly marker_ttl: Duration.Duration
+    /** No event-loop heartbeat for this long: diagnostic report, record, exit 75. 0 turns it off. */
+    readonly loop_stall_timeout: Duration.Duration
   }
   readonly adapters: {
     readonly http: {
@@ -77,6 +79,17 @@ const ConfigDuration = Schema.compose(Schema.Union(Schema.String, NumberAsText),
   Schema.filter((d) => Duration.isFinite(d) || "infinity is not allowed here: give a finite duration such as 20s")
 ).annotations(expecting(`a duration such as "20s" or "1min 30s"`))
 
+/**
+ * 0 turns the event-loop watchdog off; anything else must be at least a second, because below that
+ * a long garbage collection or a slow synchronous start-up step would count as a stall.
+ */
+const StallTimeout = ConfigDuration.pipe(
+  Schema.filter((d) =>
+    Duration.toMillis(d) === 0 || Duration.toMillis(d) >= 1000 ||
+    `must be 0 (off) or at least 1s, got ${Duration.format(d)}`
+  )
+)
+
 const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotations(
   expecting("an integer between 0 and 65535")
 )
@@ -117,7 +130,8 @@ const ConfigFields = Schema.Struct({
     adapter_connect_timeout: key(ConfigDuration, seconds(30)),
     adapter_disconnect_timeout: key(ConfigDuration, seconds(5)),
     db_close_timeout: key(ConfigDuration, seconds(5)),
-    marker_ttl: key(ConfigDuration, seconds(60))
+    marker_ttl: key(ConfigDuration, seconds(60)),
+    loop_stall_timeout: key(StallTimeout, seconds(60))
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({

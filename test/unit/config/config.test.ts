@@ -57,6 +57,7 @@ describe("defaults", () => {
     expect(millisOf(defaultConfig.gateway.adapter_disconnect_timeout)).toBe(5_000)
     expect(millisOf(defaultConfig.gateway.db_close_timeout)).toBe(5_000)
     expect(millisOf(defaultConfig.gateway.marker_ttl)).toBe(60_000)
+    expect(millisOf(defaultConfig.gateway.loop_stall_timeout)).toBe(60_000)
     expect(defaultConfig.adapters.http).toEqual({
       enabled: true,
       host: "127.0.0.1",
@@ -293,6 +294,7 @@ describe("environment overrides", () => {
       "HERMES_GATEWAY_ADAPTER_DISCONNECT_TIMEOUT",
       "HERMES_GATEWAY_DB_CLOSE_TIMEOUT",
       "HERMES_GATEWAY_DRAIN_TIMEOUT",
+      "HERMES_GATEWAY_LOOP_STALL_TIMEOUT",
       "HERMES_GATEWAY_MARKER_TTL",
       "HERMES_LOG_FORMAT",
       "HERMES_LOG_LEVEL"
@@ -416,4 +418,28 @@ describe("environment overrides", () => {
     },
     { fastCheck: { numRuns: 100 } }
   )
+})
+
+describe("gateway.loop_stall_timeout", () => {
+  it("reads a duration from the file and from HERMES_GATEWAY_LOOP_STALL_TIMEOUT, the variable winning", () => {
+    expect(millisOf(accepted("gateway:\n  loop_stall_timeout: 2min\n").gateway.loop_stall_timeout)).toBe(120_000)
+    const config = accepted("gateway:\n  loop_stall_timeout: 2min\n", { HERMES_GATEWAY_LOOP_STALL_TIMEOUT: "90s" })
+    expect(millisOf(config.gateway.loop_stall_timeout)).toBe(90_000)
+  })
+
+  it("0 turns the event-loop watchdog off; 1s is the smallest timeout", () => {
+    expect(millisOf(accepted("gateway:\n  loop_stall_timeout: 0\n").gateway.loop_stall_timeout)).toBe(0)
+    expect(millisOf(accepted("gateway:\n  loop_stall_timeout: 1s\n").gateway.loop_stall_timeout)).toBe(1_000)
+  })
+
+  it.each([
+    ["gateway:\n  loop_stall_timeout: 500ms\n", {}, "config.yaml: gateway.loop_stall_timeout: must be 0 (off) or at least 1s, got 500ms"],
+    [undefined, { HERMES_GATEWAY_LOOP_STALL_TIMEOUT: "100ms" }, "HERMES_GATEWAY_LOOP_STALL_TIMEOUT: must be 0 (off) or at least 1s, got 100ms"],
+    ["gateway:\n  loop_stall_timeout: infinity\n", {}, "config.yaml: gateway.loop_stall_timeout: infinity is not allowed"],
+    ["gateway:\n  loop_stall_timeout: -5\n", {}, "config.yaml: gateway.loop_stall_timeout: invalid duration \"-5\""]
+  ] as const)("%j %j is rejected naming its source", (text, env, message) => {
+    const error = rejected(text, env)
+    expect(error.path).toBe("gateway.loop_stall_timeout")
+    expect(error.message).toContain(message)
+  })
 })

@@ -1,0 +1,69 @@
+// Budget awareness (CONTRACT 3.3): how long the live supervisor waits before SIGKILL, read where
+// it can be read, and the warning when that is shorter than our own hard shutdown deadline.
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { formatDuration, parseTimeoutStopUSec } from "../config/Duration.js"
+import type { DetectedSupervisor } from "./Detection.js"
+
+export interface SupervisorTimeout {
+  readonly timeout: Duration.Duration
+  /** Where the number came from, for the warning (e.g. "systemd TimeoutStopUSec"). */
+  readonly source: string
+}
+
+/** Pure: the warning naming both numbers, when the supervisor would SIGKILL a legitimate drain. */
+export const budgetWarning = (
+  supervisor: SupervisorTimeout,
+  hardDeadline: Duration.Duration,
+  minimumKillTimeout: Duration.Duration
+): Option.Option<string> =>
+  Duration.lessThan(supervisor.timeout, hardDeadline)
+    ? Option.some(
+      `${supervisor.source} is ${formatDuration(supervisor.timeout)}, shorter than the shutdown hard deadline ` +
+        `${formatDuration(hardDeadline)}: a long drain will be SIGKILLed. Set it to at least ` +
+        `${formatDuration(minimumKillTimeout)} (hermes gateway install writes definitions that do).`
+    )
+    : Option.none()
+
+const run = (command: string, args: ReadonlyArray<string>) =>
+  Effect.async<Option.Option<string>>((resume) => {
+    execFile(command, args, { timeout: 3000 }, (error, stdout) => {
+      resume(Effect.succeed(error === null ? Option.some(stdout.trim()) : Option.none()))
+    })
+  })
+
+/** Reads the live supervisor's stop timeout; None where it cannot be known (never fails). */
+export const readSupervisorTimeout = (
+  supervisor: DetectedSupervisor | null
+): Effect.Effect<Option.Option<SupervisorTimeout>> => {
+  if (supervisor === null || supervisor.unit === null) return Effect.succeed(Option.none())
+  const unit = supervisor.unit
+  switch (supervisor.kind) {
+    case "systemd": {
+      const scope = supervisor.control?.scope === "user" ? ["--user"] : []
+      return run("systemctl", [...scope, "show", "--property=TimeoutStopUSec", "--value", unit]).pipe(
+        Effect.map(Option.flatMap((text) => Either.getRight(parseTimeoutStopUSec(text)))),
+        Effect.map(Option.map((timeout) => ({ timeout, source: `systemd TimeoutStopUSec of ${unit}` })))
+      )
+    }
+    case "s6":
+      // timeout-kill holds milliseconds; without it s6 never kills (no warning needed).
+      return Effect.sync(() => {
+        try {
+          const ms = Number(fs.readFileSync(path.join(unit, "timeout-kill"), "utf8").trim())
+          return Number.isFinite(ms) && ms > 0
+            ? Option.some({ timeout: Duration.millis(ms), source: `s6 timeout-kill of ${unit}` })
+            : Option.none()
+        } catch {
+          return Option.none()
+        }
+      })
+    default:
+      return Effect.succeed(Option.none())
+  }
+}
