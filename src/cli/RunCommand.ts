@@ -3,23 +3,27 @@ import * as Command from "@effect/cli/Command"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type { Adapter } from "../adapters/Adapter.js"
 import { makeHttpAdapter } from "../adapters/http/HttpAdapter.js"
 import { echoAgent, echoModel } from "../agents/EchoAgent.js"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
 import { ConfigError, loadConfig } from "../config/LoadConfig.js"
+import { Forensics } from "../forensics/Forensics.js"
+import { requireHomeUsable } from "../forensics/HomeCheck.js"
 import { ensureHome } from "../home/HomePaths.js"
 import { HomeStore } from "../home/HomeStore.js"
 import { selfIdentity } from "../home/ProcessIdentity.js"
 import { ExitCode, PassThroughExit } from "../lifecycle/ExitCode.js"
 import type { RestartRequested } from "../lifecycle/GatewayErrors.js"
 import { runGateway } from "../lifecycle/Gateway.js"
-import type { ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
+import { hardDeadline, minimumKillTimeout, type ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 import { Signals } from "../lifecycle/Signals.js"
 import { runSuccessors } from "../lifecycle/Successor.js"
 import { Watchdog } from "../lifecycle/Watchdog.js"
 import { loggingLayer } from "../logging/Logging.js"
 import { currentSupervisor } from "../supervision/Detection.js"
+import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
 import { SessionStore } from "../sessions/SessionStore.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
@@ -68,13 +72,26 @@ const systemdWatchdogOf = (env: NodeJS.ProcessEnv): { systemdWatchdog?: Duration
 export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =>
   Effect.gen(function*() {
     const paths = resolvePaths(home)
+    // A home we cannot own and write is refused up front (78) rather than failing mid-shutdown.
+    yield* requireHomeUsable(paths.dir)
     yield* ensureHome(paths)
     const config = yield* loadConfig({ file: paths.config, env: process.env })
     // Recorded for stop/restart routing and forensics; never used to classify a signal.
     const supervisor = yield* currentSupervisor
     const supervised = supervisor !== null
     const program = Effect.gen(function*() {
-      yield* Effect.log(`hermes gateway starting home=${paths.dir}`)
+      yield* Effect.log(`hermes gateway starting home=${paths.dir}${supervisor !== null ? ` supervisor=${supervisor.kind}` : ""}`)
+      // The supervisor's kill timeout is read in the background: a slow systemctl never delays start-up.
+      yield* Effect.fork(readSupervisorTimeout(supervisor).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.void,
+          onSome: (live) =>
+            Option.match(budgetWarning(live, hardDeadline(budgetOf(config)), minimumKillTimeout(budgetOf(config))), {
+              onNone: () => Effect.logDebug(`${live.source} is long enough for the shutdown budget`),
+              onSome: (warning) => Effect.logWarning(warning)
+            })
+        }))
+      ))
       const adapters = yield* adaptersOf(config)
       const agent = yield* agentLayer(config)
       yield* runGateway({
@@ -83,6 +100,7 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
         argv: process.argv,
         adapters,
         supervisor,
+        loopStallTimeout: config.gateway.loop_stall_timeout,
         ...systemdWatchdogOf(process.env)
       }).pipe(
         Effect.provide(Layer.mergeAll(
@@ -90,6 +108,7 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
           Signals.live,
           Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
+          Forensics.live(paths, selfIdentity()),
           SessionStore.memory(),
           agent
         ))

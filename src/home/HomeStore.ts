@@ -24,6 +24,7 @@ import { PlannedStopDocument } from "./PlannedStopFile.js"
 export interface HomeStoreService {
   readonly dir: string
   readonly acquireLock: (hello: LockHello) => Effect.Effect<void, HomeLocked | LockError, Scope.Scope>
+  readonly readPid: Effect.Effect<FileReading<PidFileDocument>>
   readonly writePid: (doc: PidFileDocument) => Effect.Effect<void, FileWriteError>
   /** Removes gateway.pid only if it still names `pid` (a successor may already have replaced it). */
   readonly removePidIfOurs: (pid: number) => Effect.Effect<void>
@@ -54,6 +55,7 @@ export const appendJsonLineSync = (file: string, record: Record<string, unknown>
 export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   dir: paths.dir,
   acquireLock: (hello) => acquireInstanceLock(paths.dir, hello),
+  readPid: readJson(paths.pidFile, PidFileDocument),
   writePid: (doc) => writeJsonAtomic(paths.pidFile, doc),
   removePidIfOurs: (pid) =>
     Effect.sync(() => {
@@ -117,6 +119,7 @@ export const memoryHomeStore = (
           onEvent("lock:release")
         })
     ),
+  readPid: Effect.sync(() => reading(home.pid)),
   writePid: (doc) => Effect.sync(() => void (home.pid = doc)),
   removePidIfOurs: (pid) => Effect.sync(() => void (home.pid?.pid === pid && (home.pid = undefined))),
   readState: Effect.sync(() => reading(home.state)),

@@ -21,7 +21,6 @@ import { type Adapter, AdapterConnectError, type PlatformInfo } from "../adapter
 import type { Agent } from "../agents/Agent.js"
 import type { FileWriteError } from "../home/AtomicFile.js"
 import type { GatewayStateDocument, ShutdownSummary } from "../home/GatewayStateFile.js"
-import { claimsAlive } from "../home/GatewayStateFile.js"
 import { HomeStore } from "../home/HomeStore.js"
 import type { HomeLocked, LockError } from "../home/InstanceLock.js"
 import type { ProcessIdentity } from "../home/ProcessIdentity.js"
@@ -43,6 +42,10 @@ import {
 import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
 import { Watchdog } from "./Watchdog.js"
 import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
+import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
+import { Forensics } from "../forensics/Forensics.js"
+import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
+import { formatSnapshot, type Snapshot } from "../forensics/Snapshot.js"
 
 export interface GatewaySettings {
   readonly budget: ShutdownBudget
@@ -52,8 +55,8 @@ export interface GatewaySettings {
   readonly supervisor: GatewayStateDocument["supervisor"]
   /** WATCHDOG_USEC from systemd, when it asks for keep-alive pings. */
   readonly systemdWatchdog?: Duration.Duration
-  /** SIGUSR2: write a diagnostic report and keep running. */
-  readonly onDiagnosticRequest?: (activeTurns: number) => Effect.Effect<void>
+  /** gateway.loop_stall_timeout; undefined or zero turns the event-loop monitor off. */
+  readonly loopStallTimeout?: Duration.Duration
 }
 
 export type GatewayRunError =
@@ -107,7 +110,11 @@ const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toIS
 
 export const runGateway = (
   settings: GatewaySettings
-): Effect.Effect<void, GatewayRunError, HomeStore | Signals | Watchdog | SessionStore | Agent | SystemdNotify> =>
+): Effect.Effect<
+  void,
+  GatewayRunError,
+  HomeStore | Signals | Watchdog | SessionStore | Agent | SystemdNotify | Forensics
+> =>
   Effect.gen(function*() {
     const control: Control = {
       decision: yield* Ref.make(Option.none<StopDecision>()),
@@ -149,6 +156,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     const store = yield* HomeStore
     const watchdog = yield* Watchdog
     const systemd = yield* SystemdNotify
+    const forensics = yield* Forensics
     const scope = yield* Effect.scope
 
     const saveState = (patch: Partial<GatewayStateDocument>) =>
@@ -161,16 +169,28 @@ const life = (settings: GatewaySettings, control: Control) =>
       })
 
     /** Phase 0: runs once, when the first stop request is classified or start-up fails. */
-    const beginShutdown = (context: Record<string, unknown>) =>
+    /**
+     * Phase 0: the forensic snapshot (taken by the caller before the marker is consumed), the
+     * hard-deadline watchdog, the detached diagnostic child and one `shutdown context` line.
+     * Records only; the classification was decided before.
+     */
+    const beginShutdown = (snapshot: Snapshot, classification: string, markerVerdict: string) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const already = yield* Ref.getAndUpdate(control.shutdownStartedAt, (s) => Option.orElse(s, () => Option.some(now)))
         if (Option.isSome(already)) return
         const deadline = hardDeadline(settings.budget)
-        yield* watchdog.arm(deadline, { pid: settings.self.pid, start_time: settings.self.startTime, ...context })
-        const fields = Object.entries({ ...context, pid: settings.self.pid, ppid: process.ppid, deadline: Duration.format(deadline) })
-          .map(([k, v]) => `${k}=${String(v)}`).join(" ")
-        yield* Effect.log(`shutdown context ${fields}`)
+        yield* watchdog.arm(deadline, {
+          pid: settings.self.pid,
+          start_time: settings.self.startTime,
+          signal: snapshot.signal,
+          classification
+        })
+        yield* forensics.spawnDiagnostic({ signal: snapshot.signal, classification })
+        yield* Effect.log(
+          `shutdown context ${formatSnapshot(snapshot)} classification=${classification} ` +
+            `marker=${JSON.stringify(markerVerdict)} deadline=${Duration.format(deadline)}`
+        )
       })
 
     const runPhase = (
@@ -213,8 +233,12 @@ const life = (settings: GatewaySettings, control: Control) =>
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       const signal = yield* signals.take
       if (signal === "SIGUSR2") {
-        const active = (yield* Ref.get(control.state)).active_turns
-        yield* (settings.onDiagnosticRequest?.(active) ?? Effect.log("SIGUSR2: diagnostic report requested"))
+        const active = yield* Ref.get(control.activeTurns)
+        const phase = Option.isSome(yield* Ref.get(control.shutdownStartedAt))
+          ? "shutting_down"
+          : (yield* Ref.get(control.state)).gateway_state
+        const report = yield* forensics.diagnosticReport({ activeTurns: active, phase })
+        yield* Effect.log(describeDiagnosticReport(report))
         return
       }
       yield* handleStopRequest({ _tag: "Signal", signal })
@@ -247,19 +271,25 @@ const life = (settings: GatewaySettings, control: Control) =>
           }
           return
         }
+        // Before the marker is read and consumed, so the record shows it as the stopper left it.
+        const snapshot = yield* forensics.snapshot(describeRequest(request))
         const reading = yield* store.readPlannedStop
         const now = yield* Clock.currentTimeMillis
         const marker = evaluateMarker(reading, settings.self, now, Duration.toMillis(settings.budget.markerTtl))
         if (marker.file === "consume") yield* store.removePlannedStop
         const classification = classify(request, marker)
         yield* Ref.set(control.decision, Option.some({ classification, request, marker: marker.note }))
-        yield* beginShutdown({ signal: describeRequest(request), classification, marker: JSON.stringify(marker.note) })
+        yield* beginShutdown(snapshot, classification, marker.note)
         yield* Deferred.succeed(control.stopRequested, undefined)
       })
 
     // --- the lock, and the final step that runs while it is still held ---------------------
     yield* store.acquireLock({ pid: settings.self.pid, start_time: settings.self.startTime, home: store.dir })
     yield* Effect.addFinalizer((exit) => finalStep(exit))
+    if (settings.loopStallTimeout !== undefined) {
+      yield* watchdog.startLoopMonitor(settings.loopStallTimeout, { start_time: settings.self.startTime })
+    }
+    const previousPidFile = yield* store.readPid
 
     const startedAt = yield* isoNow
     yield* store.writePid({
@@ -315,30 +345,25 @@ const life = (settings: GatewaySettings, control: Control) =>
     }
 
     /** Start-up consumes .clean_shutdown and says whether the previous life ended in order. */
+    /** Start-up consumes .clean_shutdown and says whether the previous life ended in order. */
     function inspectPreviousLife() {
       return Effect.gen(function*() {
-        const clean = yield* store.consumeCleanShutdown
-        if (clean._tag === "Valid") {
-          yield* Effect.log(
-            `previous life ended in order (pid=${clean.value.pid} classification=${clean.value.classification})`
-          )
-          return { verdict: "ended_in_order", pid: clean.value.pid, classification: clean.value.classification }
+        const input = {
+          cleanShutdown: yield* store.consumeCleanShutdown,
+          previousState: yield* store.readState,
+          previousPidFile,
+          self: settings.self,
+          recentRecords: yield* forensics.recentLifecycle
         }
-        if (clean._tag === "Invalid") yield* Effect.logWarning(`${clean.reason}; treated as absent`)
-        const previous = yield* store.readState
-        if (previous._tag === "Invalid") yield* Effect.logWarning(`${previous.reason}; treated as absent`)
-        if (previous._tag === "Valid" && claimsAlive(previous.value.gateway_state) && previous.value.pid !== settings.self.pid) {
-          yield* Effect.logWarning(
-            `previous life (pid=${previous.value.pid}) died without shutting down (last state ${previous.value.gateway_state} at ${previous.value.updated_at}): killed, OOM or power loss`
-          )
-          return {
-            verdict: "died_without_shutdown",
-            pid: previous.value.pid,
-            last_state: previous.value.gateway_state,
-            last_update: previous.value.updated_at
-          }
+        let life = previousLifeVerdict(input)
+        // Only a life that died gets the (slower) look at the kernel log for an OOM kill.
+        if (life.verdict === "died_without_shutdown") {
+          life = previousLifeVerdict({ ...input, kernelLogTail: yield* forensics.kernelLogTail })
+          yield* Effect.logWarning(describePreviousLife(life))
+        } else {
+          yield* Effect.log(describePreviousLife(life))
         }
-        return { verdict: "first_start_or_unknown" }
+        return life
       })
     }
 
@@ -495,7 +520,9 @@ const life = (settings: GatewaySettings, control: Control) =>
     function cleanShutdownStep() {
       return Effect.gen(function*() {
         const classification = yield* currentClassification()
-        yield* beginShutdown({ signal: "none", classification })
+        if (Option.isNone(yield* Ref.get(control.shutdownStartedAt))) {
+          yield* beginShutdown(yield* forensics.snapshot("none"), classification, "not read (start-up failed)")
+        }
         yield* runPhase("clean_shutdown_marker", undefined, Effect.gen(function*() {
           yield* store.writeCleanShutdown({
             pid: settings.self.pid,

@@ -148,7 +148,7 @@ describe.concurrent("in-flight turns at shutdown", () => {
 
     const second = sb.run(home, {}, "second gateway")
     await second.waitRunning()
-    expect(second.stderr).toMatch(new RegExp(`previous life ended in order \\(pid=${first.pid} classification=unplanned\\)`))
+    expect(second.stderr).toMatch(new RegExp(`previous life \\(pid ${first.pid}\\) ended in order \\(unplanned stop\\)`))
     expect(fs.existsSync(home.cleanShutdown)).toBe(false) // consumed
     const start = home.lifecycle().filter((r) => r.event === "start").at(-1)!
     expect(start).toMatchObject({ pid: second.pid, previous_life: { verdict: "ended_in_order", pid: first.pid } })

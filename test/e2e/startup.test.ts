@@ -22,7 +22,7 @@ describe.concurrent("start-up", () => {
     // The lock died with it: nothing blocks the next start.
     const second = sb.run(home, {}, "second gateway")
     await second.waitRunning()
-    expect(second.stderr).toMatch(new RegExp(`previous life \\(pid=${first.pid}\\) died without shutting down`))
+    expect(second.stderr).toMatch(new RegExp(`previous life \\(pid ${first.pid}\\) died without shutting down`))
     const start = home.lifecycle().filter((r) => r.event === "start").at(-1)!
     expect(start).toMatchObject({
       pid: second.pid,
@@ -34,7 +34,7 @@ describe.concurrent("start-up", () => {
     // A third start after an orderly stop sees an orderly previous life.
     const third = sb.run(home, {}, "third gateway")
     await third.waitRunning()
-    expect(third.stderr).toMatch(/previous life ended in order/)
+    expect(third.stderr).toMatch(/previous life \(pid \d+\) ended in order/)
     expect(third.stderr).not.toMatch(/died without shutting down/)
     third.signal("SIGINT")
     expect(await third.waitExit()).toEqual({ code: 0, signal: null })

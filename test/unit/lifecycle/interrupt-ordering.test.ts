@@ -21,6 +21,7 @@ import { hardDeadline, type ShutdownBudget } from "../../../src/lifecycle/Shutdo
 import { type ProcessSignal, Signals } from "../../../src/lifecycle/Signals.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
 import { SystemdNotify } from "../../../src/supervision/SystemdNotify.js"
+import { Forensics } from "../../../src/forensics/Forensics.js"
 import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
 import { SessionStore } from "../../../src/sessions/SessionStore.js"
 
@@ -225,6 +226,7 @@ const runScenario = (s: Scenario) =>
         Signals.fromQueue(queue),
         Watchdog.test(fired),
         SystemdNotify.recording(notified),
+        Forensics.test(),
         sessions,
         agent
       )),
