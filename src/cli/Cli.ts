@@ -5,6 +5,8 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { installCommand, uninstallCommand } from "./InstallCommand.js"
+import { bootCommand } from "./BootCommand.js"
+import { doctorCommand } from "./DoctorCommand.js"
 import { reportCommand } from "./ReportCommand.js"
 import { runCommand } from "./RunCommand.js"
 import { statusCommand } from "./StatusCommand.js"
@@ -14,7 +16,17 @@ export const version = "0.1.0"
 
 const gateway = Command.make("gateway").pipe(
   Command.withDescription("Run and control the Hermes messaging gateway."),
-  Command.withSubcommands([runCommand, stopCommand, restartCommand, statusCommand, reportCommand, installCommand, uninstallCommand])
+  Command.withSubcommands([
+    runCommand,
+    stopCommand,
+    restartCommand,
+    statusCommand,
+    reportCommand,
+    doctorCommand,
+    installCommand,
+    uninstallCommand,
+    bootCommand
+  ])
 )
 
 const hermes = Command.make("hermes").pipe(

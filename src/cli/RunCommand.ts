@@ -69,7 +69,8 @@ const systemdWatchdogOf = (env: NodeJS.ProcessEnv): { systemdWatchdog?: Duration
   return Number.isFinite(usec) && usec > 0 && forUs ? { systemdWatchdog: Duration.micros(BigInt(Math.floor(usec))) } : {}
 }
 
-export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =>
+/** The whole foreground life of a gateway in `home`; shared by `run` and `boot`. */
+export const runInHome = (home: Option.Option<string>) =>
   Effect.gen(function*() {
     const paths = resolvePaths(home)
     // A home we cannot own and write is refused up front (78) rather than failing mid-shutdown.
@@ -129,7 +130,9 @@ export const runCommand = Command.make("run", { home: homeOption }, ({ home }) =
           )),
       Effect.provide(loggingLayer(config.log.format, config.log.level))
     )
-  })).pipe(Command.withDescription(
+  })
+
+export const runCommand = Command.make("run", { home: homeOption }, ({ home }) => runInHome(home)).pipe(Command.withDescription(
     "Run the gateway in the foreground until stopped. Ctrl+C or `hermes gateway stop` stop it " +
       "and exit 0; a SIGTERM nobody announced exits 1 so a supervisor restarts it."
   ))

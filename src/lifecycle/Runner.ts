@@ -39,7 +39,11 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
     process.stderr.write(`hermes: interrupted by ${signal}\n`)
     fiber.unsafeInterruptAsFork(fiber.id())
   })
+  // A fiber waiting on a signal or a deferred holds no libuv handle: without this timer Node would
+  // consider the process idle and exit 0 in the middle of the program.
+  const keepAlive = setInterval(() => {}, 2 ** 30)
   fiber.addObserver((exit) => {
+    clearInterval(keepAlive)
     report(exit)
     teardown(exit, (code) => process.exit(code))
   })
