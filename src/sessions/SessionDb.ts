@@ -1,13 +1,26 @@
 // The turn journal the kernel writes through: a turn is recorded before the agent runs, and its
 // completion, failure or interruption afterwards. Closing it is shutdown step 7.
-// This file holds the interface and an in-memory journal; the durable SQLite one is its own issue.
+// This file holds the interface and an in-memory journal; the durable one is TurnJournal.ts.
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { InboundMessage, TurnIds } from "../adapters/Adapter.js"
-import type { ChatMessage } from "../agents/Agent.js"
+import type { ChatMessage, Role } from "../agents/Agent.js"
+
+export type SessionDbErrorReason =
+  | "closed"
+  | "missing"
+  | "unknown_session"
+  | "unknown_turn"
+  | "turn_not_running"
+  | "turn_not_resumable"
+  | "suspended"
+  | "corrupt"
+  | "storage"
 
 export class SessionDbError extends Data.TaggedError("SessionDbError")<{
   readonly message: string
+  /** Set where a caller may act on the kind of failure (e.g. the CLI on "missing"). */
+  readonly reason?: SessionDbErrorReason
 }> {}
 
 export interface BegunTurn {
@@ -16,13 +29,89 @@ export interface BegunTurn {
   readonly context: ReadonlyArray<ChatMessage>
 }
 
-export type TurnStatus = "running" | "completed" | "interrupted" | "failed"
+/**
+ * running → completed | failed | interrupted (request/response platforms: the client is gone) |
+ * resume_pending (push platforms: resumed after restart, back to running).
+ */
+export type TurnStatus = "running" | "completed" | "interrupted" | "resume_pending" | "failed"
+
+export type SessionStatus = "active" | "suspended"
+
+/** How a platform delivers replies: on the request's own connection, or pushed to a chat later. */
+export type Delivery = "request_response" | "push"
+
+/**
+ * The inbound message, plus who sent it where the platform knows (stored on the session). Its
+ * `sessionKey` continues the session of the same platform whose chat key, or else whose id, it is;
+ * undefined starts a new session.
+ */
+export interface SessionInbound extends InboundMessage {
+  readonly user?: string | undefined
+}
+
+export interface SessionSummary {
+  readonly id: string
+  readonly platform: string
+  /** The platform's conversation key; a session begun without one uses its own id. */
+  readonly chatKey: string
+  readonly user: string | null
+  readonly messageCount: number
+  readonly createdAt: string
+  /** ISO time of the last message or turn change. */
+  readonly lastActivity: string
+  readonly status: SessionStatus
+}
+
+export interface TranscriptMessage {
+  readonly seq: number
+  readonly role: Role
+  readonly content: string
+  /** null for history a client sent along with the first request of a session. */
+  readonly turnId: string | null
+  readonly turnStatus: TurnStatus | null
+  readonly createdAt: string
+}
+
+export interface SessionTranscript {
+  readonly session: SessionSummary
+  /** Oldest first. */
+  readonly messages: ReadonlyArray<TranscriptMessage>
+}
+
+export interface TurnRecord {
+  readonly id: string
+  readonly sessionId: string
+  readonly platform: string
+  /** seq of the inbound user message in the session's transcript. */
+  readonly inboundSeq: number
+  readonly status: TurnStatus
+  readonly reason: string | null
+  readonly delivery: Delivery
+  readonly startedAt: string
+  readonly endedAt: string | null
+  /** Gateway lives that died (without shutting down) while this turn was running. */
+  readonly interruptedLives: number
+}
+
+export interface TurnFilter {
+  readonly sessionId?: string
+  readonly status?: TurnStatus
+}
 
 export interface SessionDbService {
-  readonly beginTurn: (inbound: InboundMessage) => Effect.Effect<BegunTurn, SessionDbError>
+  /** Records the inbound message and a running turn; durable when it succeeds (the point of acknowledgement). */
+  readonly beginTurn: (inbound: SessionInbound) => Effect.Effect<BegunTurn, SessionDbError>
   readonly completeTurn: (ids: TurnIds, reply: string) => Effect.Effect<void, SessionDbError>
   readonly failTurn: (ids: TurnIds, message: string) => Effect.Effect<void, SessionDbError>
+  /** A turn cut short by shutdown: `interrupted` (request/response) or `resume_pending` (push). */
   readonly interruptTurn: (ids: TurnIds, reason: string) => Effect.Effect<void, SessionDbError>
+  /** A resume_pending turn goes back to running; the context ends with its inbound message. */
+  readonly resumeTurn: (turnId: string) => Effect.Effect<BegunTurn, SessionDbError>
+  readonly listSessions: Effect.Effect<ReadonlyArray<SessionSummary>, SessionDbError>
+  readonly transcript: (sessionId: string) => Effect.Effect<SessionTranscript, SessionDbError>
+  readonly turns: (filter?: TurnFilter) => Effect.Effect<ReadonlyArray<TurnRecord>, SessionDbError>
+  /** Lets a session suspended by the restart-loop breaker take turns again (an operator's decision). */
+  readonly reactivateSession: (sessionId: string) => Effect.Effect<void, SessionDbError>
   /** Waits for writes in flight, then closes. The kernel bounds it with db_close_timeout. */
   readonly close: Effect.Effect<void, SessionDbError>
 }
@@ -30,13 +119,29 @@ export interface SessionDbService {
 export interface MemoryTurn {
   readonly ids: TurnIds
   readonly inbound: string
+  readonly inboundSeq: number
+  readonly platform: string
+  readonly startedAt: string
   status: TurnStatus
   reply: string | undefined
   reason: string | undefined
+  endedAt: string | undefined
+}
+
+export interface MemorySession {
+  readonly id: string
+  readonly platform: string
+  readonly chatKey: string
+  readonly user: string | null
+  readonly createdAt: string
+  updatedAt: string
+  status: SessionStatus
+  readonly messages: Array<TranscriptMessage>
 }
 
 export interface MemoryJournal {
-  readonly sessions: Map<string, { readonly id: string; readonly transcript: Array<ChatMessage> }>
+  /** By `platform:chatKey`. */
+  readonly sessions: Map<string, MemorySession>
   readonly turns: Map<string, MemoryTurn>
   closed: boolean
   nextId: number
@@ -44,50 +149,166 @@ export interface MemoryJournal {
 
 export const emptyJournal = (): MemoryJournal => ({ sessions: new Map(), turns: new Map(), closed: false, nextId: 1 })
 
-/** Keeps sessions and turns for the life of the process: nothing survives a restart. */
+/**
+ * Keeps sessions and turns for the life of the process: nothing survives a restart, so an
+ * interrupted turn is always `interrupted` (there is no later life to resume it in).
+ */
 export const memorySessionDb = (journal: MemoryJournal): SessionDbService => {
-  const closedError = new SessionDbError({ message: "the session database is closed" })
-  const turn = (ids: TurnIds) => journal.turns.get(ids.turnId)
-  const finish = (ids: TurnIds, update: (t: MemoryTurn) => void) =>
-    Effect.suspend(() => {
-      if (journal.closed) return Effect.fail(closedError)
-      const found = turn(ids)
-      if (found === undefined) return Effect.fail(new SessionDbError({ message: `unknown turn ${ids.turnId}` }))
+  const closedError = new SessionDbError({ message: "the session database is closed", reason: "closed" })
+  const now = () => new Date().toISOString()
+  const sessionById = (id: string) => Array.from(journal.sessions.values()).find((s) => s.id === id)
+  const summary = (s: MemorySession): SessionSummary => ({
+    id: s.id,
+    platform: s.platform,
+    chatKey: s.chatKey,
+    user: s.user,
+    messageCount: s.messages.length,
+    createdAt: s.createdAt,
+    lastActivity: s.updatedAt,
+    status: s.status
+  })
+  const record = (t: MemoryTurn): TurnRecord => ({
+    id: t.ids.turnId,
+    sessionId: t.ids.sessionId,
+    platform: t.platform,
+    inboundSeq: t.inboundSeq,
+    status: t.status,
+    reason: t.reason ?? null,
+    delivery: "request_response",
+    startedAt: t.startedAt,
+    endedAt: t.endedAt ?? null,
+    interruptedLives: 0
+  })
+  const open = <A>(f: () => Effect.Effect<A, SessionDbError>) =>
+    Effect.suspend(() => (journal.closed ? Effect.fail(closedError) : f()))
+  const append = (session: MemorySession, role: Role, content: string, turnId: string | null) => {
+    const at = now()
+    session.messages.push({ seq: session.messages.length + 1, role, content, turnId, turnStatus: null, createdAt: at })
+    session.updatedAt = at
+    return session.messages.length
+  }
+  const finishRunning = (ids: TurnIds, update: (t: MemoryTurn) => void) =>
+    open(() => {
+      const found = journal.turns.get(ids.turnId)
+      if (found === undefined) return Effect.fail(new SessionDbError({ message: `unknown turn ${ids.turnId}`, reason: "unknown_turn" }))
+      if (found.status !== "running") {
+        return Effect.fail(new SessionDbError({ message: `turn ${ids.turnId} is ${found.status}, not running`, reason: "turn_not_running" }))
+      }
       update(found)
+      found.endedAt = now()
       return Effect.void
     })
   return {
     beginTurn: (inbound) =>
-      Effect.suspend(() => {
-        if (journal.closed) return Effect.fail(closedError)
-        const key = inbound.sessionKey === undefined ? undefined : `${inbound.platform}:${inbound.sessionKey}`
-        let session = key === undefined ? undefined : journal.sessions.get(key)
+      open(() => {
+        const key = inbound.sessionKey
+        const existing = key === undefined
+          ? undefined
+          : journal.sessions.get(`${inbound.platform}:${key}`) ??
+            [sessionById(key)].find((s) => s?.platform === inbound.platform)
+        if (existing?.status === "suspended") {
+          return Effect.fail(new SessionDbError({ message: `session ${existing.id} is suspended`, reason: "suspended" }))
+        }
+        let session = existing
         if (session === undefined) {
-          session = { id: `s${journal.nextId++}`, transcript: [...inbound.history] }
-          journal.sessions.set(key ?? session.id, session)
+          const id = `s${journal.nextId++}`
+          const at = now()
+          session = {
+            id,
+            platform: inbound.platform,
+            chatKey: inbound.sessionKey ?? id,
+            user: inbound.user ?? null,
+            createdAt: at,
+            updatedAt: at,
+            status: "active",
+            messages: []
+          }
+          journal.sessions.set(`${inbound.platform}:${session.chatKey}`, session)
+          for (const m of inbound.history) append(session, m.role, m.content, null)
         }
         const ids: TurnIds = { turnId: `t${journal.nextId++}`, sessionId: session.id }
-        session.transcript.push({ role: "user", content: inbound.text })
-        journal.turns.set(ids.turnId, { ids, inbound: inbound.text, status: "running", reply: undefined, reason: undefined })
-        return Effect.succeed({ ids, context: [...session.transcript] })
+        const inboundSeq = append(session, "user", inbound.text, ids.turnId)
+        journal.turns.set(ids.turnId, {
+          ids,
+          inbound: inbound.text,
+          inboundSeq,
+          platform: inbound.platform,
+          startedAt: now(),
+          status: "running",
+          reply: undefined,
+          reason: undefined,
+          endedAt: undefined
+        })
+        return Effect.succeed({ ids, context: session.messages.map((m) => ({ role: m.role, content: m.content })) })
       }),
     completeTurn: (ids, reply) =>
-      finish(ids, (t) => {
+      finishRunning(ids, (t) => {
         t.status = "completed"
         t.reply = reply
-        for (const session of journal.sessions.values()) {
-          if (session.id === ids.sessionId) session.transcript.push({ role: "assistant", content: reply })
-        }
+        const session = sessionById(ids.sessionId)
+        if (session !== undefined) append(session, "assistant", reply, ids.turnId)
       }),
     failTurn: (ids, message) =>
-      finish(ids, (t) => {
+      finishRunning(ids, (t) => {
         t.status = "failed"
         t.reason = message
       }),
     interruptTurn: (ids, reason) =>
-      finish(ids, (t) => {
-        t.status = "interrupted"
-        t.reason = reason
+      open(() => {
+        const found = journal.turns.get(ids.turnId)
+        if (found === undefined) return Effect.fail(new SessionDbError({ message: `unknown turn ${ids.turnId}`, reason: "unknown_turn" }))
+        // A turn that ended just before the interruption landed keeps its real outcome.
+        if (found.status !== "running") return Effect.void
+        found.status = "interrupted"
+        found.reason = reason
+        found.endedAt = now()
+        return Effect.void
+      }),
+    resumeTurn: (turnId) =>
+      open(() =>
+        Effect.fail(
+          new SessionDbError({
+            message: `turn ${turnId} cannot be resumed: the in-memory journal keeps nothing across restarts`,
+            reason: "turn_not_resumable"
+          })
+        )
+      ),
+    listSessions: open(() =>
+      Effect.succeed(
+        Array.from(journal.sessions.values()).map(summary).sort((a, b) => b.lastActivity.localeCompare(a.lastActivity))
+      )
+    ),
+    transcript: (sessionId) =>
+      open(() => {
+        const session = sessionById(sessionId)
+        if (session === undefined) {
+          return Effect.fail(new SessionDbError({ message: `no session ${sessionId}`, reason: "unknown_session" }))
+        }
+        return Effect.succeed({
+          session: summary(session),
+          messages: session.messages.map((m) => ({
+            ...m,
+            turnStatus: m.turnId === null ? null : journal.turns.get(m.turnId)?.status ?? null
+          }))
+        })
+      }),
+    turns: (filter) =>
+      open(() =>
+        Effect.succeed(
+          Array.from(journal.turns.values())
+            .filter((t) => filter?.sessionId === undefined || t.ids.sessionId === filter.sessionId)
+            .filter((t) => filter?.status === undefined || t.status === filter.status)
+            .map(record)
+        )
+      ),
+    reactivateSession: (sessionId) =>
+      open(() => {
+        const session = sessionById(sessionId)
+        if (session === undefined) {
+          return Effect.fail(new SessionDbError({ message: `no session ${sessionId}`, reason: "unknown_session" }))
+        }
+        session.status = "active"
+        return Effect.void
       }),
     close: Effect.sync(() => {
       journal.closed = true

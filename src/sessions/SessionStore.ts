@@ -3,11 +3,19 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { RecoveryReport } from "./CrashRecovery.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb, type SessionDbError, type SessionDbService } from "./SessionDb.js"
+import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
 
 export interface OpenOptions {
   /** The previous life died without shutting down: run crash recovery before serving. */
   readonly previousLifeCrashed: boolean
+  /**
+   * Told what the open had to repair, before `open` returns: called when the previous life crashed,
+   * or when the open moved a corrupt file aside, recovered turns left running, or removed a stale
+   * lock. The kernel appends it to logs/lifecycle.jsonl. Not called by the in-memory store.
+   */
+  readonly onRecovery?: (report: RecoveryReport) => Effect.Effect<void>
 }
 
 export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStore, {
@@ -16,4 +24,11 @@ export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStor
   /** Sessions kept in memory for the life of the process (nothing survives a restart). */
   static readonly memory = (journal: MemoryJournal = emptyJournal()): Layer.Layer<SessionStore> =>
     Layer.succeed(SessionStore, { open: () => Effect.sync(() => memorySessionDb(journal)) })
+
+  /**
+   * The durable SessionDB at `file` (`<home>/state.db`), on node:sqlite when Node has it, else on
+   * node-sqlite3-wasm; logs `session db engine=... path=...` at each open.
+   */
+  static readonly sqlite = (file: string, options: SqliteStoreOptions = {}): Layer.Layer<SessionStore> =>
+    Layer.succeed(SessionStore, { open: (open) => openSqliteSessionDb(file, options, open) })
 }

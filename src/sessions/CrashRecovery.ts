@@ -1,0 +1,90 @@
+// Crash recovery at open: the integrity check, and the turns a dead life left `running`. A turn
+// that was running in three lives that died becomes `failed` and its session `suspended`, so a
+// message that kills the gateway cannot keep a supervisor restarting it for ever.
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import { decodeRows, IntegrityRow, TurnRow } from "./SessionRows.js"
+import type { EngineName } from "./SqliteDriver.js"
+
+/** Appended by the kernel to logs/lifecycle.jsonl (snake_case, like every record there). */
+export interface RecoveryReport {
+  readonly file: string
+  readonly engine: EngineName
+  readonly previous_life_crashed: boolean
+  /** "ok", "not checked" (the previous life shut down in order), or SQLite's first findings. */
+  readonly integrity: string
+  /** The corrupt database that was moved aside before a fresh one was created, if any. */
+  readonly moved_aside: { readonly reason: string; readonly moved_to: string; readonly files: ReadonlyArray<string> } | null
+  /** node-sqlite3-wasm: a `.lock` directory left by a killed process was removed. */
+  readonly removed_stale_lock: boolean
+  readonly turns_interrupted: number
+  readonly turns_resume_pending: number
+  readonly turns_failed: number
+  readonly sessions_suspended: ReadonlyArray<string>
+  readonly took_ms: number
+}
+
+export interface TurnRecovery {
+  readonly interrupted: number
+  readonly resumePending: number
+  readonly failed: number
+  readonly suspendedSessions: ReadonlyArray<string>
+}
+
+export const crashReason = "gateway died without shutting down"
+export const unrecordedReason = "gateway stopped without recording this turn's end"
+
+export interface RecoverOptions {
+  /** The previous life died without shutting down (decides the recorded reason). */
+  readonly crashed: boolean
+  /** Lives after which a turn fails and its session is suspended (3). */
+  readonly maxInterruptedLives: number
+}
+
+/** `PRAGMA integrity_check`: "ok", or the first problems SQLite lists. */
+export const integrityCheck = (sql: SqlClient.SqlClient) =>
+  sql`PRAGMA integrity_check(20)`.pipe(
+    Effect.flatMap(decodeRows(IntegrityRow, "integrity_check")),
+    Effect.map((rows) => rows.map((r) => r.integrity_check).join("; ") || "no result")
+  )
+
+/**
+ * Every turn still `running` belongs to a life that is over (the caller holds the home lock), so
+ * its end was never recorded: it counts one more interrupted life, then becomes `resume_pending`
+ * (push platforms) or `interrupted` (request/response: the client's connection is gone). The count
+ * lives on the turn row, so a resumed turn that dies again keeps counting.
+ */
+export const recoverTurns = (sql: SqlClient.SqlClient, options: RecoverOptions) =>
+  sql.withTransaction(Effect.gen(function*() {
+    const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const running = yield* sql`
+      SELECT t.id, t.session_id, s.platform, t.inbound_seq, t.status, t.reason, t.delivery, t.started_at,
+             t.ended_at, t.interrupted_lives
+      FROM turns t JOIN sessions s ON s.id = t.session_id
+      WHERE t.status = 'running' ORDER BY t.started_at`.pipe(Effect.flatMap(decodeRows(TurnRow, "turn")))
+    const reason = options.crashed ? crashReason : unrecordedReason
+    let interrupted = 0
+    let resumePending = 0
+    let failed = 0
+    const suspended = new Set<string>()
+    for (const turn of running) {
+      const lives = turn.interrupted_lives + 1
+      if (lives >= options.maxInterruptedLives) {
+        const why = `${reason}; running in ${lives} gateway lives that died: failed, session suspended (restart-loop breaker)`
+        yield* sql`UPDATE turns SET status = 'failed', reason = ${why}, ended_at = ${at}, interrupted_lives = ${lives}
+                   WHERE id = ${turn.id}`
+        yield* sql`UPDATE sessions SET status = 'suspended', updated_at = ${at} WHERE id = ${turn.session_id}`
+        suspended.add(turn.session_id)
+        failed++
+      } else {
+        const status = turn.delivery === "request_response" ? "interrupted" : "resume_pending"
+        yield* sql`UPDATE turns SET status = ${status}, reason = ${reason}, ended_at = ${at}, interrupted_lives = ${lives}
+                   WHERE id = ${turn.id}`
+        yield* sql`UPDATE sessions SET updated_at = ${at} WHERE id = ${turn.session_id}`
+        if (status === "interrupted") interrupted++
+        else resumePending++
+      }
+    }
+    return { interrupted, resumePending, failed, suspendedSessions: Array.from(suspended) } satisfies TurnRecovery
+  }))

@@ -1,0 +1,79 @@
+// Rows as SQLite returns them, decoded with Schema at the boundary: both engines hand back plain
+// values (numbers, strings, null), and a row that does not match is reported with the bad field's path.
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { SessionDbError } from "./SessionDb.js"
+
+const Integer = Schema.Union(Schema.Number, Schema.BigIntFromSelf).pipe(
+  Schema.transform(Schema.Number, {
+    strict: true,
+    decode: (n) => Number(n),
+    encode: (n) => n
+  })
+)
+
+export const TurnStatusColumn = Schema.Literal("running", "completed", "interrupted", "resume_pending", "failed")
+export const SessionStatusColumn = Schema.Literal("active", "suspended")
+export const DeliveryColumn = Schema.Literal("request_response", "push")
+export const RoleColumn = Schema.Literal("system", "user", "assistant")
+
+export const SessionRow = Schema.Struct({
+  id: Schema.String,
+  platform: Schema.String,
+  chat_key: Schema.String,
+  user: Schema.NullOr(Schema.String),
+  created_at: Schema.String,
+  updated_at: Schema.String,
+  status: SessionStatusColumn
+})
+
+export const SessionSummaryRow = Schema.Struct({
+  ...SessionRow.fields,
+  message_count: Integer
+})
+
+export const MessageRow = Schema.Struct({
+  seq: Integer,
+  role: RoleColumn,
+  content: Schema.String,
+  turn_id: Schema.NullOr(Schema.String),
+  turn_status: Schema.NullOr(TurnStatusColumn),
+  created_at: Schema.String
+})
+
+export const ContextRow = Schema.Struct({
+  role: RoleColumn,
+  content: Schema.String
+})
+
+export const TurnRow = Schema.Struct({
+  id: Schema.String,
+  session_id: Schema.String,
+  platform: Schema.String,
+  inbound_seq: Integer,
+  status: TurnStatusColumn,
+  reason: Schema.NullOr(Schema.String),
+  delivery: DeliveryColumn,
+  started_at: Schema.String,
+  ended_at: Schema.NullOr(Schema.String),
+  interrupted_lives: Integer
+})
+
+export const NextSeqRow = Schema.Struct({ next_seq: Integer })
+
+export const IntegrityRow = Schema.Struct({ integrity_check: Schema.String })
+
+/** Decodes query results; node:sqlite rows have a null prototype, so they are copied first. */
+export const decodeRows = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
+  const decode = Schema.decodeUnknown(Schema.Array(schema))
+  return (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, SessionDbError> =>
+    decode(rows.map((row) => ({ ...(row as object) }))).pipe(
+      Effect.mapError((error) =>
+        new SessionDbError({
+          message: `unexpected ${what} row in the session database: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+          reason: "storage"
+        })
+      )
+    )
+}

@@ -1,0 +1,329 @@
+// The durable turn journal: SessionDbService over an @effect/sql client. Every write is one
+// IMMEDIATE transaction committed with synchronous=FULL before the call returns, so what a caller
+// acknowledges after beginTurn/completeTurn survives a crash.
+import { randomUUID } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type { TurnIds } from "../adapters/Adapter.js"
+import type { ChatMessage } from "../agents/Agent.js"
+import type { BegunTurn, Delivery, SessionDbService, SessionSummary, TurnRecord } from "./SessionDb.js"
+import { SessionDbError } from "./SessionDb.js"
+import type { SqliteConnection } from "./SqliteClient.js"
+import { failWithSessionDbError } from "./SessionDbFailure.js"
+import { ContextRow, decodeRows, MessageRow, NextSeqRow, SessionRow, SessionSummaryRow, TurnRow } from "./SessionRows.js"
+
+export interface JournalOptions {
+  /** Platforms whose reply travels on the request itself: an interrupted turn cannot be resumed. */
+  readonly requestResponsePlatforms: ReadonlyArray<string>
+}
+
+export const defaultRequestResponsePlatforms: ReadonlyArray<string> = ["http"]
+
+/** SQLite's bound-parameter limit is 32766; history rows are inserted in chunks well below it. */
+const historyChunk = 500
+
+const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
+
+export const summaryOf = (row: typeof SessionSummaryRow.Type): SessionSummary => ({
+  id: row.id,
+  platform: row.platform,
+  chatKey: row.chat_key,
+  user: row.user,
+  messageCount: row.message_count,
+  createdAt: row.created_at,
+  lastActivity: row.updated_at,
+  status: row.status
+})
+
+export const turnOf = (row: typeof TurnRow.Type): TurnRecord => ({
+  id: row.id,
+  sessionId: row.session_id,
+  platform: row.platform,
+  inboundSeq: row.inbound_seq,
+  status: row.status,
+  reason: row.reason,
+  delivery: row.delivery,
+  startedAt: row.started_at,
+  endedAt: row.ended_at,
+  interruptedLives: row.interrupted_lives
+})
+
+export const makeTurnJournal = (connection: SqliteConnection, options: JournalOptions): SessionDbService => {
+  const { sql } = connection
+  const file = connection.driver.file
+  const requestResponse = new Set(options.requestResponsePlatforms)
+  let closeRequested = false
+
+  const closedError = () =>
+    new SessionDbError({ message: `the session database ${file} is closed`, reason: "closed" })
+
+  /**
+   * Runs one journal operation: refused once close was asked for, uninterruptible (the statements
+   * are synchronous and short; a half-run operation would only be rolled back anyway), and with
+   * every engine error, commit failures included (@effect/sql turns those into defects), reported
+   * as a SessionDbError naming the file.
+   */
+  const operation = <A>(what: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, SessionDbError> =>
+    Effect.suspend(() => (closeRequested ? Effect.fail(closedError()) : effect)).pipe(
+      Effect.catchAllCause((cause) =>
+        connection.isClosed.pipe(
+          Effect.flatMap((closed) => (closed ? Effect.fail(closedError()) : failWithSessionDbError(file, what)(cause)))
+        )
+      ),
+      Effect.uninterruptible
+    )
+
+  const nextSeq = (sessionId: string) =>
+    sql`SELECT COALESCE(MAX(seq), 0) + 1 AS next_seq FROM messages WHERE session_id = ${sessionId}`.pipe(
+      Effect.flatMap(decodeRows(NextSeqRow, "sequence")),
+      Effect.map((rows) => rows[0]?.next_seq ?? 1)
+    )
+
+  const contextUpTo = (sessionId: string, lastSeq: number) =>
+    sql`SELECT role, content FROM messages WHERE session_id = ${sessionId} AND seq <= ${lastSeq} ORDER BY seq`.pipe(
+      Effect.flatMap(decodeRows(ContextRow, "message")),
+      Effect.map((rows): ReadonlyArray<ChatMessage> => rows.map((r) => ({ role: r.role, content: r.content })))
+    )
+
+  /** The turn `turnId`, which must belong to `sessionId` when one is given. */
+  const findTurn = (turnId: string, sessionId?: string) =>
+    sql`SELECT t.id, t.session_id, s.platform, t.inbound_seq, t.status, t.reason, t.delivery, t.started_at,
+               t.ended_at, t.interrupted_lives
+        FROM turns t JOIN sessions s ON s.id = t.session_id
+        WHERE t.id = ${turnId}`.pipe(
+      Effect.flatMap(decodeRows(TurnRow, "turn")),
+      Effect.flatMap((rows) => {
+        const turn = rows[0]
+        if (turn === undefined || (sessionId !== undefined && turn.session_id !== sessionId)) {
+          const where = sessionId === undefined ? "" : ` in session ${sessionId}`
+          return Effect.fail(new SessionDbError({ message: `unknown turn ${turnId}${where}`, reason: "unknown_turn" }))
+        }
+        return Effect.succeed(turn)
+      })
+    )
+
+  const requireRunning = (turn: typeof TurnRow.Type) =>
+    turn.status === "running"
+      ? Effect.void
+      : Effect.fail(new SessionDbError({ message: `turn ${turn.id} is ${turn.status}, not running`, reason: "turn_not_running" }))
+
+  const touchSession = (sessionId: string, at: string) => sql`UPDATE sessions SET updated_at = ${at} WHERE id = ${sessionId}`
+
+  const findSession = (sessionId: string) =>
+    sql`SELECT s.id, s.platform, s.chat_key, s.user, s.created_at, s.updated_at, s.status,
+               (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count
+        FROM sessions s WHERE s.id = ${sessionId}`.pipe(
+      Effect.flatMap(decodeRows(SessionSummaryRow, "session")),
+      Effect.flatMap((rows) =>
+        rows[0] === undefined
+          ? Effect.fail(new SessionDbError({ message: `no session ${sessionId} in ${file}`, reason: "unknown_session" }))
+          : Effect.succeed(rows[0])
+      )
+    )
+
+  const beginTurn: SessionDbService["beginTurn"] = (inbound) =>
+    operation("begin a turn", sql.withTransaction(Effect.gen(function*() {
+      const at = yield* isoNow
+      const existing = inbound.sessionKey === undefined
+        ? []
+        // The key is the platform's chat key, or a session id this gateway handed out earlier
+        // (X-Hermes-Session): either continues that session, the chat key first.
+        : yield* sql`SELECT id, platform, chat_key, user, created_at, updated_at, status FROM sessions
+                     WHERE platform = ${inbound.platform} AND (chat_key = ${inbound.sessionKey} OR id = ${inbound.sessionKey})
+                     ORDER BY chat_key = ${inbound.sessionKey} DESC LIMIT 1`.pipe(
+          Effect.flatMap(decodeRows(SessionRow, "session"))
+        )
+      const found = existing[0]
+      let sessionId: string
+      let seq: number
+      if (found !== undefined) {
+        if (found.status === "suspended") {
+          return yield* new SessionDbError({
+            message: `session ${found.id} (${found.platform} ${found.chat_key}) is suspended: a turn in it was interrupted ` +
+              `by three gateway deaths in a row; reactivate it to take new messages`,
+            reason: "suspended"
+          })
+        }
+        sessionId = found.id
+        seq = yield* nextSeq(sessionId)
+        // The client's copy of the history is not stored again (CONTRACT 9): the session has it.
+      } else {
+        sessionId = randomUUID()
+        yield* sql`INSERT INTO sessions ${
+          sql.insert({
+            id: sessionId,
+            platform: inbound.platform,
+            chat_key: inbound.sessionKey ?? sessionId,
+            user: inbound.user ?? null,
+            created_at: at,
+            updated_at: at,
+            status: "active"
+          })
+        }`
+        // A new session's history came with this request, so it is stored once, before the message.
+        for (let start = 0; start < inbound.history.length; start += historyChunk) {
+          const chunk = inbound.history.slice(start, start + historyChunk).map((m, i) => ({
+            session_id: sessionId,
+            seq: start + i + 1,
+            role: m.role,
+            content: m.content,
+            turn_id: null,
+            created_at: at
+          }))
+          yield* sql`INSERT INTO messages ${sql.insert(chunk)}`
+        }
+        seq = inbound.history.length + 1
+      }
+      const turnId = randomUUID()
+      const delivery: Delivery = requestResponse.has(inbound.platform) ? "request_response" : "push"
+      yield* sql`INSERT INTO turns ${
+        sql.insert({
+          id: turnId,
+          session_id: sessionId,
+          inbound_seq: seq,
+          status: "running",
+          reason: null,
+          delivery,
+          started_at: at,
+          ended_at: null,
+          interrupted_lives: 0
+        })
+      }`
+      yield* sql`INSERT INTO messages ${
+        sql.insert({ session_id: sessionId, seq, role: "user", content: inbound.text, turn_id: turnId, created_at: at })
+      }`
+      yield* touchSession(sessionId, at)
+      const context = yield* contextUpTo(sessionId, seq)
+      return { ids: { turnId, sessionId }, context } satisfies BegunTurn
+    })))
+
+  const completeTurn: SessionDbService["completeTurn"] = (ids, reply) =>
+    operation("complete a turn", sql.withTransaction(Effect.gen(function*() {
+      const turn = yield* findTurn(ids.turnId, ids.sessionId)
+      yield* requireRunning(turn)
+      const at = yield* isoNow
+      const seq = yield* nextSeq(ids.sessionId)
+      yield* sql`INSERT INTO messages ${
+        sql.insert({ session_id: ids.sessionId, seq, role: "assistant", content: reply, turn_id: ids.turnId, created_at: at })
+      }`
+      yield* sql`UPDATE turns SET status = 'completed', reason = NULL, ended_at = ${at} WHERE id = ${ids.turnId}`
+      yield* touchSession(ids.sessionId, at)
+    })))
+
+  const failTurn: SessionDbService["failTurn"] = (ids, message) =>
+    operation("record a failed turn", sql.withTransaction(Effect.gen(function*() {
+      const turn = yield* findTurn(ids.turnId, ids.sessionId)
+      yield* requireRunning(turn)
+      const at = yield* isoNow
+      yield* sql`UPDATE turns SET status = 'failed', reason = ${message}, ended_at = ${at} WHERE id = ${ids.turnId}`
+      yield* touchSession(ids.sessionId, at)
+    })))
+
+  const interruptTurn: SessionDbService["interruptTurn"] = (ids, reason) =>
+    operation("record an interrupted turn", sql.withTransaction(Effect.gen(function*() {
+      const turn = yield* findTurn(ids.turnId, ids.sessionId)
+      // The interruption can land after the turn completed: its real outcome stands.
+      if (turn.status !== "running") return
+      const at = yield* isoNow
+      const status = turn.delivery === "request_response" ? "interrupted" : "resume_pending"
+      yield* sql`UPDATE turns SET status = ${status}, reason = ${reason}, ended_at = ${at} WHERE id = ${ids.turnId}`
+      yield* touchSession(ids.sessionId, at)
+    })))
+
+  const resumeTurn: SessionDbService["resumeTurn"] = (turnId) =>
+    operation("resume a turn", sql.withTransaction(Effect.gen(function*() {
+      const turn = yield* findTurn(turnId)
+      const sessionId = turn.session_id
+      const ids: TurnIds = { turnId, sessionId }
+      if (turn.status !== "resume_pending") {
+        return yield* new SessionDbError({ message: `turn ${turnId} is ${turn.status}, not resume_pending`, reason: "turn_not_resumable" })
+      }
+      const session = yield* findSession(sessionId)
+      if (session.status === "suspended") {
+        return yield* new SessionDbError({ message: `session ${sessionId} is suspended`, reason: "suspended" })
+      }
+      const at = yield* isoNow
+      yield* sql`UPDATE turns SET status = 'running', reason = NULL, ended_at = NULL WHERE id = ${turnId}`
+      yield* touchSession(sessionId, at)
+      // The agent answers the message that began the turn, as if the interruption never happened.
+      const context = yield* contextUpTo(sessionId, turn.inbound_seq)
+      return { ids, context } satisfies BegunTurn
+    })))
+
+  const listSessions: SessionDbService["listSessions"] = operation(
+    "list sessions",
+    sql`SELECT s.id, s.platform, s.chat_key, s.user, s.created_at, s.updated_at, s.status,
+               (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count
+        FROM sessions s ORDER BY s.updated_at DESC, s.id`.pipe(
+      Effect.flatMap(decodeRows(SessionSummaryRow, "session")),
+      Effect.map((rows) => rows.map(summaryOf))
+    )
+  )
+
+  const transcript: SessionDbService["transcript"] = (sessionId) =>
+    operation("read a transcript", sql.withTransaction(Effect.gen(function*() {
+      const session = yield* findSession(sessionId)
+      const messages = yield* sql`
+        SELECT m.seq, m.role, m.content, m.turn_id, t.status AS turn_status, m.created_at
+        FROM messages m LEFT JOIN turns t ON t.id = m.turn_id
+        WHERE m.session_id = ${sessionId} ORDER BY m.seq`.pipe(Effect.flatMap(decodeRows(MessageRow, "message")))
+      return {
+        session: summaryOf(session),
+        messages: messages.map((m) => ({
+          seq: m.seq,
+          role: m.role,
+          content: m.content,
+          turnId: m.turn_id,
+          turnStatus: m.turn_status,
+          createdAt: m.created_at
+        }))
+      }
+    })))
+
+  const turns: SessionDbService["turns"] = (filter) => {
+    const clauses = [
+      ...(filter?.sessionId === undefined ? [] : [sql`t.session_id = ${filter.sessionId}`]),
+      ...(filter?.status === undefined ? [] : [sql`t.status = ${filter.status}`])
+    ]
+    return operation(
+      "list turns",
+      sql`SELECT t.id, t.session_id, s.platform, t.inbound_seq, t.status, t.reason, t.delivery, t.started_at,
+                 t.ended_at, t.interrupted_lives
+          FROM turns t JOIN sessions s ON s.id = t.session_id
+          WHERE ${sql.and(clauses)} ORDER BY t.started_at, t.rowid`.pipe(
+        Effect.flatMap(decodeRows(TurnRow, "turn")),
+        Effect.map((rows) => rows.map(turnOf))
+      )
+    )
+  }
+
+  const reactivateSession: SessionDbService["reactivateSession"] = (sessionId) =>
+    operation("reactivate a session", sql.withTransaction(Effect.gen(function*() {
+      const at = yield* isoNow
+      const updated = yield* sql`UPDATE sessions SET status = 'active', updated_at = ${at} WHERE id = ${sessionId} RETURNING id`
+      if (updated.length === 0) {
+        return yield* new SessionDbError({ message: `no session ${sessionId} in ${file}`, reason: "unknown_session" })
+      }
+    })))
+
+  const close: SessionDbService["close"] = Effect.suspend(() => {
+    closeRequested = true
+    return connection.close
+  }).pipe(
+    Effect.mapError((error) => new SessionDbError({ message: `cannot close ${file}: ${error.message}`, reason: "storage" })),
+    Effect.uninterruptible
+  )
+
+  return {
+    beginTurn,
+    completeTurn,
+    failTurn,
+    interruptTurn,
+    resumeTurn,
+    listSessions,
+    transcript,
+    turns,
+    reactivateSession,
+    close
+  }
+}

@@ -1,0 +1,78 @@
+// node-sqlite3-wasm, the engine for Nodes without node:sqlite. Its VFS needs the guards measured in
+// shared/notes/sqlite.md: WAL + locking_mode=EXCLUSIVE + synchronous=FULL (never a rollback journal:
+// the VFS does not roll back a hot journal), a stale `<db>.lock` directory removed at open, and the
+// directory fsynced after the first commit.
+import * as fs from "node:fs"
+import { databaseFiles, directorySyncAfterFirstCommit } from "./DatabaseFiles.js"
+import type { SqliteDriver, SqlRow, SqlValue } from "./SqliteDriver.js"
+
+interface WasmDatabase {
+  all(sql: string, values?: ReadonlyArray<SqlValue>): Array<SqlRow>
+  close(): void
+  readonly isOpen: boolean
+}
+
+export interface WasmSqliteModule {
+  readonly Database: new(file: string, options?: { readonly fileMustExist?: boolean; readonly readOnly?: boolean }) => WasmDatabase
+}
+
+/**
+ * Loaded on demand: compiling the WebAssembly costs about 190 ms and 68 MB, which a Node with
+ * node:sqlite never pays. The package stays outside the bundle because it loads its .wasm from
+ * its own folder.
+ */
+export const loadWasmSqlite = async (): Promise<WasmSqliteModule> => {
+  const mod = (await import("node-sqlite3-wasm")) as unknown as WasmSqliteModule & { readonly default?: WasmSqliteModule }
+  const resolved = typeof mod.Database === "function" ? mod : mod.default
+  if (resolved === undefined || typeof resolved.Database !== "function") {
+    throw new Error("node-sqlite3-wasm does not export Database")
+  }
+  return resolved
+}
+
+/**
+ * Precondition: the caller holds the home's single-instance lock (the kernel opens the database
+ * only after taking it; the CLI only when no gateway is alive). Only then is a `<db>.lock`
+ * directory known to be stale rather than the live lock of another process.
+ */
+export const openWasmSqlite = (mod: WasmSqliteModule, file: string): SqliteDriver => {
+  // Removed before every open: a killed process leaves it, and it blocks every later open.
+  fs.rmSync(databaseFiles(file).lockDir, { recursive: true, force: true })
+  const db = new mod.Database(file)
+  let open = true
+  const afterStatement = directorySyncAfterFirstCommit(file)
+  const query = (sql: string, params: ReadonlyArray<SqlValue>): ReadonlyArray<SqlRow> => {
+    if (!open) throw new Error(`the database ${file} is closed`)
+    // Database.all prepares and finalizes in one call: the VFS heap is not garbage-collected, so
+    // no statement may outlive its use.
+    const rows = db.all(sql, params as Array<SqlValue>)
+    afterStatement(sql)
+    return rows
+  }
+  try {
+    // EXCLUSIVE before WAL: the WAL index then lives in process memory, not in a -shm file this VFS
+    // cannot lock.
+    const locking = query("PRAGMA locking_mode = EXCLUSIVE", [])[0]?.locking_mode
+    if (locking !== "exclusive") throw new Error(`cannot take ${file} in exclusive locking mode (got ${String(locking)})`)
+    const mode = query("PRAGMA journal_mode = WAL", [])[0]?.journal_mode
+    if (mode !== "wal") throw new Error(`refusing to use ${file} without WAL (journal_mode is ${String(mode)}): rollback journals are not crash-safe on this engine`)
+    query("PRAGMA synchronous = FULL", [])
+    const synchronous = query("PRAGMA synchronous", [])[0]?.synchronous
+    if (Number(synchronous) !== 2) throw new Error(`cannot set synchronous=FULL on ${file} (got ${String(synchronous)})`)
+    query("PRAGMA foreign_keys = ON", [])
+  } catch (error) {
+    open = false
+    db.close()
+    throw error
+  }
+  return {
+    engine: "node-sqlite3-wasm",
+    file,
+    query,
+    close: () => {
+      if (!open) return
+      open = false
+      db.close()
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// Shared by the SessionDB tests: the engines this Node can run (each test file runs once per
+// engine), a temporary home per test, and a way to read what the store logged.
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { SessionInbound } from "../../../src/sessions/SessionDb.js"
+import type { OpenOptions } from "../../../src/sessions/SessionStore.js"
+import type { EngineName } from "../../../src/sessions/SqliteDriver.js"
+import { engineAvailability } from "../../../src/sessions/SqliteEngine.js"
+import { openSqliteSessionDb, type SqliteStoreOptions } from "../../../src/sessions/SqliteSessionStore.js"
+
+export interface EngineCase {
+  readonly engine: EngineName
+  readonly available: boolean
+  readonly label: string
+}
+
+/** Both engines, each labelled; an engine this Node lacks is listed with the reason it is skipped. */
+export const engineCases: ReadonlyArray<EngineCase> = engineAvailability().map((e) => ({
+  engine: e.engine,
+  available: e.available,
+  label: e.available ? e.engine : `${e.engine} (skipped: ${e.reason}; .ci/run runs these under Node 24)`
+}))
+
+/** A fresh directory standing in for the home, removed when the test's scope closes. */
+export const tempHome = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "hermes-sessiondb-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+export const dbFile = (home: string) => path.join(home, "state.db")
+
+/**
+ * Opens the store for one "life"; closed when the scope ends unless the test closed it first.
+ * What the open logs goes to `logs` (or nowhere), not to the test output.
+ */
+export const openLife = (
+  file: string,
+  engine: EngineName,
+  open: OpenOptions = { previousLifeCrashed: false },
+  options: SqliteStoreOptions = {},
+  logs: Array<string> = []
+) =>
+  Effect.acquireRelease(
+    openSqliteSessionDb(file, { engine, ...options }, open).pipe(Effect.provide(collectingLogs(logs))),
+    (db) => Effect.ignore(db.close)
+  )
+
+export const inbound = (over: Partial<SessionInbound> & Pick<SessionInbound, "text">): SessionInbound => ({
+  platform: "http",
+  sessionKey: undefined,
+  history: [],
+  ...over
+})
+
+/** Runs `effect` with its log lines collected into `lines` (message text only). */
+export const collectingLogs = (lines: Array<string>) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      lines.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+    })
+  )
