@@ -8,6 +8,7 @@ import { installCommand, uninstallCommand } from "./InstallCommand.js"
 import { bootCommand } from "./BootCommand.js"
 import { doctorCommand } from "./DoctorCommand.js"
 import { reportCommand } from "./ReportCommand.js"
+import { sessionsCommand } from "./SessionsCommand.js"
 import { runCommand } from "./RunCommand.js"
 import { statusCommand } from "./StatusCommand.js"
 import { restartCommand, stopCommand, UsageError } from "./StopCommand.js"
@@ -22,6 +23,7 @@ const gateway = Command.make("gateway").pipe(
     restartCommand,
     statusCommand,
     reportCommand,
+    sessionsCommand,
     doctorCommand,
     installCommand,
     uninstallCommand,

@@ -110,7 +110,7 @@ export const runInHome = (home: Option.Option<string>) =>
           Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
           Forensics.live(paths, selfIdentity()),
-          SessionStore.memory(),
+          SessionStore.sqlite(paths.database),
           agent
         ))
       )

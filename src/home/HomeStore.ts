@@ -17,13 +17,13 @@ import {
 import { CleanShutdownDocument } from "./CleanShutdownFile.js"
 import { GatewayStateDocument } from "./GatewayStateFile.js"
 import type { HomePaths } from "./HomePaths.js"
-import { acquireInstanceLock, type HomeLocked, type LockError, type LockHello } from "./InstanceLock.js"
+import { acquireInstanceLock, type ControlServer, type HomeLocked, type LockError, type LockHello } from "./InstanceLock.js"
 import { PidFileDocument } from "./PidFile.js"
 import { PlannedStopDocument } from "./PlannedStopFile.js"
 
 export interface HomeStoreService {
   readonly dir: string
-  readonly acquireLock: (hello: LockHello) => Effect.Effect<void, HomeLocked | LockError, Scope.Scope>
+  readonly acquireLock: (hello: LockHello) => Effect.Effect<ControlServer, HomeLocked | LockError, Scope.Scope>
   readonly readPid: Effect.Effect<FileReading<PidFileDocument>>
   readonly writePid: (doc: PidFileDocument) => Effect.Effect<void, FileWriteError>
   /** Removes gateway.pid only if it still names `pid` (a successor may already have replaced it). */
@@ -109,9 +109,10 @@ export const memoryHomeStore = (
   dir: "/memory",
   acquireLock: () =>
     Effect.acquireRelease(
-      Effect.sync(() => {
+      Effect.sync((): ControlServer => {
         home.locked = true
         onEvent("lock:acquire")
+        return { serve: () => {} }
       }),
       () =>
         Effect.sync(() => {

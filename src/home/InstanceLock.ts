@@ -102,11 +102,22 @@ const listen = (server: net.Server, address: string): Promise<void> =>
     server.listen({ path: address })
   })
 
+/**
+ * The lock socket doubles as the gateway's control channel: after the hello line a client may send
+ * one JSON request line and gets one JSON answer line. That is how the CLI reads sessions without
+ * a second process opening the database.
+ */
+export interface ControlServer {
+  readonly serve: (handler: (request: unknown) => Promise<unknown>) => void
+}
+
+const maxRequestBytes = 64 * 1024
+
 /** Holds the home's lock for the life of the scope. */
 export const acquireInstanceLock = (
   homeDir: string,
   hello: LockHello
-): Effect.Effect<void, HomeLocked | LockError, import("effect/Scope").Scope> =>
+): Effect.Effect<ControlServer, HomeLocked | LockError, import("effect/Scope").Scope> =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const address = yield* Effect.try({
@@ -114,11 +125,32 @@ export const acquireInstanceLock = (
         catch: (error) => new LockError({ message: `cannot identify home ${homeDir}: ${describeError(error)}` })
       })
       const sockets = new Set<net.Socket>()
+      let handler: ((request: unknown) => Promise<unknown>) | undefined
       const server = net.createServer((socket) => {
         sockets.add(socket)
         socket.on("close", () => sockets.delete(socket))
         socket.on("error", () => socket.destroy())
-        socket.end(JSON.stringify(hello) + "\n")
+        socket.setTimeout(10_000, () => socket.destroy())
+        socket.write(JSON.stringify(hello) + "\n")
+        let buffer = ""
+        socket.setEncoding("utf8")
+        socket.on("data", (chunk: string) => {
+          buffer += chunk
+          if (buffer.length > maxRequestBytes) return socket.destroy()
+          const newline = buffer.indexOf("\n")
+          if (newline < 0) return
+          const line = buffer.slice(0, newline)
+          socket.removeAllListeners("data")
+          const answer = (value: unknown) => socket.end(JSON.stringify(value) + "\n")
+          let request: unknown
+          try {
+            request = JSON.parse(line)
+          } catch {
+            return answer({ error: "the request is not valid JSON" })
+          }
+          if (handler === undefined) return answer({ error: "the gateway is not ready to answer yet" })
+          handler(request).then(answer, (error) => answer({ error: describeError(error) }))
+        })
       })
       const attempt = Effect.tryPromise({ try: () => listen(server, address), catch: (error) => error as NodeJS.ErrnoException })
       const held = yield* attempt.pipe(
@@ -144,11 +176,62 @@ export const acquireInstanceLock = (
         }
       }
       server.unref()
-      return { server, sockets }
+      const control: ControlServer = { serve: (h) => void (handler = h) }
+      return { server, sockets, control }
     }),
     ({ server, sockets }) =>
       Effect.sync(() => {
         for (const socket of sockets) socket.destroy()
         server.close()
       })
-  ).pipe(Effect.asVoid)
+  ).pipe(Effect.map(({ control }) => control))
+
+/** Sends one request over a live gateway's control channel; None when no gateway answers. */
+export const requestControl = (
+  homeDir: string,
+  request: unknown,
+  timeoutMs = 10_000
+): Effect.Effect<Option.Option<unknown>> =>
+  Effect.async<Option.Option<unknown>>((resume) => {
+    let address: string
+    try {
+      address = lockAddress(homeDir)
+    } catch {
+      resume(Effect.succeed(Option.none()))
+      return
+    }
+    const socket = net.connect({ path: address })
+    const lines: Array<string> = []
+    let buffer = ""
+    let done = false
+    const finish = (value: Option.Option<unknown>) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      resume(Effect.succeed(value))
+    }
+    const timer = setTimeout(() => finish(Option.none()), timeoutMs)
+    socket.setEncoding("utf8")
+    socket.on("connect", () => socket.write(JSON.stringify(request) + "\n"))
+    socket.on("data", (chunk: string) => {
+      buffer += chunk
+      let newline = buffer.indexOf("\n")
+      while (newline >= 0) {
+        lines.push(buffer.slice(0, newline))
+        buffer = buffer.slice(newline + 1)
+        newline = buffer.indexOf("\n")
+      }
+      // line 1 is the hello, line 2 the answer
+      if (lines.length >= 2) {
+        try {
+          finish(Option.some(JSON.parse(lines[1]!)))
+        } catch {
+          finish(Option.none())
+        }
+      }
+    })
+    socket.on("error", () => finish(Option.none()))
+    socket.on("end", () => finish(Option.none()))
+    return Effect.sync(() => finish(Option.none()))
+  })

@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { type Adapter, AdapterConnectError, type PlatformInfo } from "../adapters/Adapter.js"
 import type { Agent } from "../agents/Agent.js"
@@ -24,6 +25,7 @@ import type { GatewayStateDocument, ShutdownSummary } from "../home/GatewayState
 import { HomeStore } from "../home/HomeStore.js"
 import type { HomeLocked, LockError } from "../home/InstanceLock.js"
 import type { ProcessIdentity } from "../home/ProcessIdentity.js"
+import { answerRawQuery } from "../sessions/SessionQueries.js"
 import { SessionStore } from "../sessions/SessionStore.js"
 import type { SessionDbError } from "../sessions/SessionDb.js"
 import { ExitCode } from "./ExitCode.js"
@@ -284,7 +286,7 @@ const life = (settings: GatewaySettings, control: Control) =>
       })
 
     // --- the lock, and the final step that runs while it is still held ---------------------
-    yield* store.acquireLock({ pid: settings.self.pid, start_time: settings.self.startTime, home: store.dir })
+    const controlServer = yield* store.acquireLock({ pid: settings.self.pid, start_time: settings.self.startTime, home: store.dir })
     yield* Effect.addFinalizer((exit) => finalStep(exit))
     if (settings.loopStallTimeout !== undefined) {
       yield* watchdog.startLoopMonitor(settings.loopStallTimeout, { start_time: settings.self.startTime })
@@ -371,11 +373,23 @@ const life = (settings: GatewaySettings, control: Control) =>
       return Effect.gen(function*() {
         const sessions = yield* SessionStore
         const db = yield* Effect.acquireRelease(
-          sessions.open({ previousLifeCrashed: previousLife.verdict === "died_without_shutdown" }).pipe(
+          sessions.open({
+            previousLifeCrashed: previousLife.verdict === "died_without_shutdown",
+            onRecovery: (report) =>
+              Effect.gen(function*() {
+                yield* Effect.logWarning(`session database recovered: ${JSON.stringify(report)}`)
+                yield* store.appendLifecycle({ event: "session_db_recovery", at: yield* isoNow, ...report }).pipe(
+                  Effect.catchAll((error) => Effect.logWarning(error.message))
+                )
+              })
+          }).pipe(
             Effect.mapError((error: SessionDbError) => new EnvironmentError({ message: `session database: ${error.message}` }))
           ),
           (db) => runPhase("close_session_db", settings.budget.dbClose, db.close)
         )
+        // `hermes gateway sessions` asks us instead of opening the database a second time.
+        const runtime = yield* Effect.runtime<never>()
+        controlServer.serve((request) => Runtime.runPromise(runtime)(answerRawQuery(db)(request)))
         const adapters = yield* connectAdapters()
         const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active))
         yield* Effect.addFinalizer(() => interruptStep(turns))
