@@ -47,9 +47,16 @@ export const lockAddress = (homeDir: string): string => {
   return path.join(homeDir, "gateway.sock")
 }
 
-/** Asks the holder of a home's lock who it is; None when no gateway holds it. */
-export const probeLock = (homeDir: string, timeoutMs = 1000): Effect.Effect<Option.Option<LockHello>> =>
-  Effect.async<Option.Option<LockHello>>((resume) => {
+/**
+ * One conversation with the holder of a home's lock: read its hello line, optionally send one
+ * request line and read the answer. None when nobody answers within the time.
+ */
+const converse = (
+  homeDir: string,
+  request: Option.Option<unknown>,
+  timeoutMs: number
+): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
+  Effect.async<Option.Option<ReadonlyArray<string>>>((resume) => {
     let address: string
     try {
       address = lockAddress(homeDir)
@@ -57,10 +64,12 @@ export const probeLock = (homeDir: string, timeoutMs = 1000): Effect.Effect<Opti
       resume(Effect.succeed(Option.none()))
       return
     }
+    const wanted = Option.isSome(request) ? 2 : 1
     const socket = net.connect({ path: address })
+    const lines: Array<string> = []
     let buffer = ""
     let done = false
-    const finish = (value: Option.Option<LockHello>) => {
+    const finish = (value: Option.Option<ReadonlyArray<string>>) => {
       if (done) return
       done = true
       clearTimeout(timer)
@@ -69,15 +78,27 @@ export const probeLock = (homeDir: string, timeoutMs = 1000): Effect.Effect<Opti
     }
     const timer = setTimeout(() => finish(Option.none()), timeoutMs)
     socket.setEncoding("utf8")
+    socket.on("connect", () => {
+      if (Option.isSome(request)) socket.write(JSON.stringify(request.value) + "\n")
+    })
     socket.on("data", (chunk: string) => {
       buffer += chunk
-      const newline = buffer.indexOf("\n")
-      if (newline >= 0) finish(decodeHello(buffer.slice(0, newline)))
+      let newline = buffer.indexOf("\n")
+      while (newline >= 0) {
+        lines.push(buffer.slice(0, newline))
+        buffer = buffer.slice(newline + 1)
+        newline = buffer.indexOf("\n")
+      }
+      if (lines.length >= wanted) finish(Option.some(lines))
     })
-    socket.on("end", () => finish(decodeHello(buffer)))
     socket.on("error", () => finish(Option.none()))
+    socket.on("end", () => finish(Option.none()))
     return Effect.sync(() => finish(Option.none()))
   })
+
+/** Asks the holder of a home's lock who it is; None when no gateway holds it. */
+export const probeLock = (homeDir: string, timeoutMs = 1000): Effect.Effect<Option.Option<LockHello>> =>
+  converse(homeDir, Option.none(), timeoutMs).pipe(Effect.map(Option.flatMap((lines) => decodeHello(lines[0]!))))
 
 const decodeHello = (line: string): Option.Option<LockHello> => {
   try {
@@ -192,46 +213,12 @@ export const requestControl = (
   request: unknown,
   timeoutMs = 10_000
 ): Effect.Effect<Option.Option<unknown>> =>
-  Effect.async<Option.Option<unknown>>((resume) => {
-    let address: string
-    try {
-      address = lockAddress(homeDir)
-    } catch {
-      resume(Effect.succeed(Option.none()))
-      return
-    }
-    const socket = net.connect({ path: address })
-    const lines: Array<string> = []
-    let buffer = ""
-    let done = false
-    const finish = (value: Option.Option<unknown>) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-      resume(Effect.succeed(value))
-    }
-    const timer = setTimeout(() => finish(Option.none()), timeoutMs)
-    socket.setEncoding("utf8")
-    socket.on("connect", () => socket.write(JSON.stringify(request) + "\n"))
-    socket.on("data", (chunk: string) => {
-      buffer += chunk
-      let newline = buffer.indexOf("\n")
-      while (newline >= 0) {
-        lines.push(buffer.slice(0, newline))
-        buffer = buffer.slice(newline + 1)
-        newline = buffer.indexOf("\n")
+  converse(homeDir, Option.some(request), timeoutMs).pipe(
+    Effect.map(Option.flatMap((lines) => {
+      try {
+        return Option.some(JSON.parse(lines[1]!) as unknown)
+      } catch {
+        return Option.none()
       }
-      // line 1 is the hello, line 2 the answer
-      if (lines.length >= 2) {
-        try {
-          finish(Option.some(JSON.parse(lines[1]!)))
-        } catch {
-          finish(Option.none())
-        }
-      }
-    })
-    socket.on("error", () => finish(Option.none()))
-    socket.on("end", () => finish(Option.none()))
-    return Effect.sync(() => finish(Option.none()))
-  })
+    }))
+  )
