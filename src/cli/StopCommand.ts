@@ -12,7 +12,7 @@ import { loadConfig } from "../config/LoadConfig.js"
 import { defaultConfig } from "../config/GatewayConfig.js"
 import { readJsonSync, writeJsonAtomic } from "../home/AtomicFile.js"
 import type { HomePaths } from "../home/HomePaths.js"
-import type { StopAction } from "../home/PlannedStopFile.js"
+import { PlannedStopDocument, type StopAction } from "../home/PlannedStopFile.js"
 import { isSameProcess, type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
 import { controlRoute } from "../supervision/ControlRoute.js"
@@ -20,6 +20,7 @@ import type { DetectedSupervisor } from "../supervision/Detection.js"
 import { execFile } from "node:child_process"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
+import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
@@ -82,6 +83,18 @@ const markOnly = (paths: HomePaths, pidText: string | undefined) =>
     const startTime = readStartTime(pid)
     if (startTime === undefined) {
       yield* say(`pid ${pid} is not running; nothing to mark`)
+      return
+    }
+    // `hermes gateway restart` under systemd runs `systemctl restart`, whose ExecStop= lands here:
+    // a fresh restart marker for this same incarnation is the stopper's intent and is kept.
+    const existing = evaluateMarker(
+      readJsonSync(paths.plannedStop, PlannedStopDocument),
+      { pid, startTime },
+      Date.now(),
+      Duration.toMillis(defaultConfig.gateway.marker_ttl)
+    )
+    if (existing.applies === "restart") {
+      yield* say(`a restart marker for pid ${pid} is already in place; kept`)
       return
     }
     yield* writePlannedStopMarker(paths, { pid, startTime }, "stop")

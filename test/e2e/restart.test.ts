@@ -1,7 +1,7 @@
 // Restart without a supervisor (CONTRACT 3.4): the gateway starts its successor in the same
 // terminal, stays behind as a thin parent, and a later stop ends both with the successor's code.
 import { beforeAll, describe, it } from "vitest"
-import { assertBuilt, Sandbox, waitFor } from "./harness.js"
+import { assertBuilt, Sandbox, startTimeOf, waitFor, writeMarker } from "./harness.js"
 
 beforeAll(assertBuilt)
 
@@ -73,6 +73,20 @@ describe.concurrent("unsupervised restart", () => {
     } finally {
       killQuietly(successor)
     }
+  })
+
+  it("a stop hook (`--mark-only`) keeps a fresh restart marker for the same process: systemctl restart still exits 75", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gw = sb.run(home, { HERMES_SUPERVISOR: "test" })
+    await gw.waitRunning()
+    writeMarker(home, { target_pid: gw.pid, target_start_time: startTimeOf(home), action: "restart" })
+    const hook = await sb.cli(["gateway", "stop", "--mark-only", `--pid=${gw.pid}`, "--home", home.dir])
+    expect(hook.code, hook.stderr).toBe(0)
+    expect(hook.stdout).toContain("restart marker")
+    gw.signal("SIGTERM")
+    expect(await gw.waitExit(), gw.describe()).toEqual({ code: 75, signal: null })
   })
 
   it("a plain SIGTERM to the parent is passed on: the successor stops unplanned and the parent exits 1", async (ctx) => {

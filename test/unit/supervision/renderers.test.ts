@@ -330,30 +330,33 @@ describe("service directories (s6, runit)", () => {
     expect(fileNamed(render("s6"), "timeout-kill").content).toBe(`${killTimeoutSeconds(defaultBudget) * 1000}\n`)
   })
 
-  it("runit: finish marks 0 and 78 wanted down through sv once with an absolute path, else restarts", () => {
+  it("runit: finish marks 0 and 78 wanted down through sv down with an absolute path and waits for runsv to take it, else restarts", () => {
     const dir = scratchDir("runit-finish")
     try {
       const bin = path.join(dir, "bin")
       fs.mkdirSync(bin)
       const svLog = path.join(dir, "sv.log")
-      fs.writeFileSync(path.join(bin, "sv"), `#!/bin/sh\necho "$@" >> '${svLog}'\n`, { mode: 0o755 })
+      // Like runsv taking the command: the status file then says "want down".
+      fs.writeFileSync(path.join(bin, "sv"), `#!/bin/sh\necho "$@" >> '${svLog}'\nmkdir -p supervise && echo "finish, want down" > supervise/stat\n`, { mode: 0o755 })
       const service = path.join(dir, "svc")
       writeFiles(service, render("runit"))
       const finish = (code: string) => {
         fs.rmSync(svLog, { force: true })
+        fs.rmSync(path.join(service, "supervise"), { recursive: true, force: true })
         const result = run("sh", ["./finish", code, "0"], { cwd: service, env: { PATH: `${bin}:${process.env.PATH}` } })
         return { status: result.status, sv: fs.existsSync(svLog) ? fs.readFileSync(svLog, "utf8") : "" }
       }
-      expect(finish("0")).toEqual({ status: 0, sv: `once ${service}\n` })
-      expect(finish("78")).toEqual({ status: 0, sv: `once ${service}\n` })
+      expect(finish("0")).toEqual({ status: 0, sv: `down ${service}\n` })
+      expect(finish("78")).toEqual({ status: 0, sv: `down ${service}\n` })
       for (const code of ["1", "70", "75", "-1"]) expect(finish(code), code).toEqual({ status: 0, sv: "" })
 
       // Without a working sv, the same command goes straight to runsv's control pipe.
       fs.writeFileSync(path.join(bin, "sv"), "#!/bin/sh\nexit 1\n", { mode: 0o755 })
       fs.mkdirSync(path.join(service, "supervise"))
       fs.writeFileSync(path.join(service, "supervise", "control"), "")
+      fs.writeFileSync(path.join(service, "supervise", "stat"), "finish, want down\n")
       expect(run("sh", ["./finish", "78", "0"], { cwd: service, env: { PATH: `${bin}:${process.env.PATH}` } }).status).toBe(0)
-      expect(fs.readFileSync(path.join(service, "supervise", "control"), "utf8")).toBe("o")
+      expect(fs.readFileSync(path.join(service, "supervise", "control"), "utf8")).toBe("d")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
