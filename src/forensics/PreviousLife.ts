@@ -107,6 +107,7 @@ export const previousLifeVerdict = (input: PreviousLifeInput): PreviousLife => {
   const notes: Array<string> = []
   if (input.cleanShutdown._tag === "Invalid") notes.push(input.cleanShutdown.reason)
   if (input.previousState._tag === "Invalid") notes.push(input.previousState.reason)
+  if (input.previousPidFile?._tag === "Invalid") notes.push(input.previousPidFile.reason)
   const state = input.previousState._tag === "Valid" && !isOurs(input.previousState.value, input.self)
     ? input.previousState.value
     : undefined
@@ -143,6 +144,26 @@ export const previousLifeVerdict = (input: PreviousLifeInput): PreviousLife => {
       // An orderly shutdown that overran its hard deadline still wrote .clean_shutdown first.
       ...optional("watchdog", watchdogOf(clean.pid, clean.start_time)),
       ...withNotes
+    }
+  }
+  // .clean_shutdown may be missing although the life ended in order (a full disk refused the
+  // marker): its own shutdown report in lifecycle.jsonl says so.
+  const reported = state === undefined || state.pid === null
+    ? undefined
+    : (input.recentRecords ?? []).find((r) =>
+      r.event === "shutdown" && r.pid === state.pid && (r.start_time === undefined || r.start_time === state.start_time)
+    )
+  if (state !== undefined && reported !== undefined) {
+    const started = state.pid === null ? undefined : startOf(state.pid, state.start_time)
+    return {
+      verdict: "ended_in_order",
+      pid: state.pid!,
+      ...optional("classification", (reported as { classification?: string }).classification),
+      last_state: state.gateway_state,
+      last_update: state.updated_at,
+      ...optional("uptime_ms", started === undefined ? undefined : millisBetween(started, state.updated_at)),
+      suspected_oom: false,
+      notes: [...notes, ".clean_shutdown was missing, but the shutdown report in logs/lifecycle.jsonl shows an orderly end"]
     }
   }
   if (state !== undefined && claimsAlive(state.gateway_state)) {

@@ -24,6 +24,8 @@ export type ShutdownPhase = typeof ShutdownPhase.Type
 export const ShutdownRecord = Schema.Struct({
   ...ShutdownSummary.fields,
   event: Schema.Literal("shutdown"),
+  pid: Schema.optional(Schema.Number),
+  start_time: Schema.optional(Schema.String),
   exit_reason: Schema.optional(Schema.NullOr(Schema.String)),
   phases: Schema.optionalWith(Schema.Array(ShutdownPhase), { default: () => [] })
 })

@@ -107,3 +107,28 @@ export const describeError = (error: unknown): string =>
 export const removeFileSync = (file: string): void => {
   fs.rmSync(file, { force: true })
 }
+
+/**
+ * Temp files of writers that died mid-write (`.<name>.<pid>.<n>.tmp`). No reader ever opens them,
+ * but one is left behind per crash: the gateway removes those of dead pids once it holds the lock.
+ */
+export const removeStaleTempFilesSync = (dir: string, isAlive: (pid: number) => boolean): ReadonlyArray<string> => {
+  const removed: Array<string> = []
+  let names: ReadonlyArray<string>
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return removed
+  }
+  for (const name of names) {
+    const match = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name)
+    if (match === null || isAlive(Number(match[1]))) continue
+    try {
+      fs.rmSync(path.join(dir, name), { force: true })
+      removed.push(name)
+    } catch {
+      // another process's file we may not remove: harmless, a reader never opens it
+    }
+  }
+  return removed
+}

@@ -12,6 +12,7 @@ import {
   readJson,
   readJsonSync,
   removeFileSync,
+  removeStaleTempFilesSync,
   writeJsonAtomic
 } from "./AtomicFile.js"
 import { CleanShutdownDocument } from "./CleanShutdownFile.js"
@@ -19,6 +20,7 @@ import { GatewayStateDocument } from "./GatewayStateFile.js"
 import type { HomePaths } from "./HomePaths.js"
 import { acquireInstanceLock, type ControlServer, type HomeLocked, type LockError, type LockHello } from "./InstanceLock.js"
 import { PidFileDocument } from "./PidFile.js"
+import { isAlive } from "./ProcessIdentity.js"
 import { PlannedStopDocument } from "./PlannedStopFile.js"
 
 export interface HomeStoreService {
@@ -36,6 +38,8 @@ export interface HomeStoreService {
   /** Reads and deletes .clean_shutdown. */
   readonly consumeCleanShutdown: Effect.Effect<FileReading<CleanShutdownDocument>>
   readonly appendLifecycle: (record: Record<string, unknown>) => Effect.Effect<void, FileWriteError>
+  /** Removes temp files left by writers that died mid-write; returns their names. */
+  readonly removeStaleTempFiles: Effect.Effect<ReadonlyArray<string>>
 }
 
 export class HomeStore extends Context.Tag("hermes/HomeStore")<HomeStore, HomeStoreService>() {
@@ -77,6 +81,7 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   }).pipe(Effect.catchAllDefect((defect) =>
     Effect.succeed<FileReading<CleanShutdownDocument>>({ _tag: "Invalid", reason: describeError(defect) })
   )),
+  removeStaleTempFiles: Effect.sync(() => removeStaleTempFilesSync(paths.dir, isAlive)),
   appendLifecycle: (record) =>
     Effect.try({
       try: () => {
@@ -141,7 +146,8 @@ export const memoryHomeStore = (
     home.cleanShutdown = undefined
     return found
   }),
-  appendLifecycle: (record) => Effect.sync(() => void home.lifecycle.push(record))
+  appendLifecycle: (record) => Effect.sync(() => void home.lifecycle.push(record)),
+  removeStaleTempFiles: Effect.succeed([])
 })
 
 export const emptyMemoryHome = (): MemoryHome => ({

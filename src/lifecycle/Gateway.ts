@@ -292,6 +292,8 @@ const life = (settings: GatewaySettings, control: Control) =>
       yield* watchdog.startLoopMonitor(settings.loopStallTimeout, { start_time: settings.self.startTime })
     }
     const previousPidFile = yield* store.readPid
+    const staleTemps = yield* store.removeStaleTempFiles
+    if (staleTemps.length > 0) yield* Effect.log(`removed temp files left by a killed writer: ${staleTemps.join(", ")}`)
 
     const startedAt = yield* isoNow
     yield* store.writePid({
@@ -359,6 +361,8 @@ const life = (settings: GatewaySettings, control: Control) =>
         }
         let life = previousLifeVerdict(input)
         // Only a life that died gets the (slower) look at the kernel log for an OOM kill.
+        // CONTRACT 1: an unreadable file is treated as absent, and the log says so.
+        for (const note of life.notes ?? []) yield* Effect.logWarning(`${note}; treated as absent`)
         if (life.verdict === "died_without_shutdown") {
           life = previousLifeVerdict({ ...input, kernelLogTail: yield* forensics.kernelLogTail })
           yield* Effect.logWarning(describePreviousLife(life))
@@ -605,7 +609,14 @@ const life = (settings: GatewaySettings, control: Control) =>
               shutdown: summary
             })
           }))
-          yield* store.appendLifecycle({ event: "shutdown", ...summary, exit_reason: exitReason, phases }).pipe(
+          yield* store.appendLifecycle({
+            event: "shutdown",
+            pid: settings.self.pid,
+            start_time: settings.self.startTime,
+            ...summary,
+            exit_reason: exitReason,
+            phases
+          }).pipe(
             Effect.catchAll((error) => Effect.logWarning(error.message))
           )
           yield* store.removePidIfOurs(settings.self.pid)
