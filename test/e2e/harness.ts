@@ -96,7 +96,8 @@ export interface Home {
   readonly lifecycle: () => Array<Record<string, any>>
 }
 
-const homeAt = (dir: string): Home => {
+/** The harness view of a gateway home at `dir` (which may live outside os.tmpdir()). */
+export const homeAt = (dir: string): Home => {
   const state = path.join(dir, "gateway_state.json")
   const pidFile = path.join(dir, "gateway.pid")
   const lifecycleLog = path.join(dir, "logs", "lifecycle.jsonl")

@@ -20,8 +20,7 @@ import {
   type Gateway,
   hermesJs,
   type Home,
-  readJsonFile,
-  readJsonLines,
+  homeAt,
   Sandbox,
   sleep,
   startTimeOf,
@@ -38,23 +37,6 @@ afterAll(() => {
 
 // --- homes outside os.tmpdir() (on a mount of our own) ----------------------------------------
 
-const homeAt = (dir: string): Home => {
-  const state = path.join(dir, "gateway_state.json")
-  const pidFile = path.join(dir, "gateway.pid")
-  const lifecycleLog = path.join(dir, "logs", "lifecycle.jsonl")
-  return {
-    dir,
-    config: path.join(dir, "config.yaml"),
-    state,
-    pidFile,
-    plannedStop: path.join(dir, ".gateway-planned-stop.json"),
-    cleanShutdown: path.join(dir, ".clean_shutdown"),
-    lifecycleLog,
-    readState: () => readJsonFile(state),
-    readPidFile: () => readJsonFile(pidFile),
-    lifecycle: () => readJsonLines(lifecycleLog)
-  }
-}
 
 const run = (command: string, args: ReadonlyArray<string>): void => {
   execFileSync(command, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 })

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { TestContext } from "vitest"
-import { type Home, hermesJs, readJsonFile, readJsonLines, sleep, waitFor } from "../harness.js"
+import { type Home, hermesJs, homeAt, sleep, waitFor } from "../harness.js"
 
 export { type Home, hermesJs, sleep, waitFor }
 
@@ -315,21 +315,7 @@ export const within = async <A>(ms: number, what: string, promise: Promise<A>): 
 /** A gateway home at `dir` (the harness's Home, made here because the home lives in the scratch dir). */
 export const homeIn = (dir: string): Home => {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const state = path.join(dir, "gateway_state.json")
-  const pidFile = path.join(dir, "gateway.pid")
-  const lifecycleLog = path.join(dir, "logs", "lifecycle.jsonl")
-  return {
-    dir,
-    config: path.join(dir, "config.yaml"),
-    state,
-    pidFile,
-    plannedStop: path.join(dir, ".gateway-planned-stop.json"),
-    cleanShutdown: path.join(dir, ".clean_shutdown"),
-    lifecycleLog,
-    readState: () => readJsonFile(state),
-    readPidFile: () => readJsonFile(pidFile),
-    lifecycle: () => readJsonLines(lifecycleLog)
-  }
+  return homeAt(dir)
 }
 
 // ---------------------------------------------------------------------------------------------
