@@ -14,6 +14,8 @@ export interface InboundMessage {
   readonly text: string
   /** Earlier messages the client sent along (request/response platforms); [] for push platforms. */
   readonly history: ReadonlyArray<ChatMessage>
+  /** Who sent it, as the platform names them (HTTP: the request's `user`), for the session record. */
+  readonly user?: string | undefined
 }
 
 export interface TurnIds {
@@ -25,6 +27,8 @@ export type TurnOutcome =
   | { readonly _tag: "Completed"; readonly ids: TurnIds; readonly reply: string }
   | { readonly _tag: "Interrupted"; readonly ids: TurnIds; readonly reason: string }
   | { readonly _tag: "Failed"; readonly ids: TurnIds; readonly message: string }
+  /** The message was never recorded, so there is no turn: the session is suspended, or storage failed. */
+  | { readonly _tag: "Refused"; readonly reason: "session_suspended" | "storage"; readonly message: string }
 
 /** The gateway is not taking new turns (starting up, draining or stopped). */
 export class IntakeClosed extends Data.TaggedError("IntakeClosed")<{

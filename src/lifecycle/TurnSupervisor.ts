@@ -34,8 +34,6 @@ export interface TurnSupervisor {
   readonly interruptAll: (reason: string) => Effect.Effect<number>
 }
 
-const unrecorded: TurnIds = { turnId: "unrecorded", sessionId: "unrecorded" }
-
 export const makeTurnSupervisor = (
   db: SessionDbService,
   /** Told the number of running turns whenever it changes (for active_turns in the state file). */
@@ -64,13 +62,19 @@ export const makeTurnSupervisor = (
         Effect.catchAll((error) =>
           Effect.gen(function*() {
             const known = yield* Ref.get(ids)
+            if (known === undefined) {
+              // The inbound message was never recorded: there is no turn to report on.
+              const reason = error._tag === "SessionDbError" && error.reason === "suspended" ? "session_suspended" : "storage"
+              yield* Effect.logWarning(`message refused (${reason}): ${error.message}`)
+              return { _tag: "Refused", reason, message: error.message } satisfies TurnOutcome as TurnOutcome
+            }
             yield* Effect.logWarning(`turn failed: ${error.message}`)
-            if (known !== undefined && error._tag === "AgentError") {
+            if (error._tag === "AgentError") {
               yield* db.failTurn(known, error.message).pipe(
                 Effect.catchAll((dbError) => Effect.logError(`cannot record failed turn ${known.turnId}: ${dbError.message}`))
               )
             }
-            return { _tag: "Failed", ids: known ?? unrecorded, message: error.message } satisfies TurnOutcome as TurnOutcome
+            return { _tag: "Failed", ids: known, message: error.message } satisfies TurnOutcome as TurnOutcome
           })
         ),
         Effect.onInterrupt(() =>
@@ -98,12 +102,17 @@ export const makeTurnSupervisor = (
           yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
           if (Exit.isSuccess(exit)) return exit.value
           const known = yield* Ref.get(ids)
-          if (known === undefined && Cause.isInterruptedOnly(exit.cause)) {
-            // The set closed between the intake check and the fork: the turn never started.
-            return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+          if (known === undefined) {
+            if (Cause.isInterruptedOnly(exit.cause)) {
+              // The set closed between the intake check and the fork (or before the message was
+              // recorded): the turn never started.
+              return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+            }
+            yield* Effect.logError(`recording a message failed: ${Cause.pretty(exit.cause)}`)
+            return { _tag: "Refused", reason: "storage", message: "the message could not be recorded" } satisfies TurnOutcome as TurnOutcome
           }
           const reason = yield* Ref.get(interruptReason)
-          return { _tag: "Interrupted", ids: known ?? unrecorded, reason } satisfies TurnOutcome as TurnOutcome
+          return { _tag: "Interrupted", ids: known, reason } satisfies TurnOutcome as TurnOutcome
         }),
       active: FiberSet.size(set)
     }

@@ -145,6 +145,7 @@ export const toInboundMessage = (
     platform: "http",
     sessionKey: presentOrUndefined(request.user) ?? presentOrUndefined(sessionHeader),
     text: inbound === undefined ? "" : textOf(inbound.content),
-    history: request.messages.slice(0, Math.max(last, 0)).flatMap(toChatMessage)
+    history: request.messages.slice(0, Math.max(last, 0)).flatMap(toChatMessage),
+    user: presentOrUndefined(request.user)
   }
 }

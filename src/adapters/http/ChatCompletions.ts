@@ -25,6 +25,7 @@ import {
   invalidRequest,
   payloadTooLarge,
   RequestRejected,
+  sessionSuspended,
   unavailable,
   unsupportedMediaType
 } from "./RequestRejected.js"
@@ -99,10 +100,19 @@ const fieldsOf = (turn: Turn, ids: TurnIds): CompletionFields => ({
 })
 
 /** Interrupted and Failed outcomes as the refusal to answer with (status or error event). */
-const refusalOf = (turn: Turn, outcome: Exclude<TurnOutcome, { _tag: "Completed" }>): RequestRejected =>
-  outcome._tag === "Interrupted"
-    ? unavailable("interrupted", turn.context.retryAfterSeconds, sessionHeader(outcome.ids))
-    : agentFailed(outcome.message, sessionHeader(outcome.ids))
+const refusalOf = (turn: Turn, outcome: Exclude<TurnOutcome, { _tag: "Completed" }>): RequestRejected => {
+  switch (outcome._tag) {
+    case "Interrupted":
+      return unavailable("interrupted", turn.context.retryAfterSeconds, sessionHeader(outcome.ids))
+    case "Failed":
+      return agentFailed(outcome.message, sessionHeader(outcome.ids))
+    case "Refused":
+      // Nothing was recorded, so there is no session id to hand back.
+      return outcome.reason === "session_suspended"
+        ? sessionSuspended(outcome.message)
+        : unavailable("storage", turn.context.retryAfterSeconds)
+  }
+}
 
 const plain = (
   turn: Turn,

@@ -64,12 +64,13 @@ export const methodNotAllowed = (method: string, path: string, allow: ReadonlyAr
     { Allow: allow.join(", ") }
   )
 
-export type UnavailableCode = "starting" | "draining" | "interrupted"
+export type UnavailableCode = "starting" | "draining" | "interrupted" | "storage"
 
 const unavailableMessages: Record<UnavailableCode, string> = {
   starting: "gateway is starting",
   draining: "gateway is draining and not accepting new requests",
-  interrupted: "gateway is shutting down; the turn was interrupted"
+  interrupted: "gateway is shutting down; the turn was interrupted",
+  storage: "the gateway could not record the message; nothing was stored"
 }
 
 /** 503 always carries Retry-After so clients and load balancers back off and retry elsewhere. */
@@ -85,6 +86,10 @@ export const unavailable = (
 
 export const agentFailed = (message: string, headers: Readonly<Record<string, string>> = {}) =>
   reject(502, errorBody(`the agent failed: ${message}`, "api_error", { code: "agent_error" }), headers)
+
+/** The session was suspended by the restart-loop breaker: an operator has to look at it first. */
+export const sessionSuspended = (message: string) =>
+  reject(409, errorBody(message, "invalid_request_error", { code: "session_suspended" }))
 
 export const internalError = () =>
   reject(500, errorBody("internal error in the gateway", "api_error", { code: "internal_error" }))

@@ -193,7 +193,7 @@ const runScenario = (s: Scenario) =>
               { platform: `a${i}`, sessionKey: undefined, text: String(turn.agentMs), history: [] },
               { onAccepted: (ids) => log(`turn:${ids.turnId}:accepted`) }
             )),
-            Effect.tap((o) => log(`turn:${o.ids.turnId}:${o._tag}`)),
+            Effect.tap((o) => log(o._tag === "Refused" ? `turn:refused:${o.reason}` : `turn:${o.ids.turnId}:${o._tag}`)),
             Effect.catchTag("IntakeClosed", () => Effect.succeed("closed" as const)),
             Effect.tap((o) => Effect.sync(() => void outcomes.push({ adapter: i, outcome: o }))),
             Effect.forkDaemon
@@ -334,7 +334,10 @@ describe("shutdown ordering (property)", () => {
           expect(["completed", "interrupted", "failed"]).toContain(turn.status)
         }
         for (const { outcome } of r.outcomes) {
+          // the in-memory journal never refuses; a refusal here would be a turn that vanished
           if (outcome === "closed") continue
+          expect(outcome._tag).not.toBe("Refused")
+          if (outcome._tag === "Refused") continue
           const recorded = r.journal.turns.get(outcome.ids.turnId)
           expect(recorded?.status).toBe(outcome._tag === "Completed" ? "completed" : outcome._tag === "Interrupted" ? "interrupted" : "failed")
         }

@@ -256,7 +256,8 @@ describe("HttpAdapter chat completions", () => {
           { role: "system", content: "be brief" },
           { role: "user", content: "first question" },
           { role: "assistant", content: "first answer" }
-        ]
+        ],
+        user: "alice"
       })
     }))
 
