@@ -38,6 +38,11 @@ const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, Sess
       return yield* withSessionDb(paths.database, (db) => answerQuery(db, query))
     })).pipe(
       Effect.catchTag("HomeLocked", () => ask(paths, query)),
+      // A home that never ran a gateway simply has no sessions yet (the file is never created here).
+      Effect.catchIf(
+        (error) => error._tag === "SessionDbError" && error.reason === "missing" && query.op === "sessions",
+        () => Effect.succeed([])
+      ),
       Effect.mapError((error) =>
         new SessionsFailed({
           message: "reason" in error && error.reason === "missing" ? `no sessions yet (${paths.database} does not exist)` : error.message
