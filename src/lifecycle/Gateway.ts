@@ -170,7 +170,6 @@ const life = (settings: GatewaySettings, control: Control) =>
         )
       })
 
-    /** Phase 0: runs once, when the first stop request is classified or start-up fails. */
     /**
      * Phase 0: the forensic snapshot (taken by the caller before the marker is consumed), the
      * hard-deadline watchdog, the detached diagnostic child and one `shutdown context` line.
