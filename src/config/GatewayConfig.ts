@@ -27,6 +27,18 @@ export interface GatewayConfig {
   readonly agent: {
     readonly kind: "echo" | "openai"
     readonly echo: { readonly delay: Duration.Duration }
+    readonly openai: {
+      /** Up to and including the API version, e.g. http://127.0.0.1:11434/v1 (no /chat/completions). */
+      readonly base_url: string
+      /** Required (non-empty) when kind is openai. */
+      readonly model: string
+      /** The NAME of the environment variable holding the API key; null sends no key. */
+      readonly api_key_env: string | null
+      /** Limit on getting the response and on every gap between streamed chunks. */
+      readonly timeout: Duration.Duration
+      /** The most transcript messages sent per turn (system messages first, then the newest). */
+      readonly max_context_messages: number
+    }
   }
   readonly log: {
     readonly format: "auto" | "pretty" | "logfmt" | "json"
@@ -103,6 +115,38 @@ const ApiKey = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Sche
   encode: (key) => key
 }).annotations(expecting("a string or null"))
 
+/** An http(s) URL; a trailing slash is dropped so paths can be appended. */
+const BaseUrl = Schema.transform(Schema.String, Schema.String, {
+  strict: true,
+  decode: (url) => url.trim().replace(/\/+$/, ""),
+  encode: (url) => url
+}).pipe(
+  Schema.filter((url) => {
+    try {
+      const protocol = new URL(url).protocol
+      return protocol === "http:" || protocol === "https:" || `must be an http:// or https:// URL, got ${JSON.stringify(url)}`
+    } catch {
+      return `must be an http:// or https:// URL, got ${JSON.stringify(url)}`
+    }
+  })
+).annotations(expecting("an http:// or https:// URL"))
+const Text = Schema.String.annotations(expecting("a string"))
+/** An environment variable's name, or null (an empty string means null too). */
+const VariableName = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
+  strict: true,
+  decode: (name) => (name === null || name.trim() === "" ? null : name.trim()),
+  encode: (name) => name
+}).pipe(
+  Schema.filter((name) =>
+    name === null || /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ||
+    `must be the name of an environment variable (letters, digits, _), got ${JSON.stringify(name)}`
+  )
+).annotations(expecting("the name of an environment variable, or null"))
+/** A request timeout: a zero one would fail every request. */
+const PositiveDuration = ConfigDuration.pipe(
+  Schema.filter((d) => Duration.toMillis(d) > 0 || "must be more than 0")
+)
+
 const oneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
   Schema.Literal(...values).annotations(expecting(`one of ${values.join(", ")}`))
 
@@ -146,6 +190,13 @@ const ConfigFields = Schema.Struct({
     kind: key(oneOf("echo", "openai"), () => "echo" as const),
     echo: section(Schema.Struct({
       delay: key(ConfigDuration, seconds(0))
+    })),
+    openai: section(Schema.Struct({
+      base_url: key(BaseUrl, () => "http://127.0.0.1:11434/v1"),
+      model: key(Text, () => ""),
+      api_key_env: key(VariableName, () => null),
+      timeout: key(PositiveDuration, seconds(60)),
+      max_context_messages: key(PositiveInt, () => 40)
     }))
   })),
   log: section(Schema.Struct({
@@ -184,7 +235,19 @@ const requireApiKeyOffLoopback = (config: Schema.Schema.Type<typeof ConfigFields
   }
 }
 
-export const GatewayConfig = ConfigFields.pipe(Schema.filter(requireApiKeyOffLoopback))
+/** The openai agent cannot guess a model: every OpenAI-compatible server needs one named. */
+const requireModelForOpenAi = (config: Schema.Schema.Type<typeof ConfigFields>) => {
+  const agent = config.agent
+  if (agent.kind !== "openai" || agent.openai.model.trim() !== "") return true
+  return {
+    path: ["agent", "openai", "model"],
+    message: `required when agent.kind is "openai": name the model to ask for (e.g. "llama3.1:8b")`
+  }
+}
+
+export const GatewayConfig = ConfigFields.pipe(
+  Schema.filter((config) => [requireApiKeyOffLoopback(config), requireModelForOpenAi(config)])
+)
 
 // The interface above is what other modules are written against; fail the build if the schema drifts.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

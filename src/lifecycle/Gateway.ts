@@ -29,7 +29,14 @@ import { answerRawQuery } from "../sessions/SessionQueries.js"
 import { SessionStore } from "../sessions/SessionStore.js"
 import type { SessionDbError } from "../sessions/SessionDb.js"
 import { ExitCode } from "./ExitCode.js"
-import { EnvironmentError, NoAdapterConnected, RestartRequested, UnplannedStop } from "./GatewayErrors.js"
+import {
+  EnvironmentError,
+  NoAdapterConnected,
+  RestartRequested,
+  sessionDbStartupError,
+  type StorageUnavailable,
+  UnplannedStop
+} from "./GatewayErrors.js"
 import { hardDeadline, type ShutdownBudget, stepBounds } from "./ShutdownBudget.js"
 import { Signals } from "./Signals.js"
 import {
@@ -68,6 +75,7 @@ export type GatewayRunError =
   | LockError
   | NoAdapterConnected
   | EnvironmentError
+  | StorageUnavailable
   | AdapterConnectError
 
 export interface StopDecision {
@@ -386,7 +394,7 @@ const life = (settings: GatewaySettings, control: Control) =>
                 )
               })
           }).pipe(
-            Effect.mapError((error: SessionDbError) => new EnvironmentError({ message: `session database: ${error.message}` }))
+            Effect.mapError((error: SessionDbError) => sessionDbStartupError(error.message))
           ),
           (db) => runPhase("close_session_db", settings.budget.dbClose, db.close)
         )

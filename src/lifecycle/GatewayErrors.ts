@@ -26,3 +26,18 @@ export class EnvironmentError extends Data.TaggedError("EnvironmentError")<{
 }> {
   readonly exitCode = ExitCode.Config
 }
+
+/** A temporary storage failure at start-up (full disk, I/O error): restarted after a delay (69), not 78. */
+export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
+  readonly message: string
+}> {
+  readonly exitCode = ExitCode.Unavailable
+}
+
+const temporaryStorage = /ENOSPC|no space left|disk is full|SQLITE_FULL|EIO\b|disk I\/O error/i
+
+/** Pure: a session database that cannot be opened is a temporary outage or an environment error. */
+export const sessionDbStartupError = (message: string): StorageUnavailable | EnvironmentError =>
+  temporaryStorage.test(message)
+    ? new StorageUnavailable({ message: `session database: ${message}` })
+    : new EnvironmentError({ message: `session database: ${message}` })

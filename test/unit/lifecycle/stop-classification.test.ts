@@ -2,7 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import * as Exit from "effect/Exit"
-import { UnplannedStop } from "../../../src/lifecycle/GatewayErrors.js"
+import { sessionDbStartupError, UnplannedStop } from "../../../src/lifecycle/GatewayErrors.js"
 import { ExitCode, exitCodeOf } from "../../../src/lifecycle/ExitCode.js"
 import {
   classify,
@@ -101,5 +101,14 @@ describe("exit verdict", () => {
     expect(exitCodeOf(Exit.fail(new Error("no code")))).toBe(70)
     expect(exitCodeOf(Exit.fail({ exitCode: 12345 }))).toBe(70)
     expect(exitCodeOf(Exit.die(new Error("bug")))).toBe(70)
+  })
+})
+
+describe("session database at start-up", () => {
+  it("a full disk or an I/O error is temporary (69); anything else is the environment (78)", () => {
+    expect(sessionDbStartupError("cannot open: SQLITE_FULL: database or disk is full").exitCode).toBe(69)
+    expect(sessionDbStartupError("ENOSPC: no space left on device, write").exitCode).toBe(69)
+    expect(sessionDbStartupError("disk I/O error").exitCode).toBe(69)
+    expect(sessionDbStartupError("EACCES: permission denied, open '/h/state.db'").exitCode).toBe(78)
   })
 })
