@@ -1,14 +1,19 @@
 // `hermes gateway run`: the gateway in the foreground, logging to stderr, exiting per CONTRACT 3.1.
 import * as Command from "@effect/cli/Command"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { Adapter } from "../adapters/Adapter.js"
 import { makeHttpAdapter } from "../adapters/http/HttpAdapter.js"
+import { makeTelegramAdapter } from "../adapters/telegram/TelegramAdapter.js"
+import { telegramOptionsFrom } from "../adapters/telegram/TelegramOptions.js"
 import { echoAgent, echoModel } from "../agents/EchoAgent.js"
+import { openAiAgent, openAiOptionsFrom } from "../agents/OpenAiAgent.js"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
-import { ConfigError, loadConfig } from "../config/LoadConfig.js"
+import { loadConfig } from "../config/LoadConfig.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { requireHomeUsable } from "../forensics/HomeCheck.js"
 import { ensureHome } from "../home/HomePaths.js"
@@ -39,14 +44,16 @@ export const budgetOf = (config: GatewayConfig): ShutdownBudget => ({
 const agentLayer = (config: GatewayConfig) =>
   config.agent.kind === "echo"
     ? Effect.succeed(echoAgent(config.agent.echo.delay))
-    : Effect.fail(
-      new ConfigError({
-        path: "agent.kind",
-        message: `agent.kind: "${config.agent.kind}" is not available in this version of hermes-gateway; use "echo"`
-      })
-    )
+    : Either.match(openAiOptionsFrom(config.agent.openai, process.env), {
+      onLeft: (error) => Effect.fail(error),
+      onRight: (options) => Effect.succeed(openAiAgent(options))
+    })
 
-const adaptersOf = (config: GatewayConfig) =>
+/** The model the agent answers as: reported by `GET /v1/models` and in completions. */
+const agentModel = (config: GatewayConfig): string =>
+  config.agent.kind === "echo" ? echoModel : config.agent.openai.model.trim()
+
+const adaptersOf = (config: GatewayConfig, home: string) =>
   Effect.gen(function*() {
     const adapters: Array<Adapter> = []
     const http = config.adapters.http
@@ -56,8 +63,17 @@ const adaptersOf = (config: GatewayConfig) =>
         port: http.port,
         apiKey: http.api_key,
         maxBodyBytes: http.max_body_bytes,
-        model: echoModel
+        model: agentModel(config)
       }))
+    }
+    const telegram = config.adapters.telegram
+    if (telegram.enabled) {
+      // A missing token is a configuration error (78) naming the variable, like the agent's key.
+      const options = yield* Either.match(telegramOptionsFrom(telegram, process.env, home), {
+        onLeft: (error) => Effect.fail(error),
+        onRight: (options) => Effect.succeed(options)
+      })
+      adapters.push(yield* makeTelegramAdapter(options).pipe(Effect.provide(FetchHttpClient.layer)))
     }
     return adapters
   })
@@ -93,7 +109,7 @@ export const runInHome = (home: Option.Option<string>) =>
             })
         }))
       ))
-      const adapters = yield* adaptersOf(config)
+      const adapters = yield* adaptersOf(config, paths.dir)
       const agent = yield* agentLayer(config)
       yield* runGateway({
         budget: budgetOf(config),

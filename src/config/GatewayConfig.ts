@@ -23,6 +23,20 @@ export interface GatewayConfig {
       readonly api_key: string | null
       readonly max_body_bytes: number
     }
+    readonly telegram: {
+      readonly enabled: boolean
+      /** The NAME of the environment variable holding the bot token (required set when enabled). */
+      readonly token_env: string
+      /** Bot API server, e.g. a local telegram-bot-api; no trailing slash. */
+      readonly api_base_url: string
+      /** How long one getUpdates long poll waits for news (whole seconds, 1s to 50s). */
+      readonly poll_timeout: Duration.Duration
+      /**
+       * Who may talk to the bot: numeric Telegram user ids or usernames (without @, lower-cased).
+       * Empty means everyone who finds the bot. Others get a polite refusal and no turn.
+       */
+      readonly allowed_users: ReadonlyArray<number | string>
+    }
   }
   readonly agent: {
     readonly kind: "echo" | "openai"
@@ -142,6 +156,71 @@ const VariableName = Schema.transform(Schema.NullOr(Schema.String), Schema.NullO
     `must be the name of an environment variable (letters, digits, _), got ${JSON.stringify(name)}`
   )
 ).annotations(expecting("the name of an environment variable, or null"))
+/** An environment variable's name that must be given (no null). */
+const RequiredVariableName = Schema.transform(Schema.String, Schema.String, {
+  strict: true,
+  decode: (name) => name.trim(),
+  encode: (name) => name
+}).pipe(
+  Schema.filter((name) =>
+    /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ||
+    `must be the name of an environment variable (letters, digits, _), got ${JSON.stringify(name)}`
+  )
+).annotations(expecting("the name of an environment variable"))
+
+/** Telegram takes the long-poll timeout in whole seconds; 0 would be busy polling. */
+const PollTimeout = ConfigDuration.pipe(
+  Schema.filter((d) => {
+    const ms = Duration.toMillis(d)
+    return (ms >= 1000 && ms <= 50_000) || `must be between 1s and 50s, got ${Duration.format(d)}`
+  })
+)
+
+/** One allowed user: a numeric user id, or a username (an optional leading @ is dropped). */
+const allowedUser = (raw: unknown): number | string | undefined => {
+  if (typeof raw === "number") return Number.isSafeInteger(raw) && raw > 0 ? raw : undefined
+  if (typeof raw !== "string") return undefined
+  const text = raw.trim()
+  if (/^\d+$/.test(text)) return allowedUser(Number(text))
+  const name = text.replace(/^@/, "")
+  return /^[A-Za-z0-9_]{1,32}$/.test(name) ? name.toLowerCase() : undefined
+}
+
+/**
+ * A list of user ids and usernames; a single value or a comma-separated string (what an
+ * environment variable gives) are read as a list too.
+ */
+const AllowedUsers = Schema.transformOrFail(
+  Schema.Union(Schema.Array(Schema.Unknown), Schema.String, Schema.Number),
+  Schema.Array(Schema.Union(Schema.Number, Schema.String)),
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      const items: ReadonlyArray<unknown> = Array.isArray(input)
+        ? input
+        : typeof input === "string"
+        ? input.split(",").map((item) => item.trim()).filter((item) => item !== "")
+        : [input]
+      const users: Array<number | string> = []
+      for (const item of items) {
+        const user = allowedUser(item)
+        if (user === undefined) {
+          return ParseResult.fail(
+            new ParseResult.Type(
+              ast,
+              input,
+              `expected Telegram user ids (positive integers) or usernames, got ${showValue(item)}`
+            )
+          )
+        }
+        users.push(user)
+      }
+      return ParseResult.succeed(users)
+    },
+    encode: (users) => ParseResult.succeed(users)
+  }
+).annotations(expecting("a list of Telegram user ids or usernames"))
+
 /** A request timeout: a zero one would fail every request. */
 const PositiveDuration = ConfigDuration.pipe(
   Schema.filter((d) => Duration.toMillis(d) > 0 || "must be more than 0")
@@ -184,6 +263,13 @@ const ConfigFields = Schema.Struct({
       port: key(Port, () => 8642),
       api_key: key(ApiKey, () => null),
       max_body_bytes: key(PositiveInt, () => 1_048_576)
+    })),
+    telegram: section(Schema.Struct({
+      enabled: key(Flag, () => false),
+      token_env: key(RequiredVariableName, () => "TELEGRAM_BOT_TOKEN"),
+      api_base_url: key(BaseUrl, () => "https://api.telegram.org"),
+      poll_timeout: key(PollTimeout, seconds(30)),
+      allowed_users: key(AllowedUsers, () => [])
     }))
   })),
   agent: section(Schema.Struct({

@@ -168,7 +168,7 @@ describe("file errors", () => {
   it.each([
     ["gatway:\n  drain_timeout: 5s\n", "gatway"],
     ["adapters:\n  http:\n    hots: 0.0.0.0\n", "adapters.http.hots"],
-    ["adapters:\n  telegram:\n    token: x\n", "adapters.telegram"],
+    ["adapters:\n  telegram:\n    token: x\n", "adapters.telegram.token"],
     ["agent:\n  echo:\n    dealy: 1s\n", "agent.echo.dealy"]
   ])("unknown key in %j is reported as %s", (text, keyPath) => {
     const error = rejected(text)
@@ -288,8 +288,18 @@ describe("environment overrides", () => {
       "HERMES_ADAPTERS_HTTP_HOST",
       "HERMES_ADAPTERS_HTTP_MAX_BODY_BYTES",
       "HERMES_ADAPTERS_HTTP_PORT",
+      "HERMES_ADAPTERS_TELEGRAM_ALLOWED_USERS",
+      "HERMES_ADAPTERS_TELEGRAM_API_BASE_URL",
+      "HERMES_ADAPTERS_TELEGRAM_ENABLED",
+      "HERMES_ADAPTERS_TELEGRAM_POLL_TIMEOUT",
+      "HERMES_ADAPTERS_TELEGRAM_TOKEN_ENV",
       "HERMES_AGENT_ECHO_DELAY",
       "HERMES_AGENT_KIND",
+      "HERMES_AGENT_OPENAI_API_KEY_ENV",
+      "HERMES_AGENT_OPENAI_BASE_URL",
+      "HERMES_AGENT_OPENAI_MAX_CONTEXT_MESSAGES",
+      "HERMES_AGENT_OPENAI_MODEL",
+      "HERMES_AGENT_OPENAI_TIMEOUT",
       "HERMES_GATEWAY_ADAPTER_CONNECT_TIMEOUT",
       "HERMES_GATEWAY_ADAPTER_DISCONNECT_TIMEOUT",
       "HERMES_GATEWAY_DB_CLOSE_TIMEOUT",

@@ -1,0 +1,416 @@
+// The Telegram adapter: a Bot API long-poll loop feeding the kernel's TurnIntake, one turn at a
+// time per chat and chats in parallel, replies sent back with sendMessage.
+//
+// No loss, no duplicates: an update is acknowledged to Telegram (the getUpdates offset passes it)
+// only once its inbound message is durably recorded (onAccepted) or it needed no turn, and the
+// UpdateLedger file remembers what was handled so a restart never submits it again.
+//
+// What the kernel can see: `status` (state "retrying" with the last error while the Bot API is
+// failing; "polling" once it answers again).
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import type * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import { ExitCode } from "../../lifecycle/ExitCode.js"
+import {
+  type Adapter,
+  AdapterConnectError,
+  type PlatformInfo,
+  type StopReason,
+  type TurnIntake,
+  type TurnOutcome
+} from "../Adapter.js"
+import { type BotApiError, makeBotApi, type TelegramUpdate, type TelegramUser } from "./BotApi.js"
+import { splitMessage } from "./SplitMessage.js"
+import { loadUpdateLedger, type UpdateLedger } from "./UpdateLedger.js"
+
+export interface TelegramAdapterOptions {
+  readonly token: Redacted.Redacted<string>
+  /** The variable the token came from, for messages (the token itself is never shown). */
+  readonly tokenEnv: string
+  readonly apiBaseUrl: string
+  readonly pollTimeout: Duration.DurationInput
+  /** User ids and lower-cased usernames (no @); empty allows everyone. */
+  readonly allowedUsers: ReadonlyArray<number | string>
+  /** The durable record of handled updates (`<home>/telegram_offset.json`). */
+  readonly ledgerFile: string
+  /** Between two "typing" actions while a turn runs; default 4s. */
+  readonly typingInterval?: Duration.DurationInput
+  /** First retry delay after a 5xx or network error, doubled up to backoffCap; defaults 1s and 30s. */
+  readonly backoffBase?: Duration.DurationInput
+  readonly backoffCap?: Duration.DurationInput
+  /** Bound on each Bot API call except the long poll (which gets poll_timeout + 10s); default 30s. */
+  readonly requestTimeout?: Duration.DurationInput
+  /**
+   * While some update waits for its chat's previous turn, getUpdates answers at once with it again;
+   * the loop then polls at this interval instead of long-polling. Default 1s.
+   */
+  readonly pendingPollInterval?: Duration.DurationInput
+  /** Attempts for one sendMessage on 429/5xx/network errors; default 5. */
+  readonly sendAttempts?: number
+}
+
+export type TelegramState = "disconnected" | "connected" | "polling" | "retrying" | "stopped"
+
+export interface TelegramStatus {
+  readonly state: TelegramState
+  /** The last Bot API error while retrying; null otherwise. */
+  readonly error: string | null
+  /** When retrying: how long until the next attempt. */
+  readonly retryInMs: number | null
+  readonly bot: string | null
+  /** Highest update id handled along with every one before it. */
+  readonly acknowledged: number
+}
+
+export interface TelegramAdapter extends Adapter {
+  /** For the kernel's status and readiness: polling, or retrying with the error. */
+  readonly status: Effect.Effect<TelegramStatus>
+}
+
+type Job =
+  | { readonly _tag: "Refuse"; readonly updateId: number; readonly chatId: number }
+  | { readonly _tag: "NotText"; readonly updateId: number; readonly chatId: number }
+  | {
+    readonly _tag: "Turn"
+    readonly updateId: number
+    readonly chatId: number
+    readonly text: string
+    readonly user: string
+  }
+
+interface Worker {
+  readonly queue: Queue.Queue<Job>
+  readonly fiber: Fiber.RuntimeFiber<void, never>
+}
+
+export const privateBotReply = "Sorry, this bot is private."
+export const notTextReply = "Sorry, I can only read text messages."
+export const interruptedReply = "The gateway is restarting; your message will be answered."
+export const failedReply = (message: string) => `Sorry, something went wrong: ${message}`
+export const refusedReply = (message: string) => `Sorry, your message could not be taken (${message}); please send it again later.`
+export const stopNotice = (reason: StopReason) => `Gateway is ${reason}; your message is saved.`
+
+/** How long disconnect lets replies already being sent go out before cutting them off. */
+const replyGraceMillis = 2000
+
+export const isAllowedUser = (allowed: ReadonlyArray<number | string>, from: TelegramUser | undefined): boolean => {
+  if (allowed.length === 0) return true
+  if (from === undefined) return false
+  const username = from.username?.toLowerCase()
+  return allowed.some((entry) => entry === from.id || (username !== undefined && entry === username))
+}
+
+export const makeTelegramAdapter = (
+  options: TelegramAdapterOptions
+): Effect.Effect<TelegramAdapter, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const millis = (input: Duration.DurationInput | undefined, fallback: number) =>
+      input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+    const typingMillis = millis(options.typingInterval, 4000)
+    const backoffBase = millis(options.backoffBase, 1000)
+    const backoffCap = millis(options.backoffCap, 30_000)
+    const requestTimeout = millis(options.requestTimeout, 30_000)
+    const pendingPollMillis = millis(options.pendingPollInterval, 1000)
+    const sendAttempts = Math.max(1, options.sendAttempts ?? 5)
+    const pollSeconds = Math.max(1, Math.floor(Duration.toSeconds(Duration.decode(options.pollTimeout))))
+
+    const api = yield* makeBotApi({ baseUrl: options.apiBaseUrl, token: options.token, timeout: requestTimeout })
+    const status = yield* Ref.make<TelegramStatus>({
+      state: "disconnected",
+      error: null,
+      retryInMs: null,
+      bot: null,
+      acknowledged: 0
+    })
+
+    const patchStatus = (patch: Partial<TelegramStatus>) => Ref.update(status, (s) => ({ ...s, ...patch }))
+
+    // Only this adapter's fibers touch these; plain holders as in the HTTP adapter.
+    let ledger: UpdateLedger | undefined
+    let poller: Fiber.RuntimeFiber<void, never> | undefined
+    let closed = true
+    const workers = new Map<number, Worker>()
+    const inFlight = new Set<number>()
+    let replying = 0
+
+    const annotate = Effect.annotateLogs({ adapter: "telegram" })
+
+    /** Exponential with jitter: half the step fixed, half random, so restarted bots do not align. */
+    const backoff = (attempt: number): number => {
+      const step = Math.min(backoffCap, backoffBase * 2 ** Math.min(attempt, 20))
+      return Math.round(step / 2 + Math.random() * (step / 2))
+    }
+    const delayFor = (error: BotApiError, attempt: number): number =>
+      error.status === 429 && error.retryAfter !== undefined ? error.retryAfter * 1000 : backoff(attempt)
+
+    const loadLedger = Effect.gen(function*() {
+      if (ledger !== undefined) return ledger
+      const loaded = yield* loadUpdateLedger(options.ledgerFile)
+      if (loaded.warning !== undefined) yield* Effect.logWarning(`telegram update ledger ignored: ${loaded.warning}`)
+      ledger = loaded.ledger
+      const acknowledged = ledger.acknowledged()
+      yield* patchStatus({ acknowledged })
+      return ledger
+    })
+
+    const record = (what: string, change: (ledger: UpdateLedger) => void): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const current = yield* loadLedger
+        yield* Effect.try(() => change(current)).pipe(
+          Effect.catchAll((error) =>
+            Effect.logError(`telegram: cannot record ${what} in ${options.ledgerFile}`, Cause.die(error))
+          )
+        )
+        const acknowledged = current.acknowledged()
+        yield* patchStatus({ acknowledged })
+      })
+    const markHandled = (updateId: number) => record(`update ${updateId}`, (l) => l.handled(updateId))
+
+    /** One sendMessage/sendChatAction with retries on 429/5xx/network; a give-up is logged, never raised. */
+    const deliver = (method: string, params: Record<string, unknown>, attempts = sendAttempts): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        for (let attempt = 0; attempt < attempts; attempt++) {
+          const result = yield* Effect.either(api.call(method, params))
+          if (Either.isRight(result)) return
+          const error = result.left
+          if (!error.transient || attempt === attempts - 1) {
+            return yield* Effect.logWarning(`telegram: ${error.message}; giving up on this message`).pipe(
+              Effect.annotateLogs({ chat: String(params.chat_id) })
+            )
+          }
+          yield* Effect.sleep(delayFor(error, attempt))
+        }
+      })
+
+    /** Counted in `replying` so disconnect can let replies already on their way finish. */
+    const sendText = (chatId: number, text: string): Effect.Effect<void> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => replying++),
+        () =>
+          Effect.forEach(
+            splitMessage(text.trim() === "" ? "(no reply)" : text),
+            (part) => deliver("sendMessage", { chat_id: chatId, text: part }),
+            { discard: true }
+          ),
+        () => Effect.sync(() => replying--)
+      )
+
+    const typing = (chatId: number): Effect.Effect<never> =>
+      Effect.forever(
+        api.call("sendChatAction", { chat_id: chatId, action: "typing" }).pipe(
+          Effect.ignore,
+          Effect.zipRight(Effect.sleep(typingMillis))
+        )
+      )
+
+    const replyFor = (outcome: TurnOutcome): string => {
+      switch (outcome._tag) {
+        case "Completed":
+          return outcome.reply
+        case "Interrupted":
+          return interruptedReply
+        case "Failed":
+          return failedReply(outcome.message)
+        case "Refused":
+          return refusedReply(outcome.message)
+      }
+    }
+
+    const runTurn = (job: Extract<Job, { _tag: "Turn" }>, intake: TurnIntake): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        // Intake stopped while this waited behind its chat's previous turn: left unacknowledged,
+        // Telegram hands it to the next life.
+        if (closed) return
+        inFlight.add(job.chatId)
+        const typist = yield* Effect.fork(typing(job.chatId))
+        const result = yield* intake.submit(
+          { platform: "telegram", sessionKey: String(job.chatId), text: job.text, history: [], user: job.user },
+          { onAccepted: () => markHandled(job.updateId) }
+        ).pipe(
+          Effect.either,
+          Effect.ensuring(Effect.zipRight(Fiber.interrupt(typist), Effect.sync(() => inFlight.delete(job.chatId))))
+        )
+        if (Either.isLeft(result)) {
+          // Not recorded and not acknowledged: redelivered to the next life.
+          return yield* Effect.logInfo(`telegram: message left for the next start: ${result.left.message}`)
+        }
+        const outcome = result.right
+        // Never recorded, but the user is told to send it again: nothing is left to redeliver.
+        if (outcome._tag === "Refused") yield* markHandled(job.updateId)
+        yield* sendText(job.chatId, replyFor(outcome))
+      })
+
+    const runJob = (job: Job, intake: TurnIntake): Effect.Effect<void> => {
+      switch (job._tag) {
+        case "Refuse":
+          return Effect.zipRight(sendText(job.chatId, privateBotReply), markHandled(job.updateId))
+        case "NotText":
+          return Effect.zipRight(sendText(job.chatId, notTextReply), markHandled(job.updateId))
+        case "Turn":
+          return runTurn(job, intake)
+      }
+    }
+
+    const workerLoop = (queue: Queue.Queue<Job>, intake: TurnIntake): Effect.Effect<void> =>
+      Effect.forever(
+        Effect.flatMap(Queue.take(queue), (job) =>
+          runJob(job, intake).pipe(
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.failCause(cause)
+                : Effect.logError(`telegram: handling update ${job.updateId} failed`, cause)
+            ),
+            Effect.annotateLogs({ chat: String(job.chatId), update: job.updateId })
+          ))
+      )
+
+    const enqueue = (job: Job, intake: TurnIntake): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        let worker = workers.get(job.chatId)
+        if (worker === undefined) {
+          const queue = yield* Queue.unbounded<Job>()
+          const fiber = yield* Effect.forkDaemon(Effect.interruptible(workerLoop(queue, intake)))
+          worker = { queue, fiber }
+          workers.set(job.chatId, worker)
+        }
+        yield* Queue.offer(worker.queue, job)
+      })
+
+    const dispatch = (update: TelegramUpdate, intake: TurnIntake): Effect.Effect<void> => {
+      const message = update.message
+      const updateId = update.update_id
+      if (message === undefined || typeof message.chat?.id !== "number") return markHandled(updateId)
+      const chatId = message.chat.id
+      if (!isAllowedUser(options.allowedUsers, message.from)) {
+        return Effect.logInfo("telegram: refused a message from a user not in allowed_users").pipe(
+          Effect.annotateLogs({ user_id: String(message.from?.id ?? "unknown"), chat: String(chatId) }),
+          Effect.zipRight(enqueue({ _tag: "Refuse", updateId, chatId }, intake))
+        )
+      }
+      if (typeof message.text !== "string") return enqueue({ _tag: "NotText", updateId, chatId }, intake)
+      const user = message.from?.username ?? String(message.from?.id ?? chatId)
+      return enqueue({ _tag: "Turn", updateId, chatId, text: message.text, user }, intake)
+    }
+
+    const pollLoop = (intake: TurnIntake): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const current = yield* loadLedger
+        let failures = 0
+        while (true) {
+          const result = yield* Effect.either(
+            api.call<ReadonlyArray<TelegramUpdate>>(
+              "getUpdates",
+              { offset: current.offset(), timeout: pollSeconds, allowed_updates: ["message"] },
+              pollSeconds * 1000 + 10_000
+            )
+          )
+          if (Either.isLeft(result)) {
+            const error = result.left
+            const wait = delayFor(error, failures)
+            failures += 1
+            yield* patchStatus({ state: "retrying", error: error.message, retryInMs: wait })
+            yield* Effect.logWarning(`telegram: ${error.message}; retrying in ${wait}ms`)
+            yield* Effect.sleep(wait)
+            continue
+          }
+          if (failures > 0) yield* Effect.logInfo("telegram: the Bot API answers again")
+          failures = 0
+          yield* patchStatus({ state: "polling", error: null, retryInMs: null })
+          let fresh = 0
+          for (const update of result.right) {
+            const id = update.update_id
+            if (typeof id !== "number") continue
+            if (!current.isNew(id)) {
+              yield* record(`update ${id} as seen`, (l) => l.skipped(id))
+              continue
+            }
+            fresh += 1
+            current.dispatched(id)
+            yield* dispatch(update, intake)
+          }
+          // Only updates still waiting for their chat came back: Telegram would answer at once again.
+          if (fresh === 0 && result.right.length > 0) yield* Effect.sleep(pendingPollMillis)
+        }
+      }).pipe(annotate)
+
+    const connect: Effect.Effect<PlatformInfo, AdapterConnectError> = Effect.gen(function*() {
+      yield* loadLedger
+      const me = yield* api.call<TelegramUser>("getMe", {}).pipe(
+        Effect.mapError((error) =>
+          error.tokenRejected
+            ? new AdapterConnectError({
+              adapter: "telegram",
+              message: `the bot token in $${options.tokenEnv} was rejected by the Telegram Bot API ` +
+                `(${error.status}); check the token from @BotFather`,
+              exitCode: ExitCode.Config
+            })
+            : new AdapterConnectError({
+              adapter: "telegram",
+              message: `telegram adapter cannot connect: ${error.message}`,
+              exitCode: ExitCode.Unavailable
+            })
+        )
+      )
+      const bot = me.username ?? null
+      yield* patchStatus({ state: "connected", bot, error: null, retryInMs: null })
+      yield* Effect.logDebug("telegram adapter connected").pipe(Effect.annotateLogs({ bot: bot ?? String(me.id) }), annotate)
+      return { bot, bot_id: me.id, api_base_url: options.apiBaseUrl }
+    })
+
+    const startIntake = (intake: TurnIntake): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (poller !== undefined) return
+        yield* loadLedger
+        closed = false
+        yield* patchStatus({ state: "polling" })
+        // Forked as a daemon (owned by this adapter, not the caller's scope) and interruptible even
+        // when startIntake runs in an uninterruptible region.
+        poller = yield* Effect.forkDaemon(Effect.interruptible(pollLoop(intake)))
+      })
+
+    const stopPolling = Effect.suspend(() => {
+      closed = true
+      const current = poller
+      poller = undefined
+      // Interrupting the fiber aborts the long-poll request.
+      return current === undefined ? Effect.void : Fiber.interrupt(current)
+    })
+
+    const stopIntake: Effect.Effect<void> = Effect.zipRight(
+      stopPolling,
+      patchStatus({ state: "stopped", retryInMs: null })
+    )
+
+    const notifyInFlight = (reason: StopReason): Effect.Effect<void> =>
+      Effect.forEach(
+        [...inFlight],
+        (chatId) => deliver("sendMessage", { chat_id: chatId, text: stopNotice(reason) }, 1),
+        { concurrency: "unbounded", discard: true }
+      ).pipe(annotate)
+
+    const disconnect: Effect.Effect<void> = Effect.gen(function*() {
+      yield* stopPolling
+      // Replies already on their way get a moment; then every worker is cut off.
+      for (let waited = 0; replying > 0 && waited < replyGraceMillis; waited += 50) yield* Effect.sleep(50)
+      const fibers = [...workers.values()].map((worker) => worker.fiber)
+      workers.clear()
+      yield* Fiber.interruptAll(fibers)
+      yield* patchStatus({ state: "disconnected", retryInMs: null })
+    })
+
+    return {
+      name: "telegram",
+      connect,
+      startIntake,
+      stopIntake,
+      notifyInFlight,
+      disconnect,
+      status: Ref.get(status)
+    } satisfies TelegramAdapter
+  })

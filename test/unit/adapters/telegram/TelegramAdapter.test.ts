@@ -1,0 +1,369 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import {
+  type InboundMessage,
+  IntakeClosed,
+  type TurnIds,
+  type TurnIntake,
+  type TurnOutcome
+} from "../../../../src/adapters/Adapter.js"
+import {
+  failedReply,
+  interruptedReply,
+  makeTelegramAdapter,
+  privateBotReply,
+  stopNotice,
+  type TelegramAdapterOptions
+} from "../../../../src/adapters/telegram/TelegramAdapter.js"
+import { fakeToken, type FakeBotApi, startFakeBotApi } from "./FakeBotApi.js"
+
+// ---------------------------------------------------------------------------------------------
+// A scripted TurnIntake: each text decides how its turn goes.
+
+interface TurnScript {
+  /** Wait for this before recording (onAccepted). */
+  readonly beforeAccept?: Deferred.Deferred<void>
+  /** Wait for this after recording, before the outcome. */
+  readonly afterAccept?: Deferred.Deferred<void>
+  /** "IntakeClosed": refused before recording (never acknowledged). */
+  readonly outcome?: TurnOutcome["_tag"] | "IntakeClosed"
+  readonly reply?: string
+}
+
+interface FakeIntake {
+  readonly intake: TurnIntake
+  readonly submitted: Array<InboundMessage>
+  readonly accepted: Array<string>
+}
+
+const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeIntake => {
+  const submitted: Array<InboundMessage> = []
+  const accepted: Array<string> = []
+  let turns = 0
+  const intake: TurnIntake = {
+    active: Effect.sync(() => submitted.length - accepted.length),
+    submit: (inbound, hooks) =>
+      Effect.gen(function*() {
+        submitted.push(inbound)
+        const plan = script(inbound.text)
+        const ids: TurnIds = { turnId: `turn-${++turns}`, sessionId: `session-${inbound.sessionKey}` }
+        if (plan.beforeAccept) yield* Deferred.await(plan.beforeAccept)
+        if (plan.outcome === "IntakeClosed") return yield* new IntakeClosed({ message: "draining" })
+        accepted.push(inbound.text)
+        if (hooks?.onAccepted) yield* hooks.onAccepted(ids)
+        if (plan.afterAccept) yield* Deferred.await(plan.afterAccept)
+        switch (plan.outcome) {
+          case "Interrupted":
+            return { _tag: "Interrupted", ids, reason: "drain deadline" } as const
+          case "Failed":
+            return { _tag: "Failed", ids, message: "model exploded" } as const
+          default:
+            return { _tag: "Completed", ids, reply: plan.reply ?? `echo: ${inbound.text}` } as const
+        }
+      })
+  }
+  return { intake, submitted, accepted }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const tempLedger = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hermes-telegram-")), "telegram_offset.json")
+
+const optionsFor = (api: FakeBotApi, overrides: Partial<TelegramAdapterOptions> = {}): TelegramAdapterOptions => ({
+  token: Redacted.make(fakeToken),
+  tokenEnv: "TELEGRAM_BOT_TOKEN",
+  apiBaseUrl: api.url,
+  pollTimeout: Duration.seconds(2),
+  allowedUsers: [],
+  ledgerFile: tempLedger(),
+  typingInterval: Duration.millis(100),
+  backoffBase: Duration.millis(50),
+  backoffCap: Duration.millis(400),
+  pendingPollInterval: Duration.millis(30),
+  ...overrides
+})
+
+const build = (options: TelegramAdapterOptions) =>
+  makeTelegramAdapter(options).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** Connected with intake open; disconnected when the test's scope closes. */
+const startTelegram = (api: FakeBotApi, fake: FakeIntake, overrides: Partial<TelegramAdapterOptions> = {}) =>
+  Effect.gen(function*() {
+    const options = optionsFor(api, overrides)
+    const adapter = yield* build(options)
+    yield* Effect.acquireRelease(adapter.connect, () => adapter.disconnect).pipe(Effect.orDie)
+    yield* adapter.startIntake(fake.intake)
+    return { adapter, options }
+  })
+
+const readLedger = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as { acknowledged: number; handled_above: Array<number> }
+const acknowledgedIn = (file: string) => (fs.existsSync(file) ? readLedger(file).acknowledged : 0)
+const offsets = (api: FakeBotApi) => api.calls.filter((c) => c.method === "getUpdates").map((c) => Number(c.params.offset))
+const quiet = Logger.withMinimumLogLevel(LogLevel.None)
+
+describe("TelegramAdapter", () => {
+  it.scopedLive("a text message is submitted and the reply sent back, with typing while it runs", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const release = yield* Deferred.make<void>()
+      const fake = makeIntake(() => ({ afterAccept: release }))
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 555, text: "hello", username: "alice" })
+      yield* api.until(() => fake.submitted.length === 1)
+      expect(fake.submitted[0]).toEqual({ platform: "telegram", sessionKey: "555", text: "hello", history: [], user: "alice" })
+      yield* api.until(() => api.calls.filter((c) => c.method === "sendChatAction").length >= 2)
+      expect(api.calls.find((c) => c.method === "sendChatAction")?.params).toEqual({ chat_id: 555, action: "typing" })
+      yield* Deferred.succeed(release, undefined)
+      yield* api.until(() => api.sent.length === 1)
+      expect(api.sent[0]).toEqual({ chatId: 555, text: "echo: hello" })
+      // Typing stops with the turn.
+      const typed = api.calls.filter((c) => c.method === "sendChatAction").length
+      yield* Effect.sleep(300)
+      expect(api.calls.filter((c) => c.method === "sendChatAction").length).toBe(typed)
+      // getUpdates asks for messages only, with the configured long-poll timeout.
+      const poll = api.calls.find((c) => c.method === "getUpdates")!
+      expect(poll.params.timeout).toBe(2)
+      expect(poll.params.allowed_updates).toEqual(["message"])
+    }).pipe(quiet))
+
+  it.scopedLive("a user id without a username is named by id", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake()
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 9, userId: 31337, text: "hi" })
+      yield* api.until(() => api.sent.length === 1)
+      expect(fake.submitted[0]?.user).toBe("31337")
+    }).pipe(quiet))
+
+  it.scopedLive("a long reply is split under 4096 characters at paragraph boundaries", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const paragraph = "word ".repeat(300).trim() // 1499 chars
+      const reply = [paragraph, paragraph, paragraph, paragraph, paragraph].join("\n\n")
+      const fake = makeIntake(() => ({ reply }))
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 1, text: "long please" })
+      yield* api.until(() => api.sent.length >= 3)
+      yield* Effect.sleep(100)
+      expect(api.sent.length).toBe(3)
+      for (const part of api.sent) expect(part.text.length).toBeLessThanOrEqual(4096)
+      expect(api.sent.map((part) => part.text).join("\n\n")).toBe(reply)
+    }).pipe(quiet))
+
+  it.scopedLive("a user not in allowed_users is refused politely and never submitted", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake()
+      const { options } = yield* startTelegram(api, fake, { allowedUsers: [1001, "bob"] })
+      const stranger = api.push({ chatId: 66, userId: 66, username: "mallory", text: "let me in" })
+      yield* api.until(() => api.sent.length === 1)
+      expect(api.sent[0]).toEqual({ chatId: 66, text: privateBotReply })
+      expect(fake.submitted).toEqual([])
+      // Refused updates are handled: acknowledged, never seen again.
+      yield* api.until(() => readLedger(options.ledgerFile).acknowledged === stranger)
+      api.push({ chatId: 1001, userId: 1001, text: "by id" })
+      api.push({ chatId: 7, userId: 7, username: "Bob", text: "by name" })
+      yield* api.until(() => fake.submitted.length === 2 && api.sent.length === 3)
+      expect(fake.submitted.map((m) => m.text)).toEqual(["by id", "by name"])
+    }).pipe(quiet))
+
+  it.scopedLive("the offset passes an update only after onAccepted", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const record = yield* Deferred.make<void>()
+      const fake = makeIntake(() => ({ beforeAccept: record }))
+      const { options } = yield* startTelegram(api, fake)
+      const id = api.push({ chatId: 5, text: "keep me" })
+      yield* api.until(() => fake.submitted.length === 1)
+      // Not yet recorded: Telegram keeps being asked from this update on, and nothing is on disk.
+      yield* Effect.sleep(200)
+      expect(Math.max(...offsets(api))).toBeLessThanOrEqual(id)
+      expect(api.held()).toContain(id)
+      expect(acknowledgedIn(options.ledgerFile)).toBeLessThan(id)
+      expect(fake.submitted.length).toBe(1)
+      yield* Deferred.succeed(record, undefined)
+      yield* api.until(() => offsets(api).includes(id + 1))
+      expect(readLedger(options.ledgerFile).acknowledged).toBe(id)
+      expect(api.held()).not.toContain(id)
+      expect(fake.submitted.length).toBe(1)
+    }).pipe(quiet))
+
+  it.scopedLive("a chat's messages run one at a time, in order; other chats run meanwhile", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const first = yield* Deferred.make<void>()
+      const fake = makeIntake((text) => (text === "a1" ? { afterAccept: first } : {}))
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 1, text: "a1" })
+      api.push({ chatId: 1, text: "a2" })
+      api.push({ chatId: 2, text: "b1" })
+      yield* api.until(() => api.sent.some((m) => m.text === "echo: b1"))
+      expect(fake.submitted.map((m) => m.text)).toEqual(["a1", "b1"])
+      yield* Deferred.succeed(first, undefined)
+      yield* api.until(() => api.sent.length === 3)
+      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual(["echo: a1", "echo: a2"])
+    }).pipe(quiet))
+
+  it.scopedLive("after a restart, acknowledged updates are never resubmitted and unacknowledged ones are", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      // As if every confirming getUpdates was lost: Telegram redelivers everything to the next life.
+      api.setConfirming(false)
+      const ledgerFile = tempLedger()
+      const never = yield* Deferred.make<void>()
+      const first = makeIntake((text) => (text === "b" ? { beforeAccept: never } : {}))
+      const life1 = yield* build(optionsFor(api, { ledgerFile }))
+      yield* Effect.orDie(life1.connect)
+      yield* life1.startIntake(first.intake)
+      const a = api.push({ chatId: 1, text: "a" })
+      const b = api.push({ chatId: 2, text: "b" })
+      const c = api.push({ chatId: 3, text: "c" })
+      yield* api.until(() => first.accepted.length === 2 && first.submitted.length === 3)
+      yield* api.until(() => readLedger(ledgerFile).handled_above.includes(c))
+      expect(readLedger(ledgerFile)).toEqual({ acknowledged: a, handled_above: [c] })
+      yield* life1.stopIntake
+      yield* life1.disconnect
+
+      const second = makeIntake()
+      yield* startTelegram(api, second, { ledgerFile })
+      yield* api.until(() => second.submitted.length === 1)
+      yield* Effect.sleep(300)
+      expect(second.submitted.map((m) => m.text)).toEqual(["b"])
+      yield* api.until(() => readLedger(ledgerFile).acknowledged === c)
+      expect(readLedger(ledgerFile).handled_above).toEqual([])
+      expect(b).toBe(a + 1)
+    }).pipe(quiet))
+
+  it.scopedLive("a message refused by a draining intake stays unacknowledged for the next life", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake(() => ({ outcome: "IntakeClosed" }))
+      const { options } = yield* startTelegram(api, fake)
+      const id = api.push({ chatId: 3, text: "later" })
+      yield* api.until(() => fake.submitted.length === 1)
+      yield* Effect.sleep(200)
+      expect(api.held()).toContain(id)
+      expect(acknowledgedIn(options.ledgerFile)).toBeLessThan(id)
+      expect(api.sent).toEqual([])
+    }).pipe(quiet))
+
+  it.scopedLive("interrupted and failed turns tell the user", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake((text) => ({ outcome: text === "x" ? "Interrupted" : "Failed" }))
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 1, text: "x" })
+      api.push({ chatId: 2, text: "y" })
+      yield* api.until(() => api.sent.length === 2)
+      expect(api.sent.find((m) => m.chatId === 1)?.text).toBe(interruptedReply)
+      expect(api.sent.find((m) => m.chatId === 2)?.text).toBe(failedReply("model exploded"))
+    }).pipe(quiet))
+
+  it.scopedLive("notifyInFlight tells only chats with a turn running", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const hold = yield* Deferred.make<void>()
+      const fake = makeIntake((text) => (text === "slow" ? { afterAccept: hold } : {}))
+      const { adapter } = yield* startTelegram(api, fake)
+      api.push({ chatId: 1, text: "slow" })
+      api.push({ chatId: 2, text: "fast" })
+      yield* api.until(() => api.sent.length === 1 && fake.submitted.length === 2)
+      yield* adapter.stopIntake
+      yield* adapter.notifyInFlight("restarting")
+      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual([stopNotice("restarting")])
+      expect(api.sent.filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["echo: fast"])
+      yield* Deferred.succeed(hold, undefined)
+      yield* api.until(() => api.sent.length === 3)
+    }).pipe(quiet))
+})
+
+describe("TelegramAdapter errors", () => {
+  it.scopedLive("a rejected token fails connect with exit 78 naming the variable", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const adapter = yield* build(optionsFor(api, { token: Redacted.make("999:wrong"), tokenEnv: "MY_BOT_TOKEN" }))
+      const error = yield* Effect.flip(adapter.connect)
+      expect(error._tag).toBe("AdapterConnectError")
+      expect(error.exitCode).toBe(78)
+      expect(error.adapter).toBe("telegram")
+      expect(error.message).toContain("the bot token in $MY_BOT_TOKEN was rejected")
+      expect(error.message).not.toContain("999:wrong")
+    }).pipe(quiet))
+
+  it.scopedLive("an unreachable Bot API fails connect with exit 69", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const adapter = yield* build(optionsFor(api, { apiBaseUrl: "http://127.0.0.1:1" }))
+      const error = yield* Effect.flip(adapter.connect)
+      expect(error.exitCode).toBe(69)
+      expect(error.message).not.toContain(fakeToken)
+    }).pipe(quiet))
+
+  it.scopedLive("a 429 waits retry_after seconds before the next getUpdates", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      api.failNext("getUpdates", { status: 429, description: "Too Many Requests: retry after 1", retryAfter: 1 })
+      const fake = makeIntake()
+      yield* startTelegram(api, fake)
+      yield* api.until(() => api.calls.filter((c) => c.method === "getUpdates").length >= 2)
+      const [limited, next] = api.calls.filter((c) => c.method === "getUpdates")
+      expect(next!.at - limited!.at).toBeGreaterThanOrEqual(950)
+      api.push({ chatId: 1, text: "after the limit" })
+      yield* api.until(() => api.sent.length === 1)
+    }).pipe(quiet))
+
+  it.scopedLive("5xx answers back off with state retrying, then recover to polling", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      api.failNext("getUpdates", { status: 502, description: "Bad Gateway" }, 3)
+      const fake = makeIntake()
+      const { adapter } = yield* startTelegram(api, fake, { backoffBase: Duration.millis(200), backoffCap: Duration.seconds(1) })
+      let seen: string | null = null
+      yield* api.until(() => {
+        Effect.runSync(Effect.map(adapter.status, (s) => {
+          if (s.state === "retrying") seen = s.error
+        }))
+        return seen !== null
+      })
+      expect(seen).toContain("502")
+      yield* api.until(() => Effect.runSync(adapter.status).state === "polling", 5000)
+      const status = yield* adapter.status
+      expect(status.error).toBeNull()
+      const polls = api.calls.filter((c) => c.method === "getUpdates")
+      expect(polls.length).toBeGreaterThanOrEqual(4)
+      // Backing off: no hammering (three failures, at least ~50% of 200/400/800ms apart).
+      expect(polls[3]!.at - polls[0]!.at).toBeGreaterThanOrEqual(650)
+      api.push({ chatId: 4, text: "back" })
+      yield* api.until(() => api.sent.length === 1)
+    }).pipe(quiet))
+
+  it.scopedLive("stopIntake returns promptly during a long poll and aborts the request", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake()
+      const { adapter } = yield* startTelegram(api, fake, { pollTimeout: Duration.seconds(30) })
+      yield* api.until(() => api.waiting() === 1)
+      const started = Date.now()
+      yield* adapter.stopIntake
+      expect(Date.now() - started).toBeLessThan(1000)
+      yield* api.until(() => api.waiting() === 0, 2000)
+      expect((yield* adapter.status).state).toBe("stopped")
+      // Nothing arriving afterwards is taken.
+      api.push({ chatId: 1, text: "too late" })
+      yield* Effect.sleep(200)
+      expect(fake.submitted).toEqual([])
+      const exit = yield* Effect.exit(adapter.disconnect.pipe(Effect.timeout(2000)))
+      expect(Exit.isSuccess(exit)).toBe(true)
+    }).pipe(quiet))
+})
