@@ -2,6 +2,7 @@
 // OpenAI itself) for a streamed chat completion and passes the text chunks on as they arrive.
 // Every failure becomes an AgentError with a short message fit to show a user; the full cause is
 // logged at warning level. Interrupting the turn aborts the HTTP request.
+import { formatDuration } from "../config/Duration.js"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -205,7 +206,7 @@ export const makeOpenAiAgent = (options: OpenAiOptions) =>
     // No trace headers (traceparent, b3) to a third-party server.
     const client = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
     const url = `${options.baseUrl}/chat/completions`
-    const seconds = Duration.format(options.timeout)
+    const seconds = formatDuration(options.timeout)
 
     const respond = (request: AgentRequest): Stream.Stream<string, AgentError> => {
       const body = {

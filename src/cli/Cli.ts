@@ -11,7 +11,8 @@ import { reportCommand } from "./ReportCommand.js"
 import { sessionsCommand } from "./SessionsCommand.js"
 import { runCommand } from "./RunCommand.js"
 import { statusCommand } from "./StatusCommand.js"
-import { restartCommand, stopCommand, UsageError } from "./StopCommand.js"
+import { restartCommand, stopCommand } from "./StopCommand.js"
+import { UsageError } from "./UsageError.js"
 
 export const version = "0.1.0"
 

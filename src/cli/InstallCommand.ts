@@ -35,7 +35,7 @@ import {
 import { renderers } from "../supervision/Renderers.js"
 import { homeOption } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
-import { UsageError } from "./StopCommand.js"
+import { UsageError } from "./UsageError.js"
 
 /** The running program is not the built bundle, so no definition could start it. */
 export class NotABundle extends Data.TaggedError("NotABundle")<{

@@ -6,7 +6,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import { readLifecycleLog, renderReport } from "../forensics/ShutdownReport.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
-import { UsageError } from "./StopCommand.js"
+import { UsageError } from "./UsageError.js"
 
 export const defaultReportCount = 5
 

@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { parseDuration } from "../config/Duration.js"
+import { formatDuration, parseDuration } from "../config/Duration.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { defaultConfig } from "../config/GatewayConfig.js"
 import { readJsonSync, writeJsonAtomic } from "../home/AtomicFile.js"
@@ -23,18 +23,13 @@ import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
+import { UsageError } from "./UsageError.js"
 import { budgetOf } from "./RunCommand.js"
 
 export class StopFailed extends Data.TaggedError("StopFailed")<{
   readonly message: string
 }> {
   readonly exitCode = ExitCode.CommandFailed
-}
-
-export class UsageError extends Data.TaggedError("UsageError")<{
-  readonly message: string
-}> {
-  readonly exitCode = ExitCode.Usage
 }
 
 const say = (line: string) => Effect.sync(() => process.stdout.write(line + "\n"))
@@ -191,7 +186,7 @@ export const stopCommand = Command.make("stop", {
     }
     if (!force) {
       return yield* new StopFailed({
-        message: `gateway (pid ${identity.pid}) is still running after ${Duration.format(wait)}; ` +
+        message: `gateway (pid ${identity.pid}) is still running after ${formatDuration(wait)}; ` +
           "it may be draining long turns. Wait, or pass --force to kill it."
       })
     }
@@ -200,7 +195,7 @@ export const stopCommand = Command.make("stop", {
       return
     }
     process.kill(identity.pid, "SIGKILL")
-    yield* say(`gateway (pid ${identity.pid}) did not stop within ${Duration.format(wait)}; sent SIGKILL`)
+    yield* say(`gateway (pid ${identity.pid}) did not stop within ${formatDuration(wait)}; sent SIGKILL`)
     if (!(yield* waitForExit(identity, Duration.seconds(5)))) {
       return yield* new StopFailed({ message: `gateway (pid ${identity.pid}) survived SIGKILL` })
     }
@@ -230,7 +225,7 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
       }
       yield* Effect.sleep(Duration.millis(200))
     }
-    return yield* new StopFailed({ message: `no new gateway came up within ${Duration.format(wait)} + 60s after asking pid ${old.pid} to restart` })
+    return yield* new StopFailed({ message: `no new gateway came up within ${formatDuration(wait)} + 60s after asking pid ${old.pid} to restart` })
   })).pipe(Command.withDescription(
     "Restart the running gateway: it drains like a stop, then its supervisor (or, alone in a " +
       "terminal, the gateway itself) starts a new process."

@@ -3,7 +3,7 @@
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { DurationFromString } from "./Duration.js"
+import { DurationFromString, formatDuration } from "./Duration.js"
 
 export interface GatewayConfig {
   readonly gateway: {
@@ -112,7 +112,7 @@ const ConfigDuration = Schema.compose(Schema.Union(Schema.String, NumberAsText),
 const StallTimeout = ConfigDuration.pipe(
   Schema.filter((d) =>
     Duration.toMillis(d) === 0 || Duration.toMillis(d) >= 1000 ||
-    `must be 0 (off) or at least 1s, got ${Duration.format(d)}`
+    `must be 0 (off) or at least 1s, got ${formatDuration(d)}`
   )
 )
 
@@ -172,7 +172,7 @@ const RequiredVariableName = Schema.transform(Schema.String, Schema.String, {
 const PollTimeout = ConfigDuration.pipe(
   Schema.filter((d) => {
     const ms = Duration.toMillis(d)
-    return (ms >= 1000 && ms <= 50_000) || `must be between 1s and 50s, got ${Duration.format(d)}`
+    return (ms >= 1000 && ms <= 50_000) || `must be between 1s and 50s, got ${formatDuration(d)}`
   })
 )
 

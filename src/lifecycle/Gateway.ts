@@ -6,6 +6,7 @@
 //
 // The bracketed part lives in a child scope created before the clean-shutdown finalizer is
 // registered, so that finalizer runs first whether the gateway was running or still starting.
+import { formatDuration } from "../config/Duration.js"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -198,7 +199,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         yield* forensics.spawnDiagnostic({ signal: snapshot.signal, classification })
         yield* Effect.log(
           `shutdown context ${formatSnapshot(snapshot)} classification=${classification} ` +
-            `marker=${JSON.stringify(markerVerdict)} deadline=${Duration.format(deadline)}`
+            `marker=${JSON.stringify(markerVerdict)} deadline=${formatDuration(deadline)}`
         )
       })
 
@@ -446,7 +447,7 @@ const life = (settings: GatewaySettings, control: Control) =>
                 onTimeout: () =>
                   new AdapterConnectError({
                     adapter: adapter.name,
-                    message: `${adapter.name} did not connect within ${Duration.format(settings.budget.adapterConnect)}`,
+                    message: `${adapter.name} did not connect within ${formatDuration(settings.budget.adapterConnect)}`,
                     exitCode: ExitCode.Unavailable
                   })
               }),
@@ -483,7 +484,7 @@ const life = (settings: GatewaySettings, control: Control) =>
       return abandonAfter(adapter.disconnect, settings.budget.adapterDisconnect).pipe(
         Effect.flatMap(Option.match({
           onNone: () =>
-            Effect.logWarning(`adapter ${adapter.name} did not disconnect within ${Duration.format(settings.budget.adapterDisconnect)}; abandoned`),
+            Effect.logWarning(`adapter ${adapter.name} did not disconnect within ${formatDuration(settings.budget.adapterDisconnect)}; abandoned`),
           onSome: () => Effect.logDebug(`adapter ${adapter.name} disconnected`)
         })),
         Effect.catchAllCause((cause) =>
@@ -501,7 +502,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     function drainStep(turns: TurnSupervisor) {
       return runPhase("drain", undefined, Effect.gen(function*() {
         const active = yield* turns.active
-        if (active > 0) yield* Effect.log(`draining ${active} turn(s), deadline ${Duration.format(settings.budget.drain)}`)
+        if (active > 0) yield* Effect.log(`draining ${active} turn(s), deadline ${formatDuration(settings.budget.drain)}`)
         // While turns drain, keep systemd's stop timeout from cutting in before our own hard
         // deadline, and let `systemctl status` show the progress.
         const keepAlive = systemd.enabled
@@ -527,7 +528,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         const reason = drainEnded === "forced"
           ? "interrupted: shutdown forced by a second signal"
           : drainEnded === "deadline"
-          ? `interrupted: drain deadline of ${Duration.format(settings.budget.drain)} passed`
+          ? `interrupted: drain deadline of ${formatDuration(settings.budget.drain)} passed`
           : "interrupted: gateway shutting down"
         const interrupted = yield* turns.interruptAll(reason)
         yield* Ref.update(control.turns, (t) => ({ ...t, interrupted }))

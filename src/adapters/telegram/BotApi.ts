@@ -1,6 +1,7 @@
 // A thin Telegram Bot API client: POST `${base}/bot${token}/METHOD` with a JSON body, decoded
 // into the result or a BotApiError that says whether (and when) the call is worth retrying.
 // The token is part of every URL, so no URL and no transport message is ever put in an error.
+import { formatDuration } from "../../config/Duration.js"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Data from "effect/Data"
@@ -108,7 +109,7 @@ export const makeBotApi = (options: {
             new BotApiError({
               method,
               status: 0,
-              message: `${method}: the Telegram Bot API did not answer within ${Duration.format(Duration.decode(timeout ?? options.timeout))}`
+              message: `${method}: the Telegram Bot API did not answer within ${formatDuration(Duration.decode(timeout ?? options.timeout))}`
             })
         })
       )
