@@ -47,8 +47,27 @@ const v1Sessions = Effect.gen(function*() {
   yield* sql`CREATE INDEX messages_by_turn ON messages (turn_id)`
 })
 
+const v2TurnDelivery = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // The platform's id of the inbound message (Telegram: update_id): a message seen again after a
+  // crash between recording it and acknowledging it to the platform is recognised, not answered twice.
+  yield* sql`ALTER TABLE turns ADD COLUMN external_id TEXT`
+  // When the final answer of a push turn reached its chat; NULL while it has not (the backlog). Set
+  // only on ended turns, whose status never changes again, so a delivered turn stays delivered.
+  yield* sql`ALTER TABLE turns ADD COLUMN delivered_at TEXT`
+  // Turns that ended before this version had their answers handled by the life that ended them.
+  yield* sql`UPDATE turns SET delivered_at = ended_at WHERE status IN ('completed', 'failed', 'interrupted')`
+  // Unique per session (ids are per chat on every platform); turns without one are not constrained.
+  yield* sql`CREATE UNIQUE INDEX turns_by_external_id ON turns (session_id, external_id) WHERE external_id IS NOT NULL`
+  // The backlog read at every start: push turns not yet delivered (running, resume_pending, or ended
+  // with the answer unsent). That is a handful of rows while the turns table grows for ever; the
+  // partial index holds only them, so the query reads (and sorts) a handful of rows.
+  yield* sql`CREATE INDEX turns_push_undelivered ON turns (started_at) WHERE delivery = 'push' AND delivered_at IS NULL`
+})
+
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_sessions_messages_turns": v1Sessions
+  "1_sessions_messages_turns": v1Sessions,
+  "2_turn_delivery_and_external_ids": v2TurnDelivery
 }
 
 export const latestSchemaVersion = Math.max(...Object.keys(migrations).map((key) => Number(key.split("_")[0])))

@@ -62,6 +62,23 @@ export const TurnRow = Schema.Struct({
 
 export const NextSeqRow = Schema.Struct({ next_seq: Integer })
 
+/** A turn found by its session and external id (duplicate detection). */
+export const TurnIdRow = Schema.Struct({ id: Schema.String })
+
+/** One row of the backlog query: a push turn with its session's chat key, inbound message and reply. */
+export const BacklogRow = Schema.Struct({
+  id: Schema.String,
+  session_id: Schema.String,
+  platform: Schema.String,
+  chat_key: Schema.String,
+  status: Schema.Literal("completed", "interrupted", "resume_pending", "failed"),
+  inbound: Schema.String,
+  reply: Schema.NullOr(Schema.String),
+  reason: Schema.NullOr(Schema.String),
+  started_at: Schema.String,
+  interrupted_lives: Integer
+})
+
 export const IntegrityRow = Schema.Struct({ integrity_check: Schema.String })
 
 /** Decodes query results; node:sqlite rows have a null prototype, so they are copied first. */

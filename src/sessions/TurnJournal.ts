@@ -6,18 +6,28 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { TurnIds } from "../adapters/Adapter.js"
 import type { ChatMessage } from "../agents/Agent.js"
-import type { BegunTurn, Delivery, SessionDbService, SessionSummary, TurnRecord } from "./SessionDb.js"
+import type { BacklogTurn, BegunTurn, Delivery, SessionDbService, SessionSummary, TurnRecord } from "./SessionDb.js"
 import { SessionDbError } from "./SessionDb.js"
 import type { SqliteConnection } from "./SqliteClient.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
-import { ContextRow, decodeRows, MessageRow, NextSeqRow, SessionRow, SessionSummaryRow, TurnRow } from "./SessionRows.js"
+import {
+  BacklogRow,
+  ContextRow,
+  decodeRows,
+  MessageRow,
+  NextSeqRow,
+  SessionRow,
+  SessionSummaryRow,
+  TurnIdRow,
+  TurnRow
+} from "./SessionRows.js"
 
 export interface JournalOptions {
   /** Platforms whose reply travels on the request itself: an interrupted turn cannot be resumed. */
   readonly requestResponsePlatforms: ReadonlyArray<string>
 }
 
-export const defaultRequestResponsePlatforms: ReadonlyArray<string> = ["http"]
+export { defaultRequestResponsePlatforms } from "./SessionDb.js"
 
 /** SQLite's bound-parameter limit is 32766; history rows are inserted in chunks well below it. */
 const historyChunk = 500
@@ -47,6 +57,29 @@ export const turnOf = (row: typeof TurnRow.Type): TurnRecord => ({
   endedAt: row.ended_at,
   interruptedLives: row.interrupted_lives
 })
+
+/**
+ * The backlog (no parameters). `delivery = 'push' AND delivered_at IS NULL` is the predicate of the
+ * partial index turns_push_undelivered (migration 2), so SQLite reads only that index (a handful
+ * of rows, then sorted), never the whole turns table. The status conditions are inequalities on purpose: an
+ * `IN`/`=` on status makes the planner prefer turns_by_status (MULTI-INDEX OR plus a sort over every
+ * completed turn ever recorded). A resume_pending turn never has delivered_at set: only ended turns
+ * get it, and they stay ended. Resume_pending turns of suspended sessions wait for reactivation;
+ * undelivered ended ones are listed whatever the session's status.
+ */
+export const backlogQuery = `
+  SELECT t.id, t.session_id, s.platform, s.chat_key, t.status, m.content AS inbound,
+         CASE WHEN t.status = 'completed' THEN
+           (SELECT a.content FROM messages a WHERE a.turn_id = t.id AND a.role = 'assistant' ORDER BY a.seq LIMIT 1)
+         END AS reply,
+         CASE WHEN t.status IN ('failed', 'interrupted') THEN t.reason END AS reason,
+         t.started_at, t.interrupted_lives
+  FROM turns t
+  JOIN sessions s ON s.id = t.session_id
+  JOIN messages m ON m.session_id = t.session_id AND m.seq = t.inbound_seq
+  WHERE t.delivery = 'push' AND t.delivered_at IS NULL
+    AND t.status <> 'running' AND (t.status <> 'resume_pending' OR s.status = 'active')
+  ORDER BY t.started_at, t.rowid`
 
 export const makeTurnJournal = (connection: SqliteConnection, options: JournalOptions): SessionDbService => {
   const { sql } = connection
@@ -137,6 +170,17 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       let sessionId: string
       let seq: number
       if (found !== undefined) {
+        // A message the platform delivers again (same externalId, e.g. after a crash before its
+        // acknowledgement) is the earlier turn's: nothing is written. Checked before the suspension,
+        // so a message already recorded is never reported as refused.
+        if (inbound.externalId !== undefined) {
+          const earlier = yield* sql`SELECT id FROM turns WHERE session_id = ${found.id} AND external_id = ${inbound.externalId}`.pipe(
+            Effect.flatMap(decodeRows(TurnIdRow, "turn"))
+          )
+          if (earlier[0] !== undefined) {
+            return { ids: { turnId: earlier[0].id, sessionId: found.id }, context: [], duplicate: true } satisfies BegunTurn
+          }
+        }
         if (found.status === "suspended") {
           return yield* new SessionDbError({
             message: `session ${found.id} (${found.platform} ${found.chat_key}) is suspended: a turn in it was interrupted ` +
@@ -186,7 +230,9 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
           delivery,
           started_at: at,
           ended_at: null,
-          interrupted_lives: 0
+          interrupted_lives: 0,
+          external_id: inbound.externalId ?? null,
+          delivered_at: null
         })
       }`
       yield* sql`INSERT INTO messages ${
@@ -194,7 +240,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       }`
       yield* touchSession(sessionId, at)
       const context = yield* contextUpTo(sessionId, seq)
-      return { ids: { turnId, sessionId }, context } satisfies BegunTurn
+      return { ids: { turnId, sessionId }, context, duplicate: false } satisfies BegunTurn
     })))
 
   const completeTurn: SessionDbService["completeTurn"] = (ids, reply) =>
@@ -247,8 +293,54 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       yield* touchSession(sessionId, at)
       // The agent answers the message that began the turn, as if the interruption never happened.
       const context = yield* contextUpTo(sessionId, turn.inbound_seq)
-      return { ids, context } satisfies BegunTurn
+      return { ids, context, duplicate: false } satisfies BegunTurn
     })))
+
+  const expireTurn: SessionDbService["expireTurn"] = (turnId, reason) =>
+    operation("expire a turn", sql.withTransaction(Effect.gen(function*() {
+      const turn = yield* findTurn(turnId)
+      if (turn.status !== "resume_pending") {
+        return yield* new SessionDbError({ message: `turn ${turnId} is ${turn.status}, not resume_pending`, reason: "turn_not_resumable" })
+      }
+      const at = yield* isoNow
+      // delivered_at stays NULL: the notice that the turn was given up is still owed to its chat.
+      yield* sql`UPDATE turns SET status = 'interrupted', reason = ${reason}, ended_at = ${at} WHERE id = ${turnId}`
+      yield* touchSession(turn.session_id, at)
+    })))
+
+  const markDelivered: SessionDbService["markDelivered"] = (ids) =>
+    operation("record a delivered answer", sql.withTransaction(Effect.gen(function*() {
+      const turn = yield* findTurn(ids.turnId, ids.sessionId)
+      if (turn.status !== "completed" && turn.status !== "failed" && turn.status !== "interrupted") {
+        return yield* new SessionDbError({
+          message: `turn ${ids.turnId} is ${turn.status}: it has no final answer to deliver`,
+          reason: "turn_not_ended"
+        })
+      }
+      const at = yield* isoNow
+      // Idempotent: a second call keeps the first delivery time.
+      yield* sql`UPDATE turns SET delivered_at = COALESCE(delivered_at, ${at}) WHERE id = ${ids.turnId}`
+    })))
+
+  const backlog: SessionDbService["backlog"] = operation(
+    "read the backlog",
+    sql.unsafe(backlogQuery).pipe(
+      Effect.flatMap(decodeRows(BacklogRow, "backlog")),
+      Effect.map((rows) =>
+        rows.map((row): BacklogTurn => ({
+          ids: { turnId: row.id, sessionId: row.session_id },
+          platform: row.platform,
+          chatKey: row.chat_key,
+          status: row.status,
+          inbound: row.inbound,
+          reply: row.reply,
+          reason: row.reason,
+          startedAt: row.started_at,
+          interruptedLives: row.interrupted_lives
+        }))
+      )
+    )
+  )
 
   const listSessions: SessionDbService["listSessions"] = operation(
     "list sessions",
@@ -320,6 +412,9 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
     failTurn,
     interruptTurn,
     resumeTurn,
+    expireTurn,
+    markDelivered,
+    backlog,
     listSessions,
     transcript,
     turns,

@@ -1,5 +1,7 @@
 // Shared by the SessionDB tests: the engines this Node can run (each test file runs once per
 // engine), a temporary home per test, and a way to read what the store logged.
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as fs from "node:fs"
@@ -8,7 +10,10 @@ import * as path from "node:path"
 import type { SessionInbound } from "../../../src/sessions/SessionDb.js"
 import type { OpenOptions } from "../../../src/sessions/SessionStore.js"
 import type { EngineName } from "../../../src/sessions/SqliteDriver.js"
-import { engineAvailability } from "../../../src/sessions/SqliteEngine.js"
+import { migrations } from "../../../src/sessions/Migrations.js"
+import { makeSqliteClient } from "../../../src/sessions/SqliteClient.js"
+import type { SqlRow, SqlValue } from "../../../src/sessions/SqliteDriver.js"
+import { engineAvailability, openDriver } from "../../../src/sessions/SqliteEngine.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "../../../src/sessions/SqliteSessionStore.js"
 
 export interface EngineCase {
@@ -63,3 +68,38 @@ export const collectingLogs = (lines: Array<string>) =>
       lines.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
     })
   )
+
+/**
+ * Runs statements on the database file directly, outside the store (which must be closed: the
+ * wasm engine holds an exclusive lock). For what the SessionDbService does not show, e.g. columns.
+ */
+export const rawQuery = (
+  file: string,
+  engine: EngineName,
+  statements: ReadonlyArray<readonly [sql: string, params?: ReadonlyArray<SqlValue>]>
+): Effect.Effect<ReadonlyArray<ReadonlyArray<SqlRow>>> =>
+  Effect.acquireUseRelease(
+    Effect.orDie(openDriver(engine, file, { busyTimeoutMs: 1000 })),
+    (driver) => Effect.sync(() => statements.map(([sql, params]) => driver.query(sql, params ?? []).map((row) => ({ ...row })))),
+    (driver) => Effect.sync(() => driver.close())
+  )
+
+/** A database as the first release left it: only migration 1 applied, then `statements` run. */
+export const createV1Database = (
+  file: string,
+  engine: EngineName,
+  statements: ReadonlyArray<readonly [sql: string, params?: ReadonlyArray<SqlValue>]>
+) =>
+  Effect.gen(function*() {
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    const driver = yield* Effect.orDie(openDriver(engine, file, { busyTimeoutMs: 1000 }))
+    const connection = yield* makeSqliteClient(driver)
+    const v1 = Object.fromEntries(Object.entries(migrations).filter(([key]) => key.startsWith("1_")))
+    const ran = yield* Migrator.make({})({ loader: Migrator.fromRecord(v1), table: "schema_migrations" }).pipe(
+      Effect.provideService(SqlClient.SqlClient, connection.sql),
+      Effect.orDie
+    )
+    for (const [sql, params] of statements) driver.query(sql, params ?? [])
+    yield* Effect.orDie(connection.close)
+    return ran
+  })
