@@ -16,6 +16,12 @@ export interface InboundMessage {
   readonly history: ReadonlyArray<ChatMessage>
   /** Who sent it, as the platform names them (HTTP: the request's `user`), for the session record. */
   readonly user?: string | undefined
+  /**
+   * The platform's id for this message (Telegram: the update_id). A message whose externalId is
+   * already recorded in its session is not recorded or answered again (outcome Duplicate), which
+   * closes the window between recording a message and acknowledging it to the platform.
+   */
+  readonly externalId?: string | undefined
 }
 
 export interface TurnIds {
@@ -27,6 +33,8 @@ export type TurnOutcome =
   | { readonly _tag: "Completed"; readonly ids: TurnIds; readonly reply: string }
   | { readonly _tag: "Interrupted"; readonly ids: TurnIds; readonly reason: string }
   | { readonly _tag: "Failed"; readonly ids: TurnIds; readonly message: string }
+  /** The message was recorded by an earlier turn (same externalId); that turn owns the answer. */
+  | { readonly _tag: "Duplicate"; readonly ids: TurnIds }
   /** The message was never recorded, so there is no turn: the session is suspended, or storage failed. */
   | { readonly _tag: "Refused"; readonly reason: "session_suspended" | "storage"; readonly message: string }
 
@@ -49,8 +57,70 @@ export interface TurnIntake {
    * is interrupted at the drain deadline, and either way it is recorded.
    */
   readonly submit: (inbound: InboundMessage, hooks?: TurnHooks) => Effect.Effect<TurnOutcome, IntakeClosed>
+  /**
+   * Runs a turn an earlier life left resume_pending again (same turn id, context up to its inbound
+   * message), like submit. onAccepted is called once the turn is running again.
+   */
+  readonly resume: (turnId: string, hooks?: TurnHooks) => Effect.Effect<TurnOutcome, IntakeClosed>
+  /**
+   * Push platforms: the turn's final answer reached the chat, so a restart does not send it again.
+   * Never fails; a failure to record it is logged (the answer may then be sent once more).
+   */
+  readonly delivered: (ids: TurnIds) => Effect.Effect<void>
   /** Turns currently running. */
   readonly active: Effect.Effect<number>
+}
+
+/**
+ * What a push platform must do for one of its chats after a restart: run a turn again, or send an
+ * answer an earlier life recorded but never delivered (a reply, a failure, or an expired turn).
+ */
+export type Carryover =
+  | {
+    readonly _tag: "Resume"
+    readonly ids: TurnIds
+    readonly chatKey: string
+    readonly inbound: string
+    readonly startedAt: string
+  }
+  | {
+    readonly _tag: "Deliver"
+    readonly ids: TurnIds
+    readonly chatKey: string
+    readonly inbound: string
+    readonly outcome: "completed" | "failed" | "interrupted"
+    /** The reply (completed) or the reason (failed, interrupted). */
+    readonly text: string
+  }
+
+/** The gateway as a chat command (/status) shows it. */
+export interface GatewayView {
+  readonly pid: number
+  readonly state: string
+  readonly startedAt: string
+  readonly activeTurns: number
+  readonly platforms: Readonly<Record<string, { readonly state: string; readonly error: string | null }>>
+  /** The agent answering, e.g. "openai gpt-4o-mini" or "echo". */
+  readonly agent: string
+  readonly supervisor: string | null
+}
+
+/** What the kernel offers an adapter besides turns, handed over with startIntake. */
+export interface IntakeContext {
+  /** This platform's turns left over by an earlier life, oldest first; acted on before new messages. */
+  readonly carryover: ReadonlyArray<Carryover>
+  readonly status: Effect.Effect<GatewayView>
+  /**
+   * The restart path of CONTRACT 3.4, as `hermes gateway restart` takes it (drain, then exit 75
+   * or a successor). `by` names who asked, for the shutdown record.
+   */
+  readonly requestRestart: (by: string) => Effect.Effect<void>
+}
+
+/** A platform's live condition for gateway_state.json `platforms` (e.g. Telegram `retrying` + the error). */
+export interface PlatformHealth {
+  readonly state: string
+  readonly error: string | null
 }
 
 /** What an adapter reports about itself once connected (written to gateway_state.json platforms). */
@@ -70,11 +140,13 @@ export interface Adapter {
   /** Connect or listen. Requests that arrive before startIntake are refused as "starting". */
   readonly connect: Effect.Effect<PlatformInfo, AdapterConnectError>
   /** Begin handing inbound messages to the kernel; readiness turns true. */
-  readonly startIntake: (intake: TurnIntake) => Effect.Effect<void>
+  readonly startIntake: (intake: TurnIntake, context: IntakeContext) => Effect.Effect<void>
   /** Shutdown step 2: refuse new messages (HTTP: 503 + Retry-After), readiness false; accepted turns go on. */
   readonly stopIntake: Effect.Effect<void>
   /** Shutdown step 3: tell chats with a turn in flight that the gateway is going away. */
   readonly notifyInFlight: (reason: StopReason) => Effect.Effect<void>
   /** Shutdown step 6: close connections. The kernel bounds it; it must be interruptible. */
   readonly disconnect: Effect.Effect<void>
+  /** Polled while running; changes are written to gateway_state.json. Absent: "connected" until disconnect. */
+  readonly health?: Effect.Effect<PlatformHealth>
 }

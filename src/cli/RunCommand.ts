@@ -118,6 +118,8 @@ export const runInHome = (home: Option.Option<string>) =>
         adapters,
         supervisor,
         loopStallTimeout: config.gateway.loop_stall_timeout,
+        resumeWindow: config.gateway.resume_window,
+        agentLabel: config.agent.kind === "echo" ? "echo" : `openai ${agentModel(config)}`,
         ...systemdWatchdogOf(process.env)
       }).pipe(
         Effect.provide(Layer.mergeAll(

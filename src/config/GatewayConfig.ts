@@ -14,6 +14,12 @@ export interface GatewayConfig {
     readonly marker_ttl: Duration.Duration
     /** No event-loop heartbeat for this long: diagnostic report, record, exit 75. 0 turns it off. */
     readonly loop_stall_timeout: Duration.Duration
+    /**
+     * Push platforms: a turn cut short by a restart is run again when the gateway is back within
+     * this long of the message; an older one is reported to its chat as not answered. 0 never
+     * runs them again.
+     */
+    readonly resume_window: Duration.Duration
   }
   readonly adapters: {
     readonly http: {
@@ -254,7 +260,8 @@ const ConfigFields = Schema.Struct({
     adapter_disconnect_timeout: key(ConfigDuration, seconds(5)),
     db_close_timeout: key(ConfigDuration, seconds(5)),
     marker_ttl: key(ConfigDuration, seconds(60)),
-    loop_stall_timeout: key(StallTimeout, seconds(60))
+    loop_stall_timeout: key(StallTimeout, seconds(60)),
+    resume_window: key(ConfigDuration, seconds(3600))
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({

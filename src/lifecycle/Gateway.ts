@@ -19,7 +19,14 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
-import { type Adapter, AdapterConnectError, type PlatformInfo } from "../adapters/Adapter.js"
+import {
+  type Adapter,
+  AdapterConnectError,
+  type Carryover,
+  type GatewayView,
+  type IntakeContext,
+  type PlatformInfo
+} from "../adapters/Adapter.js"
 import type { Agent } from "../agents/Agent.js"
 import type { FileWriteError } from "../home/AtomicFile.js"
 import type { GatewayStateDocument, ShutdownSummary } from "../home/GatewayStateFile.js"
@@ -28,7 +35,8 @@ import type { HomeLocked, LockError } from "../home/InstanceLock.js"
 import type { ProcessIdentity } from "../home/ProcessIdentity.js"
 import { answerRawQuery } from "../sessions/SessionQueries.js"
 import { SessionStore } from "../sessions/SessionStore.js"
-import type { SessionDbError } from "../sessions/SessionDb.js"
+import type { SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
+import { carryoverOf, expiredReason, planCarryover } from "./Carryover.js"
 import { ExitCode } from "./ExitCode.js"
 import {
   EnvironmentError,
@@ -67,6 +75,10 @@ export interface GatewaySettings {
   readonly systemdWatchdog?: Duration.Duration
   /** gateway.loop_stall_timeout; undefined or zero turns the event-loop monitor off. */
   readonly loopStallTimeout?: Duration.Duration
+  /** gateway.resume_window: how old a message left resume_pending may be and still be run again. */
+  readonly resumeWindow: Duration.Duration
+  /** Who answers, for the chat command /status (e.g. "openai llama3.1:8b"). */
+  readonly agentLabel: string
 }
 
 export type GatewayRunError =
@@ -170,6 +182,8 @@ const life = (settings: GatewaySettings, control: Control) =>
     const forensics = yield* Forensics
     const scope = yield* Effect.scope
 
+    // One writer at a time: two fibers saving at once could otherwise put the older document last.
+    const stateWriter = yield* Effect.makeSemaphore(1)
     const saveState = (patch: Partial<GatewayStateDocument>) =>
       Effect.gen(function*() {
         const updated_at = yield* isoNow
@@ -177,7 +191,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         yield* store.writeState(next).pipe(
           Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`))
         )
-      })
+      }).pipe(stateWriter.withPermits(1))
 
     /**
      * Phase 0: the forensic snapshot (taken by the caller before the marker is consumed), the
@@ -404,6 +418,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         controlServer.serve((request) => Runtime.runPromise(runtime)(answerRawQuery(db)(request)))
         const adapters = yield* connectAdapters()
         const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active))
+        const carryover = yield* prepareCarryover(db, adapters)
         yield* Effect.addFinalizer(() => interruptStep(turns))
         yield* Effect.addFinalizer(() => drainStep(turns))
         yield* Effect.addFinalizer(() =>
@@ -419,8 +434,102 @@ const life = (settings: GatewaySettings, control: Control) =>
             yield* Effect.forEach(adapters, (a) => a.stopIntake.pipe(Effect.exit), { concurrency: "unbounded" })
           }))
         )
-        yield* Effect.forEach(adapters, (a) => a.startIntake(turns.intake), { discard: true })
+        yield* Effect.forEach(
+          adapters,
+          (adapter) => adapter.startIntake(turns.intake, intakeContext(carryover.get(adapter.name) ?? [])),
+          { discard: true }
+        )
+        // Interrupted when start-up's scope closes, before stop_intake, so the last word on each
+        // platform's state is the disconnect step's.
+        yield* Effect.forkScoped(followPlatformHealth(adapters))
       })
+    }
+
+    /**
+     * The push turns an earlier life left: too old ones are expired in the SessionDB first (a
+     * failure leaves them for the next start), then each platform gets its own, oldest first.
+     */
+    function prepareCarryover(db: SessionDbService, adapters: ReadonlyArray<Adapter>) {
+      return Effect.gen(function*() {
+        const byPlatform = new Map<string, Array<Carryover>>()
+        const backlog = yield* db.backlog.pipe(
+          Effect.catchAll((error) =>
+            Effect.logError(`cannot read the turns an earlier life left (they wait for the next start): ${error.message}`).pipe(
+              Effect.as([])
+            )
+          )
+        )
+        if (backlog.length === 0) return byPlatform
+        const plan = planCarryover(backlog, yield* Clock.currentTimeMillis, settings.resumeWindow)
+        const reason = expiredReason(settings.resumeWindow)
+        const counts = { resume: 0, expire: 0, deliver: 0 }
+        for (const planned of plan) {
+          if (planned.action === "expire") {
+            const expired = yield* db.expireTurn(planned.turn.ids.turnId, reason).pipe(
+              Effect.as(true),
+              Effect.catchAll((error) => Effect.logWarning(`cannot expire turn ${planned.turn.ids.turnId}: ${error.message}`).pipe(Effect.as(false)))
+            )
+            if (!expired) continue
+          }
+          counts[planned.action]++
+          const list = byPlatform.get(planned.turn.platform) ?? []
+          list.push(carryoverOf(planned, reason))
+          byPlatform.set(planned.turn.platform, list)
+        }
+        yield* Effect.log(
+          `turns carried over from an earlier life: resume=${counts.resume} deliver=${counts.deliver} expired=${counts.expire}`
+        )
+        for (const [platform, list] of byPlatform) {
+          if (!adapters.some((adapter) => adapter.name === platform)) {
+            yield* Effect.logWarning(`${list.length} turn(s) of platform ${platform} wait until it is enabled and connected again`)
+          }
+        }
+        return byPlatform
+      })
+    }
+
+    function intakeContext(carryover: ReadonlyArray<Carryover>): IntakeContext {
+      return {
+        carryover,
+        status: Effect.gen(function*() {
+          const state = yield* Ref.get(control.state)
+          const shuttingDown = Option.isSome(yield* Ref.get(control.shutdownStartedAt))
+          const view: GatewayView = {
+            pid: settings.self.pid,
+            state: shuttingDown && state.gateway_state === "running" ? "draining" : state.gateway_state,
+            startedAt,
+            activeTurns: yield* Ref.get(control.activeTurns),
+            platforms: Object.fromEntries(
+              Object.entries(state.platforms).map(([name, p]) => [name, { state: String(p.state), error: p.error ?? null }])
+            ),
+            agent: settings.agentLabel,
+            supervisor: state.supervisor?.kind ?? null
+          }
+          return view
+        }),
+        // Uninterruptible: the stop it starts will interrupt the adapter fiber that asked.
+        requestRestart: (by) => Effect.uninterruptible(handleStopRequest({ _tag: "Control", action: "restart", by }))
+      }
+    }
+
+    /** Platforms that report their health (Telegram: polling / retrying + error) are followed once a second. */
+    function followPlatformHealth(adapters: ReadonlyArray<Adapter>) {
+      return Effect.forever(Effect.gen(function*() {
+        yield* Effect.sleep(Duration.seconds(1))
+        if (Option.isSome(yield* Ref.get(control.shutdownStartedAt))) return
+        const current = (yield* Ref.get(control.state)).platforms
+        let changed = false
+        const next = { ...current }
+        for (const adapter of adapters) {
+          if (adapter.health === undefined) continue
+          const health = yield* adapter.health
+          const known = current[adapter.name]
+          if (known !== undefined && known.state === health.state && (known.error ?? null) === health.error) continue
+          next[adapter.name] = { ...known, state: health.state, error: health.error }
+          changed = true
+        }
+        if (changed) yield* saveState({ platforms: next })
+      }))
     }
 
     /** Connect every enabled adapter in parallel, each bounded; the disconnect finalizer comes first. */

@@ -9,7 +9,8 @@ export type StopSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGUSR1"
 /** Where a stop request came from. Signals are data; nothing is inferred from the environment. */
 export type StopRequest =
   | { readonly _tag: "Signal"; readonly signal: StopSignal }
-  | { readonly _tag: "Control"; readonly action: "stop" | "restart" }
+  /** Asked from inside, e.g. the chat command /restart; `by` names who asked. */
+  | { readonly _tag: "Control"; readonly action: "stop" | "restart"; readonly by: string }
 
 export type Classification = "planned" | "restart" | "unplanned"
 
@@ -102,4 +103,4 @@ export const exitVerdict = (classification: Classification): ExitVerdict => {
 }
 
 export const describeRequest = (request: StopRequest): string =>
-  request._tag === "Signal" ? request.signal : `control:${request.action}`
+  request._tag === "Signal" ? request.signal : `control:${request.action} (${request.by})`

@@ -13,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type InboundMessage, IntakeClosed, type TurnHooks, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/Adapter.js"
 import { Agent } from "../agents/Agent.js"
-import type { SessionDbService } from "../sessions/SessionDb.js"
+import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 
 export type DrainEnd = "empty" | "deadline" | "forced"
 
@@ -45,9 +45,15 @@ export const makeTurnSupervisor = (
     const open = yield* Ref.make(true)
     const interruptReason = yield* Ref.make("gateway shutting down")
 
-    const runTurn = (inbound: InboundMessage, hooks: TurnHooks | undefined, ids: Ref.Ref<TurnIds | undefined>) =>
+    const runTurn = (
+      begin: Effect.Effect<BegunTurn, SessionDbError>,
+      hooks: TurnHooks | undefined,
+      ids: Ref.Ref<TurnIds | undefined>
+    ) =>
       Effect.gen(function*() {
-        const begun = yield* db.beginTurn(inbound)
+        const begun = yield* begin
+        // Recorded by an earlier life, whose turn answers it (resumed or delivered after the restart).
+        if (begun.duplicate) return { _tag: "Duplicate", ids: begun.ids } satisfies TurnOutcome as TurnOutcome
         yield* Ref.set(ids, begun.ids)
         if (hooks?.onAccepted) yield* hooks.onAccepted(begun.ids)
         const onChunk = hooks?.onChunk
@@ -89,31 +95,41 @@ export const makeTurnSupervisor = (
         )
       )
 
-    const intake: TurnIntake = {
-      submit: (inbound, hooks) =>
-        Effect.gen(function*() {
-          if (!(yield* Ref.get(open))) {
+    /** Runs one turn in the set and waits for it; the caller's going away does not cancel it. */
+    const supervise = (begin: Effect.Effect<BegunTurn, SessionDbError>, hooks: TurnHooks | undefined) =>
+      Effect.gen(function*() {
+        if (!(yield* Ref.get(open))) {
+          return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+        }
+        const ids = yield* Ref.make<TurnIds | undefined>(undefined)
+        const fiber = yield* FiberSet.run(set, runTurn(begin, hooks, ids))
+        yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
+        const exit = yield* Fiber.await(fiber)
+        yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
+        if (Exit.isSuccess(exit)) return exit.value
+        const known = yield* Ref.get(ids)
+        if (known === undefined) {
+          if (Cause.isInterruptedOnly(exit.cause)) {
+            // The set closed between the intake check and the fork (or before the message was
+            // recorded): the turn never started.
             return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
           }
-          const ids = yield* Ref.make<TurnIds | undefined>(undefined)
-          const fiber = yield* FiberSet.run(set, runTurn(inbound, hooks, ids))
-          yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
-          const exit = yield* Fiber.await(fiber)
-          yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
-          if (Exit.isSuccess(exit)) return exit.value
-          const known = yield* Ref.get(ids)
-          if (known === undefined) {
-            if (Cause.isInterruptedOnly(exit.cause)) {
-              // The set closed between the intake check and the fork (or before the message was
-              // recorded): the turn never started.
-              return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
-            }
-            yield* Effect.logError(`recording a message failed: ${Cause.pretty(exit.cause)}`)
-            return { _tag: "Refused", reason: "storage", message: "the message could not be recorded" } satisfies TurnOutcome as TurnOutcome
-          }
-          const reason = yield* Ref.get(interruptReason)
-          return { _tag: "Interrupted", ids: known, reason } satisfies TurnOutcome as TurnOutcome
-        }),
+          yield* Effect.logError(`recording a message failed: ${Cause.pretty(exit.cause)}`)
+          return { _tag: "Refused", reason: "storage", message: "the message could not be recorded" } satisfies TurnOutcome as TurnOutcome
+        }
+        const reason = yield* Ref.get(interruptReason)
+        return { _tag: "Interrupted", ids: known, reason } satisfies TurnOutcome as TurnOutcome
+      })
+
+    const intake: TurnIntake = {
+      submit: (inbound: InboundMessage, hooks) => supervise(db.beginTurn(inbound), hooks),
+      resume: (turnId, hooks) => supervise(db.resumeTurn(turnId), hooks),
+      delivered: (ids) =>
+        db.markDelivered(ids).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`could not record that turn ${ids.turnId} was delivered (it may be sent again after a restart): ${error.message}`)
+          )
+        ),
       active: FiberSet.size(set)
     }
 

@@ -99,13 +99,17 @@ const fieldsOf = (turn: Turn, ids: TurnIds): CompletionFields => ({
   model: turn.context.model
 })
 
-/** Interrupted and Failed outcomes as the refusal to answer with (status or error event). */
+/** Every outcome but Completed as the refusal to answer with (status or error event). */
 const refusalOf = (turn: Turn, outcome: Exclude<TurnOutcome, { _tag: "Completed" }>): RequestRejected => {
   switch (outcome._tag) {
     case "Interrupted":
       return unavailable("interrupted", turn.context.retryAfterSeconds, sessionHeader(outcome.ids))
     case "Failed":
       return agentFailed(outcome.message, sessionHeader(outcome.ids))
+    case "Duplicate":
+      // Requests carry no externalId, so the journal never reports one; answered as a failure
+      // rather than trusted, should that ever change.
+      return agentFailed("the message was already recorded by an earlier turn", sessionHeader(outcome.ids))
     case "Refused":
       // Nothing was recorded, so there is no session id to hand back.
       return outcome.reason === "session_suspended"

@@ -5,10 +5,17 @@
 // only once its inbound message is durably recorded (onAccepted) or it needed no turn, and the
 // UpdateLedger file remembers what was handled so a restart never submits it again.
 //
-// What the kernel can see: `status` (state "retrying" with the last error while the Bot API is
+// A SIGKILL between recording a message and writing the ledger makes Telegram deliver the update
+// again: its update_id goes along as the message's externalId, so the SessionDB recognises it
+// (outcome Duplicate) and the turn recorded the first time answers it. Final answers are marked
+// delivered once sent; whatever a dead life recorded but never delivered, or left to resume, comes
+// back as carryover at startIntake and is handled before new messages of that chat.
+//
+// What the kernel can see: `health` (state "retrying" with the last error while the Bot API is
 // failing; "polling" once it answers again).
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -20,12 +27,30 @@ import { ExitCode } from "../../lifecycle/ExitCode.js"
 import {
   type Adapter,
   AdapterConnectError,
+  type Carryover,
+  type IntakeContext,
   type PlatformInfo,
   type StopReason,
+  type TurnIds,
   type TurnIntake,
   type TurnOutcome
 } from "../Adapter.js"
 import { type BotApiError, makeBotApi, type TelegramUpdate, type TelegramUser } from "./BotApi.js"
+import {
+  type ChatCommand,
+  failedReply,
+  notAnsweredReply,
+  notTextReply,
+  parseCommand,
+  privateBotReply,
+  refusedReply,
+  restartedNotice,
+  restartingReply,
+  restartNotAllowedReply,
+  resumeNotice,
+  statusReply,
+  stopNotice
+} from "./ChatReplies.js"
 import { splitMessage } from "./SplitMessage.js"
 import { loadUpdateLedger, type UpdateLedger } from "./UpdateLedger.js"
 
@@ -69,10 +94,11 @@ export interface TelegramStatus {
 }
 
 export interface TelegramAdapter extends Adapter {
-  /** For the kernel's status and readiness: polling, or retrying with the error. */
+  /** The adapter's own view, with the bot and the acknowledged update id (health is its summary). */
   readonly status: Effect.Effect<TelegramStatus>
 }
 
+/** One unit of work in a chat's queue; `updateId` is null for work carried over from an earlier life. */
 type Job =
   | { readonly _tag: "Refuse"; readonly updateId: number; readonly chatId: number }
   | { readonly _tag: "NotText"; readonly updateId: number; readonly chatId: number }
@@ -83,28 +109,32 @@ type Job =
     readonly text: string
     readonly user: string
   }
+  | { readonly _tag: "Carryover"; readonly updateId: null; readonly chatId: number; readonly item: Carryover }
 
 interface Worker {
   readonly queue: Queue.Queue<Job>
   readonly fiber: Fiber.RuntimeFiber<void, never>
 }
 
-export const privateBotReply = "Sorry, this bot is private."
-export const notTextReply = "Sorry, I can only read text messages."
-export const interruptedReply = "The gateway is restarting; your message will be answered."
-export const failedReply = (message: string) => `Sorry, something went wrong: ${message}`
-export const refusedReply = (message: string) => `Sorry, your message could not be taken (${message}); please send it again later.`
-export const stopNotice = (reason: StopReason) => `Gateway is ${reason}; your message is saved.`
-
 /** How long disconnect lets replies already being sent go out before cutting them off. */
 const replyGraceMillis = 2000
 
-export const isAllowedUser = (allowed: ReadonlyArray<number | string>, from: TelegramUser | undefined): boolean => {
-  if (allowed.length === 0) return true
+/** A /restart older than this when the next life starts is not announced as "restarted". */
+const restartNoticeMaxAgeMillis = 10 * 60_000
+
+/** Whether `from` is named in `allowed` (by id or username); nobody is named in an empty list. */
+export const isListedUser = (allowed: ReadonlyArray<number | string>, from: TelegramUser | undefined): boolean => {
   if (from === undefined) return false
   const username = from.username?.toLowerCase()
   return allowed.some((entry) => entry === from.id || (username !== undefined && entry === username))
 }
+
+/** May talk to the bot: everyone when allowed_users is empty. */
+export const isAllowedUser = (allowed: ReadonlyArray<number | string>, from: TelegramUser | undefined): boolean =>
+  allowed.length === 0 || isListedUser(allowed, from)
+
+/** May restart the gateway from chat: only users named in allowed_users, never "everyone". */
+export const mayRestart = isListedUser
 
 export const makeTelegramAdapter = (
   options: TelegramAdapterOptions
@@ -138,6 +168,9 @@ export const makeTelegramAdapter = (
     const workers = new Map<number, Worker>()
     const inFlight = new Set<number>()
     let replying = 0
+    let botUsername: string | null = null
+    /** /status and /restart run beside the chat queues (a long turn must not hold up /status). */
+    const commandFibers = new Set<Fiber.RuntimeFiber<void, never>>()
 
     const annotate = Effect.annotateLogs({ adapter: "telegram" })
 
@@ -172,34 +205,46 @@ export const makeTelegramAdapter = (
       })
     const markHandled = (updateId: number) => record(`update ${updateId}`, (l) => l.handled(updateId))
 
-    /** One sendMessage/sendChatAction with retries on 429/5xx/network; a give-up is logged, never raised. */
-    const deliver = (method: string, params: Record<string, unknown>, attempts = sendAttempts): Effect.Effect<void> =>
+    /**
+     * One sendMessage with retries on 429/5xx/network; a give-up is logged, never raised. Returns
+     * whether the matter is settled: sent, or refused for good (e.g. the user blocked the bot).
+     * Retries running out is not settled: a recorded answer is then tried again by the next life.
+     */
+    const deliver = (params: Record<string, unknown>, attempts = sendAttempts): Effect.Effect<boolean> =>
       Effect.gen(function*() {
-        for (let attempt = 0; attempt < attempts; attempt++) {
-          const result = yield* Effect.either(api.call(method, params))
-          if (Either.isRight(result)) return
+        for (let attempt = 0; ; attempt++) {
+          const result = yield* Effect.either(api.call("sendMessage", params))
+          if (Either.isRight(result)) return true
           const error = result.left
-          if (!error.transient || attempt === attempts - 1) {
-            return yield* Effect.logWarning(`telegram: ${error.message}; giving up on this message`).pipe(
+          if (!error.transient || attempt >= attempts - 1) {
+            yield* Effect.logWarning(`telegram: ${error.message}; giving up on this message`).pipe(
               Effect.annotateLogs({ chat: String(params.chat_id) })
             )
+            return !error.transient
           }
           yield* Effect.sleep(delayFor(error, attempt))
         }
       })
 
-    /** Counted in `replying` so disconnect can let replies already on their way finish. */
-    const sendText = (chatId: number, text: string): Effect.Effect<void> =>
+    /**
+     * Sends `text`, split at Telegram's limit; settled when every part is. Counted in `replying`
+     * so disconnect can let replies already on their way finish.
+     */
+    const sendText = (chatId: number, text: string): Effect.Effect<boolean> =>
       Effect.acquireUseRelease(
         Effect.sync(() => replying++),
         () =>
-          Effect.forEach(
+          Effect.reduce(
             splitMessage(text.trim() === "" ? "(no reply)" : text),
-            (part) => deliver("sendMessage", { chat_id: chatId, text: part }),
-            { discard: true }
+            true,
+            (settled, part) => Effect.map(deliver({ chat_id: chatId, text: part }), (ok) => settled && ok)
           ),
         () => Effect.sync(() => replying--)
       )
+
+    /** Sends a turn's final answer and records it delivered, so no later life sends it again. */
+    const sendAnswer = (chatId: number, ids: TurnIds, text: string, intake: TurnIntake): Effect.Effect<void> =>
+      Effect.flatMap(sendText(chatId, text), (settled) => (settled ? intake.delivered(ids) : Effect.void))
 
     const typing = (chatId: number): Effect.Effect<never> =>
       Effect.forever(
@@ -209,16 +254,32 @@ export const makeTelegramAdapter = (
         )
       )
 
-    const replyFor = (outcome: TurnOutcome): string => {
+    /** A turn in flight in this chat: typing shown, the chat told if the gateway goes away. */
+    const whileInFlight = <A, E>(chatId: number, turn: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.gen(function*() {
+        inFlight.add(chatId)
+        const typist = yield* Effect.fork(typing(chatId))
+        return yield* turn.pipe(
+          Effect.ensuring(Effect.zipRight(Fiber.interrupt(typist), Effect.sync(() => inFlight.delete(chatId))))
+        )
+      })
+
+    /**
+     * Tells the chat how a turn ended. Interrupted: nothing now (the chat was told at shutdown
+     * step 3, and the next life resumes or reports the turn). Duplicate: the turn recorded the
+     * first time answers.
+     */
+    const answerOutcome = (chatId: number, outcome: TurnOutcome, intake: TurnIntake): Effect.Effect<void> => {
       switch (outcome._tag) {
         case "Completed":
-          return outcome.reply
-        case "Interrupted":
-          return interruptedReply
+          return sendAnswer(chatId, outcome.ids, outcome.reply, intake)
         case "Failed":
-          return failedReply(outcome.message)
+          return sendAnswer(chatId, outcome.ids, failedReply(outcome.message), intake)
         case "Refused":
-          return refusedReply(outcome.message)
+          return Effect.asVoid(sendText(chatId, refusedReply(outcome.message)))
+        case "Interrupted":
+        case "Duplicate":
+          return Effect.void
       }
     }
 
@@ -227,23 +288,54 @@ export const makeTelegramAdapter = (
         // Intake stopped while this waited behind its chat's previous turn: left unacknowledged,
         // Telegram hands it to the next life.
         if (closed) return
-        inFlight.add(job.chatId)
-        const typist = yield* Effect.fork(typing(job.chatId))
-        const result = yield* intake.submit(
-          { platform: "telegram", sessionKey: String(job.chatId), text: job.text, history: [], user: job.user },
-          { onAccepted: () => markHandled(job.updateId) }
-        ).pipe(
-          Effect.either,
-          Effect.ensuring(Effect.zipRight(Fiber.interrupt(typist), Effect.sync(() => inFlight.delete(job.chatId))))
+        const result = yield* whileInFlight(
+          job.chatId,
+          intake.submit(
+            {
+              platform: "telegram",
+              sessionKey: String(job.chatId),
+              text: job.text,
+              history: [],
+              user: job.user,
+              externalId: String(job.updateId)
+            },
+            { onAccepted: () => markHandled(job.updateId) }
+          ).pipe(Effect.either)
         )
         if (Either.isLeft(result)) {
           // Not recorded and not acknowledged: redelivered to the next life.
           return yield* Effect.logInfo(`telegram: message left for the next start: ${result.left.message}`)
         }
         const outcome = result.right
-        // Never recorded, but the user is told to send it again: nothing is left to redeliver.
-        if (outcome._tag === "Refused") yield* markHandled(job.updateId)
-        yield* sendText(job.chatId, replyFor(outcome))
+        // Duplicate: recorded in an earlier life. Refused: never recorded, but the user is told to
+        // send it again. Either way nothing is left for Telegram to redeliver.
+        if (outcome._tag === "Duplicate" || outcome._tag === "Refused") yield* markHandled(job.updateId)
+        if (outcome._tag === "Duplicate") yield* Effect.logInfo(`telegram: update ${job.updateId} was recorded by an earlier life; not answered twice`)
+        yield* answerOutcome(job.chatId, outcome, intake)
+      })
+
+    /** A turn an earlier life left: run again (the user is told first), or its answer sent at last. */
+    const runCarryover = (chatId: number, item: Carryover, intake: TurnIntake): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (item._tag === "Deliver") {
+          const text = item.outcome === "completed"
+            ? item.text
+            : item.outcome === "failed"
+            ? failedReply(item.text)
+            : notAnsweredReply(item.inbound, item.text)
+          return yield* sendAnswer(chatId, item.ids, text, intake)
+        }
+        if (closed) return
+        yield* sendText(chatId, resumeNotice(item.inbound))
+        const result = yield* whileInFlight(chatId, Effect.either(intake.resume(item.ids.turnId)))
+        // Intake closed before it ran: still resume_pending, for the next life.
+        if (Either.isLeft(result)) return
+        const outcome = result.right
+        // A resumed turn that cannot run (e.g. its session was suspended meanwhile) stays as recorded.
+        if (outcome._tag === "Refused") {
+          return yield* Effect.logWarning(`telegram: turn ${item.ids.turnId} could not be resumed: ${outcome.message}`)
+        }
+        yield* answerOutcome(chatId, outcome, intake)
       })
 
     const runJob = (job: Job, intake: TurnIntake): Effect.Effect<void> => {
@@ -254,6 +346,8 @@ export const makeTelegramAdapter = (
           return Effect.zipRight(sendText(job.chatId, notTextReply), markHandled(job.updateId))
         case "Turn":
           return runTurn(job, intake)
+        case "Carryover":
+          return runCarryover(job.chatId, job.item, intake)
       }
     }
 
@@ -264,9 +358,12 @@ export const makeTelegramAdapter = (
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause)
                 ? Effect.failCause(cause)
-                : Effect.logError(`telegram: handling update ${job.updateId} failed`, cause)
+                : Effect.logError(
+                  job.updateId === null ? "telegram: carried-over turn failed" : `telegram: handling update ${job.updateId} failed`,
+                  cause
+                )
             ),
-            Effect.annotateLogs({ chat: String(job.chatId), update: job.updateId })
+            Effect.annotateLogs({ chat: String(job.chatId), update: job.updateId ?? "carryover" })
           ))
       )
 
@@ -282,7 +379,45 @@ export const makeTelegramAdapter = (
         yield* Queue.offer(worker.queue, job)
       })
 
-    const dispatch = (update: TelegramUpdate, intake: TurnIntake): Effect.Effect<void> => {
+    /**
+     * /status and /restart. The update is marked handled before anything else happens: a /restart
+     * redelivered to the next life would restart it again, for ever.
+     */
+    const runCommand = (
+      command: ChatCommand,
+      updateId: number,
+      chatId: number,
+      from: TelegramUser | undefined,
+      context: IntakeContext
+    ): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        yield* markHandled(updateId)
+        if (command === "status") {
+          const view = yield* context.status
+          yield* sendText(chatId, statusReply(view, yield* Clock.currentTimeMillis))
+          return
+        }
+        const who = from?.username !== undefined ? `@${from.username}` : `user ${from?.id ?? "unknown"}`
+        if (!mayRestart(options.allowedUsers, from)) {
+          yield* Effect.logWarning(`telegram: /restart refused for ${who}: not listed in allowed_users`)
+          yield* sendText(chatId, restartNotAllowedReply)
+          return
+        }
+        const requestedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        yield* record("the /restart notice", (l) => l.noteRestart({ chat_id: chatId, requested_at: requestedAt }))
+        yield* sendText(chatId, restartingReply)
+        yield* Effect.log(`telegram: /restart from ${who}`)
+        yield* context.requestRestart(`telegram /restart by ${who}`)
+      }).pipe(Effect.annotateLogs({ chat: String(chatId), update: updateId }))
+
+    const startCommand = (job: Effect.Effect<void>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.forkDaemon(Effect.interruptible(job))
+        commandFibers.add(fiber)
+        fiber.addObserver(() => commandFibers.delete(fiber))
+      })
+
+    const dispatch = (update: TelegramUpdate, intake: TurnIntake, context: IntakeContext): Effect.Effect<void> => {
       const message = update.message
       const updateId = update.update_id
       if (message === undefined || typeof message.chat?.id !== "number") return markHandled(updateId)
@@ -294,11 +429,13 @@ export const makeTelegramAdapter = (
         )
       }
       if (typeof message.text !== "string") return enqueue({ _tag: "NotText", updateId, chatId }, intake)
+      const command = parseCommand(message.text, botUsername)
+      if (command !== undefined) return startCommand(runCommand(command, updateId, chatId, message.from, context))
       const user = message.from?.username ?? String(message.from?.id ?? chatId)
       return enqueue({ _tag: "Turn", updateId, chatId, text: message.text, user }, intake)
     }
 
-    const pollLoop = (intake: TurnIntake): Effect.Effect<void> =>
+    const pollLoop = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
       Effect.gen(function*() {
         const current = yield* loadLedger
         let failures = 0
@@ -332,7 +469,7 @@ export const makeTelegramAdapter = (
             }
             fresh += 1
             current.dispatched(id)
-            yield* dispatch(update, intake)
+            yield* dispatch(update, intake, context)
           }
           // Only updates still waiting for their chat came back: Telegram would answer at once again.
           if (fresh === 0 && result.right.length > 0) yield* Effect.sleep(pendingPollMillis)
@@ -357,21 +494,52 @@ export const makeTelegramAdapter = (
             })
         )
       )
+      // A webhook makes getUpdates fail with 409 Conflict; long polling needs it gone. Pending
+      // updates are kept.
+      yield* api.call("deleteWebhook", { drop_pending_updates: false }).pipe(
+        Effect.catchAll((error) =>
+          error.tokenRejected
+            ? Effect.fail(
+              new AdapterConnectError({
+                adapter: "telegram",
+                message: `the bot token in $${options.tokenEnv} was rejected by the Telegram Bot API (${error.status})`,
+                exitCode: ExitCode.Config
+              })
+            )
+            : Effect.logWarning(`telegram: could not remove a webhook (long polling may fail with 409): ${error.message}`)
+        )
+      )
       const bot = me.username ?? null
+      botUsername = bot
       yield* patchStatus({ state: "connected", bot, error: null, retryInMs: null })
       yield* Effect.logDebug("telegram adapter connected").pipe(Effect.annotateLogs({ bot: bot ?? String(me.id) }), annotate)
       return { bot, bot_id: me.id, api_base_url: options.apiBaseUrl }
     })
 
-    const startIntake = (intake: TurnIntake): Effect.Effect<void> =>
+    const startIntake = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (poller !== undefined) return
-        yield* loadLedger
+        const current = yield* loadLedger
         closed = false
         yield* patchStatus({ state: "polling" })
+        // Queued before polling starts, so each chat's carried-over turns come before its new messages.
+        for (const item of context.carryover) {
+          const chatId = Number(item.chatKey)
+          if (!Number.isSafeInteger(chatId)) {
+            yield* Effect.logWarning(`telegram: turn ${item.ids.turnId} has no usable chat id (${JSON.stringify(item.chatKey)}); left as recorded`)
+            continue
+          }
+          yield* enqueue({ _tag: "Carryover", updateId: null, chatId, item }, intake)
+        }
+        const notice = current.takeRestartNotice()
+        const age = notice === null ? Infinity : (yield* Clock.currentTimeMillis) - Date.parse(notice.requested_at)
+        if (notice !== null && age >= 0 && age <= restartNoticeMaxAgeMillis) {
+          const view = yield* context.status
+          yield* startCommand(Effect.asVoid(sendText(notice.chat_id, restartedNotice(view.pid))))
+        }
         // Forked as a daemon (owned by this adapter, not the caller's scope) and interruptible even
         // when startIntake runs in an uninterruptible region.
-        poller = yield* Effect.forkDaemon(Effect.interruptible(pollLoop(intake)))
+        poller = yield* Effect.forkDaemon(Effect.interruptible(pollLoop(intake, context)))
       })
 
     const stopPolling = Effect.suspend(() => {
@@ -390,7 +558,7 @@ export const makeTelegramAdapter = (
     const notifyInFlight = (reason: StopReason): Effect.Effect<void> =>
       Effect.forEach(
         [...inFlight],
-        (chatId) => deliver("sendMessage", { chat_id: chatId, text: stopNotice(reason) }, 1),
+        (chatId) => deliver({ chat_id: chatId, text: stopNotice(reason) }, 1),
         { concurrency: "unbounded", discard: true }
       ).pipe(annotate)
 
@@ -398,8 +566,9 @@ export const makeTelegramAdapter = (
       yield* stopPolling
       // Replies already on their way get a moment; then every worker is cut off.
       for (let waited = 0; replying > 0 && waited < replyGraceMillis; waited += 50) yield* Effect.sleep(50)
-      const fibers = [...workers.values()].map((worker) => worker.fiber)
+      const fibers = [...[...workers.values()].map((worker) => worker.fiber), ...commandFibers]
       workers.clear()
+      commandFibers.clear()
       yield* Fiber.interruptAll(fibers)
       yield* patchStatus({ state: "disconnected", retryInMs: null })
     })
@@ -411,6 +580,7 @@ export const makeTelegramAdapter = (
       stopIntake,
       notifyInFlight,
       disconnect,
-      status: Ref.get(status)
+      status: Ref.get(status),
+      health: Effect.map(Ref.get(status), (s) => ({ state: s.state, error: s.error }))
     } satisfies TelegramAdapter
   })

@@ -5,15 +5,24 @@
 // handled (its inbound message durably recorded by the gateway, or it needed no turn). Chats run
 // concurrently, so a later update can be handled before an earlier one: those ids are kept in
 // `handled_above`, so that after a restart Telegram's redelivery of them is skipped rather than
-// submitted again. Both live in one small JSON file written atomically on every change.
+// submitted again. Both live in one small JSON file written atomically on every change, with the
+// chat that asked for a /restart, so the next life can tell it the gateway is back.
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { readJsonSync, writeJsonAtomicSync } from "../../home/AtomicFile.js"
 
+const RestartNotice = Schema.Struct({
+  chat_id: Schema.Number.pipe(Schema.int()),
+  requested_at: Schema.String
+})
+
 const LedgerFile = Schema.Struct({
   acknowledged: Schema.Number.pipe(Schema.int()),
-  handled_above: Schema.optionalWith(Schema.Array(Schema.Number.pipe(Schema.int())), { default: () => [] })
+  handled_above: Schema.optionalWith(Schema.Array(Schema.Number.pipe(Schema.int())), { default: () => [] }),
+  restart_notice: Schema.optionalWith(Schema.NullOr(RestartNotice), { default: () => null })
 })
+
+export type RestartNotice = typeof RestartNotice.Type
 
 export interface UpdateLedger {
   /** The offset for the next getUpdates call. */
@@ -29,6 +38,10 @@ export interface UpdateLedger {
   /** Updates taken but not yet handled (for tests and status). */
   readonly pending: () => ReadonlyArray<number>
   readonly acknowledged: () => number
+  /** Remembers (durably) the chat to tell once the gateway is back; throws if it cannot be written. */
+  readonly noteRestart: (notice: RestartNotice) => void
+  /** The chat that asked for the restart that ended the previous life, taken once (and forgotten durably). */
+  readonly takeRestartNotice: () => RestartNotice | null
 }
 
 export interface LedgerLoad {
@@ -44,12 +57,18 @@ export const loadUpdateLedger = (file: string): Effect.Effect<LedgerLoad> =>
     const handledAbove = new Set<number>(
       reading._tag === "Valid" ? reading.value.handled_above.filter((id) => id > acknowledged) : []
     )
+    let restartNotice = reading._tag === "Valid" ? reading.value.restart_notice : null
     const pending = new Set<number>()
     let dispatchedUpTo = acknowledged
-    let persisted = JSON.stringify({ acknowledged, handled_above: [...handledAbove].sort((a, b) => a - b) })
+    const documentNow = () => ({
+      acknowledged,
+      handled_above: [...handledAbove].sort((a, b) => a - b),
+      ...(restartNotice !== null ? { restart_notice: restartNotice } : {})
+    })
+    let persisted = JSON.stringify(documentNow())
 
     const persist = () => {
-      const document = { acknowledged, handled_above: [...handledAbove].sort((a, b) => a - b) }
+      const document = documentNow()
       const text = JSON.stringify(document)
       if (text === persisted) return
       writeJsonAtomicSync(file, document)
@@ -84,7 +103,22 @@ export const loadUpdateLedger = (file: string): Effect.Effect<LedgerLoad> =>
         persist()
       },
       pending: () => [...pending].sort((a, b) => a - b),
-      acknowledged: () => acknowledged
+      acknowledged: () => acknowledged,
+      noteRestart: (notice) => {
+        restartNotice = notice
+        persist()
+      },
+      takeRestartNotice: () => {
+        const notice = restartNotice
+        if (notice === null) return null
+        restartNotice = null
+        try {
+          persist()
+        } catch {
+          // Not forgotten on disk: the next life may say "restarted" once more, which is harmless.
+        }
+        return notice
+      }
     }
     return {
       ledger,

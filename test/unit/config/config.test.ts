@@ -306,6 +306,7 @@ describe("environment overrides", () => {
       "HERMES_GATEWAY_DRAIN_TIMEOUT",
       "HERMES_GATEWAY_LOOP_STALL_TIMEOUT",
       "HERMES_GATEWAY_MARKER_TTL",
+      "HERMES_GATEWAY_RESUME_WINDOW",
       "HERMES_LOG_FORMAT",
       "HERMES_LOG_LEVEL"
     ])
@@ -451,5 +452,18 @@ describe("gateway.loop_stall_timeout", () => {
     const error = rejected(text, env)
     expect(error.path).toBe("gateway.loop_stall_timeout")
     expect(error.message).toContain(message)
+  })
+})
+
+describe("gateway.resume_window", () => {
+  it("defaults to an hour, reads the file and the variable, and takes 0 to mean never", () => {
+    expect(Duration.toMillis(accepted(undefined, {}).gateway.resume_window)).toBe(3_600_000)
+    expect(Duration.toMillis(accepted("gateway:\n  resume_window: 15min\n", {}).gateway.resume_window)).toBe(900_000)
+    expect(Duration.toMillis(accepted(undefined, { HERMES_GATEWAY_RESUME_WINDOW: "0" }).gateway.resume_window)).toBe(0)
+  })
+
+  it("refuses what is not a finite duration, naming the key", () => {
+    expect(rejected("gateway:\n  resume_window: soon\n", {}).message).toContain("gateway.resume_window")
+    expect(rejected("gateway:\n  resume_window: infinity\n", {}).message).toContain("gateway.resume_window")
   })
 })

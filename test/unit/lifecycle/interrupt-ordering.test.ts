@@ -219,7 +219,9 @@ const runScenario = (s: Scenario) =>
       self,
       argv: [],
       adapters,
-      supervisor: null
+      supervisor: null,
+      resumeWindow: Duration.hours(1),
+      agentLabel: "test"
     }).pipe(
       Effect.provide(Layer.mergeAll(
         Layer.succeed(HomeStore, storeWithMarker),

@@ -78,7 +78,7 @@ describe("classification", () => {
     }
   })
   it("a stop over the control channel is planned", () => {
-    expect(classify({ _tag: "Control", action: "stop" }, none)).toBe("planned")
+    expect(classify({ _tag: "Control", action: "stop", by: "test" }, none)).toBe("planned")
   })
   it("a later SIGTERM/SIGINT/SIGHUP forces; a later SIGUSR1 is ignored", () => {
     expect(followUp(sigterm)).toBe("force")

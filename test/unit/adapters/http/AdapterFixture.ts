@@ -8,6 +8,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { type Adapter, type InboundMessage, IntakeClosed, type TurnIds, type TurnIntake, type TurnOutcome } from "../../../../src/adapters/Adapter.js"
 import { type HttpAdapterOptions, makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
+import { quietContext } from "../IntakeContextFixture.js"
 
 export interface Script {
   /** How the turn ends; "IntakeClosed" refuses it up front, "Defect" dies after acceptance. */
@@ -37,6 +38,8 @@ export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =
     let turns = 0
     const intake: TurnIntake = {
       active: Effect.succeed(0),
+      resume: (turnId) => Effect.dieMessage(`the HTTP adapter never resumes turns (asked for ${turnId})`),
+      delivered: () => Effect.void,
       submit: (inbound, hooks) =>
         Effect.gen(function*() {
           turns += 1
@@ -104,6 +107,6 @@ export const startServing = (
   Effect.gen(function*() {
     const running = yield* startAdapter(overrides)
     const fake = yield* makeFakeIntake(script)
-    yield* running.adapter.startIntake(fake.intake)
+    yield* running.adapter.startIntake(fake.intake, quietContext())
     return { ...running, ...fake }
   })

@@ -13,6 +13,7 @@ import { AdapterConnectError } from "../../../../src/adapters/Adapter.js"
 import { makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
 import { defaultOptions, makeFakeIntake, replyTo, startAdapter, startServing } from "./AdapterFixture.js"
 import { jsonHeaders, openStream, parseEvents, postJson, send, streamedText } from "./RawHttp.js"
+import { quietContext } from "../IntakeContextFixture.js"
 
 const completions = "/v1/chat/completions"
 const hello = { messages: [{ role: "user", content: "hello there" }] }
@@ -64,7 +65,7 @@ describe("HttpAdapter lifecycle", () => {
       })
 
       const fake = yield* makeFakeIntake()
-      yield* adapter.startIntake(fake.intake)
+      yield* adapter.startIntake(fake.intake, quietContext())
       const readyNow = yield* send(url, { path: "/readyz" })
       expect(readyNow.status).toBe(200)
       expect(json(readyNow.body)).toEqual({ status: "ready" })
@@ -516,7 +517,7 @@ describe("HttpAdapter streaming", () => {
             ...hooks,
             onAccepted: (ids) => Effect.zipRight(Deferred.await(accepted), hooks?.onAccepted?.(ids) ?? Effect.void)
           })
-      })
+      }, quietContext())
       const stream = yield* Effect.fork(openStream(url, {
         path: completions,
         headers: jsonHeaders,

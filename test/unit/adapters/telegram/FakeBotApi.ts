@@ -35,6 +35,8 @@ export interface FakeBotApi {
   readonly waiting: () => number
   /** false: offsets no longer forget updates (as if the confirming request never reached Telegram). */
   readonly setConfirming: (confirming: boolean) => void
+  /** sendMessage to this chat answers 403 (the user blocked the bot). */
+  readonly block: (chatId: number) => void
   /** Resolves when `predicate` holds, polling every 10ms, failing after `ms`. */
   readonly until: (predicate: () => boolean, ms?: number) => Effect.Effect<void>
 }
@@ -49,6 +51,7 @@ export const startFakeBotApi = (firstUpdateId = 1000): Effect.Effect<FakeBotApi,
     const errors = new Map<string, Array<ScriptedError>>()
     const waiters = new Set<() => void>()
     let confirming = true
+    const blocked = new Set<number>()
 
     const answer = (res: http.ServerResponse, status: number, body: unknown) => {
       if (res.writableEnded || res.destroyed) return
@@ -85,10 +88,12 @@ export const startFakeBotApi = (firstUpdateId = 1000): Effect.Effect<FakeBotApi,
             const chatId = Number(params.chat_id)
             const body = String(params.text)
             if (body.length > 4096) return answer(res, 400, { ok: false, error_code: 400, description: "Bad Request: message is too long" })
+            if (blocked.has(chatId)) return answer(res, 403, { ok: false, error_code: 403, description: "Forbidden: bot was blocked by the user" })
             sent.push({ chatId, text: body })
             return ok(res, { message_id: messageId++, chat: { id: chatId }, text: body })
           }
           case "sendChatAction":
+          case "deleteWebhook":
             return ok(res, true)
           case "getUpdates": {
             const offset = params.offset === undefined ? undefined : Number(params.offset)
@@ -159,6 +164,7 @@ export const startFakeBotApi = (firstUpdateId = 1000): Effect.Effect<FakeBotApi,
         confirming = value
       },
       held: () => updates.map((u) => u.update_id),
+      block: (chatId) => void blocked.add(chatId),
       waiting: () => waiters.size,
       until
     }

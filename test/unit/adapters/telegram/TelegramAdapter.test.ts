@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import {
+  type Carryover,
   type InboundMessage,
   IntakeClosed,
   type TurnIds,
@@ -19,12 +20,16 @@ import {
 } from "../../../../src/adapters/Adapter.js"
 import {
   failedReply,
-  interruptedReply,
-  makeTelegramAdapter,
+  notAnsweredReply,
   privateBotReply,
-  stopNotice,
-  type TelegramAdapterOptions
-} from "../../../../src/adapters/telegram/TelegramAdapter.js"
+  restartedNotice,
+  restartingReply,
+  restartNotAllowedReply,
+  resumeNotice,
+  stopNotice
+} from "../../../../src/adapters/telegram/ChatReplies.js"
+import { makeTelegramAdapter, type TelegramAdapterOptions } from "../../../../src/adapters/telegram/TelegramAdapter.js"
+import { recordingContext, type RecordingContext, testView } from "../IntakeContextFixture.js"
 import { fakeToken, type FakeBotApi, startFakeBotApi } from "./FakeBotApi.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -44,14 +49,26 @@ interface FakeIntake {
   readonly intake: TurnIntake
   readonly submitted: Array<InboundMessage>
   readonly accepted: Array<string>
+  /** Turn ids resumed, in order. */
+  readonly resumed: Array<string>
+  /** Turn ids whose answer was reported delivered, in order. */
+  readonly delivered: Array<string>
 }
 
 const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeIntake => {
   const submitted: Array<InboundMessage> = []
   const accepted: Array<string> = []
+  const resumed: Array<string> = []
+  const delivered: Array<string> = []
   let turns = 0
   const intake: TurnIntake = {
     active: Effect.sync(() => submitted.length - accepted.length),
+    resume: (turnId) =>
+      Effect.sync(() => {
+        resumed.push(turnId)
+        return { _tag: "Completed", ids: { turnId, sessionId: "resumed" }, reply: `resumed: ${turnId}` } as const
+      }),
+    delivered: (ids) => Effect.sync(() => void delivered.push(ids.turnId)),
     submit: (inbound, hooks) =>
       Effect.gen(function*() {
         submitted.push(inbound)
@@ -59,6 +76,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
         const ids: TurnIds = { turnId: `turn-${++turns}`, sessionId: `session-${inbound.sessionKey}` }
         if (plan.beforeAccept) yield* Deferred.await(plan.beforeAccept)
         if (plan.outcome === "IntakeClosed") return yield* new IntakeClosed({ message: "draining" })
+        if (plan.outcome === "Duplicate") return { _tag: "Duplicate", ids } as const
         accepted.push(inbound.text)
         if (hooks?.onAccepted) yield* hooks.onAccepted(ids)
         if (plan.afterAccept) yield* Deferred.await(plan.afterAccept)
@@ -72,7 +90,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
         }
       })
   }
-  return { intake, submitted, accepted }
+  return { intake, submitted, accepted, resumed, delivered }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,13 +115,18 @@ const build = (options: TelegramAdapterOptions) =>
   makeTelegramAdapter(options).pipe(Effect.provide(FetchHttpClient.layer))
 
 /** Connected with intake open; disconnected when the test's scope closes. */
-const startTelegram = (api: FakeBotApi, fake: FakeIntake, overrides: Partial<TelegramAdapterOptions> = {}) =>
+const startTelegram = (
+  api: FakeBotApi,
+  fake: FakeIntake,
+  overrides: Partial<TelegramAdapterOptions> = {},
+  kernel: RecordingContext = recordingContext()
+) =>
   Effect.gen(function*() {
     const options = optionsFor(api, overrides)
     const adapter = yield* build(options)
     yield* Effect.acquireRelease(adapter.connect, () => adapter.disconnect).pipe(Effect.orDie)
-    yield* adapter.startIntake(fake.intake)
-    return { adapter, options }
+    yield* adapter.startIntake(fake.intake, kernel.context)
+    return { adapter, options, kernel }
   })
 
 const readLedger = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as { acknowledged: number; handled_above: Array<number> }
@@ -118,9 +141,16 @@ describe("TelegramAdapter", () => {
       const release = yield* Deferred.make<void>()
       const fake = makeIntake(() => ({ afterAccept: release }))
       yield* startTelegram(api, fake)
-      api.push({ chatId: 555, text: "hello", username: "alice" })
+      const id = api.push({ chatId: 555, text: "hello", username: "alice" })
       yield* api.until(() => fake.submitted.length === 1)
-      expect(fake.submitted[0]).toEqual({ platform: "telegram", sessionKey: "555", text: "hello", history: [], user: "alice" })
+      expect(fake.submitted[0]).toEqual({
+        platform: "telegram",
+        sessionKey: "555",
+        text: "hello",
+        history: [],
+        user: "alice",
+        externalId: String(id)
+      })
       yield* api.until(() => api.calls.filter((c) => c.method === "sendChatAction").length >= 2)
       expect(api.calls.find((c) => c.method === "sendChatAction")?.params).toEqual({ chat_id: 555, action: "typing" })
       yield* Deferred.succeed(release, undefined)
@@ -225,7 +255,7 @@ describe("TelegramAdapter", () => {
       const first = makeIntake((text) => (text === "b" ? { beforeAccept: never } : {}))
       const life1 = yield* build(optionsFor(api, { ledgerFile }))
       yield* Effect.orDie(life1.connect)
-      yield* life1.startIntake(first.intake)
+      yield* life1.startIntake(first.intake, recordingContext().context)
       const a = api.push({ chatId: 1, text: "a" })
       const b = api.push({ chatId: 2, text: "b" })
       const c = api.push({ chatId: 3, text: "c" })
@@ -258,16 +288,52 @@ describe("TelegramAdapter", () => {
       expect(api.sent).toEqual([])
     }).pipe(quiet))
 
-  it.scopedLive("interrupted and failed turns tell the user", () =>
+  it.scopedLive("a failed turn tells the user and counts as delivered; an interrupted one waits for the next life", () =>
     Effect.gen(function*() {
       const api = yield* startFakeBotApi()
       const fake = makeIntake((text) => ({ outcome: text === "x" ? "Interrupted" : "Failed" }))
-      yield* startTelegram(api, fake)
-      api.push({ chatId: 1, text: "x" })
+      const { options } = yield* startTelegram(api, fake)
+      const x = api.push({ chatId: 1, text: "x" })
       api.push({ chatId: 2, text: "y" })
-      yield* api.until(() => api.sent.length === 2)
-      expect(api.sent.find((m) => m.chatId === 1)?.text).toBe(interruptedReply)
-      expect(api.sent.find((m) => m.chatId === 2)?.text).toBe(failedReply("model exploded"))
+      yield* api.until(() => api.sent.length === 1 && fake.delivered.length === 1)
+      expect(api.sent[0]).toEqual({ chatId: 2, text: failedReply("model exploded") })
+      // Interrupted: recorded (acknowledged), nothing said now; shutdown step 3 told the chat.
+      yield* api.until(() => acknowledgedIn(options.ledgerFile) >= x)
+      yield* Effect.sleep(100)
+      expect(api.sent.filter((m) => m.chatId === 1)).toEqual([])
+      expect(fake.delivered).toEqual(["turn-2"])
+    }).pipe(quiet))
+
+  it.scopedLive("an answer is reported delivered only once Telegram took it, or refused it for good", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake()
+      yield* startTelegram(api, fake, { sendAttempts: 2 })
+      api.push({ chatId: 1, text: "ok" })
+      yield* api.until(() => fake.delivered.length === 1)
+      // Blocked by the user: 403 is final, so the answer is settled and never retried.
+      api.block(2)
+      api.push({ chatId: 2, text: "blocked" })
+      yield* api.until(() => fake.delivered.length === 2)
+      // 5xx until the attempts run out: not delivered, so the next life sends it.
+      api.failNext("sendMessage", { status: 502 }, 2)
+      api.push({ chatId: 3, text: "unlucky" })
+      yield* api.until(() => api.calls.filter((c) => c.method === "sendMessage" && c.params.chat_id === 3).length === 2)
+      yield* Effect.sleep(150)
+      expect(fake.delivered).toEqual(["turn-1", "turn-2"])
+    }).pipe(quiet))
+
+  it.scopedLive("a message an earlier life recorded (Duplicate) is acknowledged and not answered again", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake(() => ({ outcome: "Duplicate" }))
+      const { options } = yield* startTelegram(api, fake)
+      const id = api.push({ chatId: 8, text: "seen before" })
+      yield* api.until(() => acknowledgedIn(options.ledgerFile) === id)
+      yield* Effect.sleep(100)
+      expect(fake.submitted.map((m) => m.externalId)).toEqual([String(id)])
+      expect(api.sent).toEqual([])
+      expect(fake.delivered).toEqual([])
     }).pipe(quiet))
 
   it.scopedLive("notifyInFlight tells only chats with a turn running", () =>
@@ -365,5 +431,120 @@ describe("TelegramAdapter errors", () => {
       expect(fake.submitted).toEqual([])
       const exit = yield* Effect.exit(adapter.disconnect.pipe(Effect.timeout(2000)))
       expect(Exit.isSuccess(exit)).toBe(true)
+    }).pipe(quiet))
+})
+
+describe("TelegramAdapter after a restart", () => {
+  const ids = (turnId: string): TurnIds => ({ turnId, sessionId: "s" })
+
+  it.scopedLive("carried-over turns come before the chat's new messages: resumed with a notice, or their answer sent", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake()
+      const carryover: ReadonlyArray<Carryover> = [
+        { _tag: "Resume", ids: ids("t-resume"), chatKey: "1", inbound: "what is 2+2?", startedAt: "2026-01-01T00:00:00Z" },
+        { _tag: "Deliver", ids: ids("t-done"), chatKey: "2", inbound: "hi", outcome: "completed", text: "a reply from before" },
+        { _tag: "Deliver", ids: ids("t-failed"), chatKey: "3", inbound: "boom", outcome: "failed", text: "it crashed the gateway 3 times" },
+        { _tag: "Deliver", ids: ids("t-old"), chatKey: "4", inbound: "too old", outcome: "interrupted", text: "down too long" },
+        { _tag: "Resume", ids: ids("t-bad"), chatKey: "not-a-chat", inbound: "?", startedAt: "2026-01-01T00:00:00Z" }
+      ]
+      // A new message in chat 1 is already waiting when the gateway comes back.
+      api.push({ chatId: 1, text: "and another thing" })
+      yield* startTelegram(api, fake, {}, recordingContext({ carryover }))
+      yield* api.until(() => fake.delivered.length === 5)
+      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual([
+        resumeNotice("what is 2+2?"),
+        "resumed: t-resume",
+        "echo: and another thing"
+      ])
+      expect(fake.resumed).toEqual(["t-resume"])
+      expect(api.sent.filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["a reply from before"])
+      expect(api.sent.filter((m) => m.chatId === 3).map((m) => m.text)).toEqual([failedReply("it crashed the gateway 3 times")])
+      expect(api.sent.filter((m) => m.chatId === 4).map((m) => m.text)).toEqual([notAnsweredReply("too old", "down too long")])
+      expect([...fake.delivered].sort()).toEqual(["t-done", "t-failed", "t-old", "t-resume", "turn-1"])
+    }).pipe(quiet))
+})
+
+describe("TelegramAdapter chat commands", () => {
+  it.scopedLive("/status answers from the gateway's view, beside a running turn, without a turn of its own", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const hold = yield* Deferred.make<void>()
+      const fake = makeIntake(() => ({ afterAccept: hold }))
+      const { options } = yield* startTelegram(api, fake)
+      api.push({ chatId: 5, text: "a long question" })
+      yield* api.until(() => fake.accepted.length === 1)
+      const id = api.push({ chatId: 5, text: "/status" })
+      yield* api.until(() => api.sent.length === 1)
+      expect(api.sent[0]!.text).toContain(`pid ${testView.pid}`)
+      expect(api.sent[0]!.text).toContain("Hermes gateway: running")
+      expect(fake.submitted.map((m) => m.text)).toEqual(["a long question"])
+      yield* api.until(() => readLedger(options.ledgerFile).acknowledged === id)
+      yield* Deferred.succeed(hold, undefined)
+    }).pipe(quiet))
+
+  it.scopedLive("a command for another bot, or one we do not know, is an ordinary message", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake()
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 5, text: "/status@some_other_bot" })
+      api.push({ chatId: 5, text: "/start" })
+      yield* api.until(() => api.sent.length === 2)
+      expect(fake.submitted.map((m) => m.text)).toEqual(["/status@some_other_bot", "/start"])
+    }).pipe(quiet))
+
+  it.scopedLive("/restart from a listed user asks the kernel to restart, and the next life says it is back", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const ledgerFile = tempLedger()
+      const kernel = recordingContext()
+      yield* startTelegram(api, makeIntake(), { ledgerFile, allowedUsers: [77] }, kernel)
+      const id = api.push({ chatId: 70, userId: 77, username: "ops", text: "/restart@hermes_test_bot" })
+      yield* api.until(() => kernel.restarts.length === 1)
+      expect(kernel.restarts).toEqual(["telegram /restart by @ops"])
+      expect(api.sent).toEqual([{ chatId: 70, text: restartingReply }])
+      // Handled before the restart, so the next life never sees it again.
+      expect(readLedger(ledgerFile).acknowledged).toBe(id)
+      expect(readLedger(ledgerFile)).toMatchObject({ restart_notice: { chat_id: 70 } })
+
+      const next = makeIntake()
+      yield* startTelegram(api, next, { ledgerFile, allowedUsers: [77] }, recordingContext({ view: { pid: 9001 } }))
+      yield* api.until(() => api.sent.length === 2)
+      expect(api.sent[1]).toEqual({ chatId: 70, text: restartedNotice(9001) })
+      expect(readLedger(ledgerFile)).not.toHaveProperty("restart_notice")
+      expect(next.submitted).toEqual([])
+    }).pipe(quiet))
+
+  it.scopedLive("/restart is refused when allowed_users does not name the sender, even if everyone may chat", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const kernel = recordingContext()
+      const fake = makeIntake()
+      yield* startTelegram(api, fake, { allowedUsers: [] }, kernel)
+      api.push({ chatId: 3, userId: 3, text: "/restart" })
+      yield* api.until(() => api.sent.length === 1)
+      expect(api.sent[0]).toEqual({ chatId: 3, text: restartNotAllowedReply })
+      expect(kernel.restarts).toEqual([])
+      expect(fake.submitted).toEqual([])
+    }).pipe(quiet))
+})
+
+describe("TelegramAdapter connect and health", () => {
+  it.scopedLive("connect removes a webhook (keeping pending updates); health follows the poll loop", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      api.failNext("getUpdates", { status: 409, description: "Conflict: terminated by other getUpdates request" }, 2)
+      const { adapter } = yield* startTelegram(api, makeIntake(), { backoffBase: Duration.millis(150) })
+      expect(api.calls.find((c) => c.method === "deleteWebhook")?.params).toEqual({ drop_pending_updates: false })
+      let seen: string | null = null
+      yield* api.until(() => {
+        const health = Effect.runSync(adapter.health!)
+        if (health.state === "retrying") seen = health.error
+        return seen !== null
+      })
+      expect(seen).toContain("409")
+      yield* api.until(() => Effect.runSync(adapter.health!).state === "polling", 5000)
+      expect(Effect.runSync(adapter.health!)).toEqual({ state: "polling", error: null })
     }).pipe(quiet))
 })
