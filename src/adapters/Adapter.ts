@@ -67,6 +67,12 @@ export interface TurnIntake {
    * Never fails; a failure to record it is logged (the answer may then be sent once more).
    */
   readonly delivered: (ids: TurnIds) => Effect.Effect<void>
+  /**
+   * Push platforms: the platform's message the answer will be delivered into (see
+   * SessionDbService.setReplyRef). Never fails; a failure is logged and the answer then goes out
+   * as a new message.
+   */
+  readonly replyRef: (ids: TurnIds, ref: string) => Effect.Effect<void>
   /** Turns currently running. */
   readonly active: Effect.Effect<number>
 }
@@ -82,6 +88,8 @@ export type Carryover =
     readonly chatKey: string
     readonly inbound: string
     readonly startedAt: string
+    /** The message an earlier life prepared for the answer, if any. */
+    readonly replyRef: string | null
   }
   | {
     readonly _tag: "Deliver"
@@ -91,6 +99,8 @@ export type Carryover =
     readonly outcome: "completed" | "failed" | "interrupted"
     /** The reply (completed) or the reason (failed, interrupted). */
     readonly text: string
+    /** The message an earlier life prepared for the answer, if any. */
+    readonly replyRef: string | null
   }
 
 /** The gateway as a chat command (/status) shows it. */

@@ -43,7 +43,7 @@ export const expiredReason = (resumeWindow: Duration.Duration): string =>
 /** What the platform is told to do; `expiredWith` is the reason recorded when the turn was expired. */
 export const carryoverOf = (planned: PlannedTurn, expiredWith: string): Carryover => {
   const { turn } = planned
-  const base = { ids: turn.ids, chatKey: turn.chatKey, inbound: turn.inbound }
+  const base = { ids: turn.ids, chatKey: turn.chatKey, inbound: turn.inbound, replyRef: turn.replyRef }
   switch (planned.action) {
     case "resume":
       return { _tag: "Resume", ...base, startedAt: turn.startedAt }

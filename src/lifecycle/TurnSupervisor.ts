@@ -130,6 +130,12 @@ export const makeTurnSupervisor = (
             Effect.logWarning(`could not record that turn ${ids.turnId} was delivered (it may be sent again after a restart): ${error.message}`)
           )
         ),
+      replyRef: (ids, ref) =>
+        db.setReplyRef(ids, ref).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`could not record where turn ${ids.turnId}'s answer goes (it will be sent as a new message): ${error.message}`)
+          )
+        ),
       active: FiberSet.size(set)
     }
 

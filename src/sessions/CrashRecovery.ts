@@ -88,3 +88,26 @@ export const recoverTurns = (sql: SqlClient.SqlClient, options: RecoverOptions) 
     }
     return { interrupted, resumePending, failed, suspendedSessions: Array.from(suspended) } satisfies TurnRecovery
   }))
+
+/** Bound parameters per statement, well below SQLite's limit. */
+const foldChunk = 500
+
+/**
+ * The delivery log of a life that ended (see DeliveryLog.ts) into the database: every ended turn
+ * it names counts as delivered. Ids of turns that are unknown or not ended are ignored. Returns
+ * how many turns it newly marked.
+ */
+export const foldDeliveries = (sql: SqlClient.SqlClient, turnIds: ReadonlyArray<string>) =>
+  sql.withTransaction(Effect.gen(function*() {
+    const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+    let marked = 0
+    const unique = [...new Set(turnIds)]
+    for (let start = 0; start < unique.length; start += foldChunk) {
+      const chunk = unique.slice(start, start + foldChunk)
+      const rows = yield* sql`UPDATE turns SET delivered_at = ${at}
+        WHERE id IN ${sql.in(chunk)} AND delivered_at IS NULL AND status IN ('completed', 'failed', 'interrupted')
+        RETURNING id`
+      marked += rows.length
+    }
+    return marked
+  }))

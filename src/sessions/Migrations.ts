@@ -55,6 +55,9 @@ const v2TurnDelivery = Effect.gen(function*() {
   // When the final answer of a push turn reached its chat; NULL while it has not (the backlog). Set
   // only on ended turns, whose status never changes again, so a delivered turn stays delivered.
   yield* sql`ALTER TABLE turns ADD COLUMN delivered_at TEXT`
+  // The platform's message the answer is delivered into (Telegram: a placeholder's message_id):
+  // delivering again after a crash edits that message rather than sending a second answer.
+  yield* sql`ALTER TABLE turns ADD COLUMN reply_ref TEXT`
   // Turns that ended before this version had their answers handled by the life that ended them.
   yield* sql`UPDATE turns SET delivered_at = ended_at WHERE status IN ('completed', 'failed', 'interrupted')`
   // Unique per session (ids are per chat on every platform); turns without one are not constrained.

@@ -125,6 +125,8 @@ export interface BacklogTurn {
   /** When the inbound message was recorded (ISO). */
   readonly startedAt: string
   readonly interruptedLives: number
+  /** The platform's message the answer goes into (setReplyRef), or null. */
+  readonly replyRef: string | null
 }
 
 export interface TurnFilter {
@@ -165,6 +167,12 @@ export interface SessionDbService {
    */
   readonly markDelivered: (ids: TurnIds) => Effect.Effect<void, SessionDbError>
   /**
+   * The platform's message that will carry this turn's answer (Telegram: the message_id of a
+   * placeholder, edited into the answer). Recorded before the answer exists, so a later life
+   * delivers into the same message instead of sending a second one. Any status but an unknown turn.
+   */
+  readonly setReplyRef: (ids: TurnIds, ref: string) => Effect.Effect<void, SessionDbError>
+  /**
    * Push turns left `resume_pending` (except in suspended sessions, which cannot resume them until
    * reactivated), and ended push turns whose answer is undelivered, suspended sessions included (the
    * restart-loop breaker's failure notice must still reach its chat); oldest first (started_at, then
@@ -194,6 +202,7 @@ export interface MemoryTurn {
   reason: string | undefined
   endedAt: string | undefined
   deliveredAt: string | undefined
+  replyRef: string | undefined
 }
 
 export interface MemorySession {
@@ -327,7 +336,8 @@ export const memorySessionDb = (journal: MemoryJournal, options: MemoryJournalOp
           reply: undefined,
           reason: undefined,
           endedAt: undefined,
-          deliveredAt: undefined
+          deliveredAt: undefined,
+          replyRef: undefined
         })
         return Effect.succeed<BegunTurn>({
           ids,
@@ -395,6 +405,15 @@ export const memorySessionDb = (journal: MemoryJournal, options: MemoryJournalOp
         found.deliveredAt ??= now()
         return Effect.void
       }),
+    setReplyRef: (ids, ref) =>
+      open(() => {
+        const found = journal.turns.get(ids.turnId)
+        if (found === undefined || found.ids.sessionId !== ids.sessionId) {
+          return Effect.fail(new SessionDbError({ message: `unknown turn ${ids.turnId} in session ${ids.sessionId}`, reason: "unknown_turn" }))
+        }
+        found.replyRef = ref
+        return Effect.void
+      }),
     backlog: open(() => {
       const rows: Array<BacklogTurn> = []
       for (const t of journal.turns.values()) {
@@ -413,7 +432,8 @@ export const memorySessionDb = (journal: MemoryJournal, options: MemoryJournalOp
           reply: status === "completed" ? t.reply ?? null : null,
           reason: status === "failed" || status === "interrupted" ? t.reason ?? null : null,
           startedAt: t.startedAt,
-          interruptedLives: 0
+          interruptedLives: 0,
+          replyRef: t.replyRef ?? null
         })
       }
       // Array.prototype.sort is stable: equal start times keep insertion order.

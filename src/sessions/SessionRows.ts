@@ -74,6 +74,7 @@ export const BacklogRow = Schema.Struct({
   status: Schema.Literal("completed", "interrupted", "resume_pending", "failed"),
   inbound: Schema.String,
   reply: Schema.NullOr(Schema.String),
+  reply_ref: Schema.NullOr(Schema.String),
   reason: Schema.NullOr(Schema.String),
   started_at: Schema.String,
   interrupted_lives: Integer

@@ -8,7 +8,8 @@ import * as Effect from "effect/Effect"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { integrityCheck, recoverTurns, type RecoveryReport, type TurnRecovery } from "./CrashRecovery.js"
+import { foldDeliveries, integrityCheck, recoverTurns, type RecoveryReport, type TurnRecovery } from "./CrashRecovery.js"
+import { clearDeliveryLog, deliveryLogFile, makeDeliveryLog, readDeliveryLog } from "./DeliveryLog.js"
 import { databaseFiles, headerProblem, type MovedAside, moveAside } from "./DatabaseFiles.js"
 import { migrate } from "./Migrations.js"
 import { SessionDbError, type SessionDbService } from "./SessionDb.js"
@@ -39,6 +40,8 @@ interface Opened {
   readonly connection: SqliteConnection
   readonly integrity: string
   readonly recovery: TurnRecovery
+  /** Turns the delivery log marked delivered that the database did not have yet. */
+  readonly deliveriesFolded: number
 }
 
 const noRecovery: TurnRecovery = { interrupted: 0, resumePending: 0, failed: 0, suspendedSessions: [] }
@@ -81,7 +84,8 @@ const attempt = (
       const recovery = steps.recover === false
         ? noRecovery
         : yield* recoverTurns(sql, { crashed: steps.recover.crashed, maxInterruptedLives: options.maxInterruptedLives ?? 3 })
-      return { connection, integrity, recovery }
+      const deliveriesFolded = steps.recover === false ? 0 : yield* foldDeliveryLog(sql, deliveryLogFile(file))
+      return { connection, integrity, recovery, deliveriesFolded }
     }).pipe(
       Effect.catchAllCause((cause) => {
         const error = Cause.squash(cause)
@@ -95,6 +99,24 @@ const attempt = (
         }
       }))
     )
+  })
+
+/**
+ * Answers the last life delivered but had not yet recorded in the database. A log that cannot be
+ * read or emptied is left alone with a warning: at worst those answers are sent once more.
+ */
+const foldDeliveryLog = (sql: SqlClient.SqlClient, logFile: string) =>
+  Effect.gen(function*() {
+    const read = yield* Effect.try(() => readDeliveryLog(logFile)).pipe(Effect.either)
+    if (read._tag === "Left") {
+      yield* Effect.logWarning(`cannot read the delivery log ${logFile} (${describeFailure(read.left.error)}); answers it lists may be sent again`)
+      return 0
+    }
+    const folded = read.right.length === 0 ? 0 : yield* foldDeliveries(sql, read.right)
+    yield* Effect.try(() => clearDeliveryLog(logFile)).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`cannot empty the delivery log ${logFile}: ${describeFailure(error.error)}`))
+    )
+    return folded
   })
 
 /**
@@ -170,8 +192,12 @@ export const openSqliteSessionDb = (
       yield* recovery.failed > 0 || movedAside !== null ? Effect.logWarning(line) : Effect.log(line)
       if (open.onRecovery !== undefined) yield* open.onRecovery(report)
     }
+    if (opened.deliveriesFolded > 0) {
+      yield* Effect.log(`session db: ${opened.deliveriesFolded} delivered answer(s) recorded from the delivery log of the last life`)
+    }
     return makeTurnJournal(opened.connection, {
-      requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms
+      requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
+      deliveryLog: makeDeliveryLog(deliveryLogFile(file))
     })
   })
 

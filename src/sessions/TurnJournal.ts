@@ -9,6 +9,7 @@ import type { ChatMessage } from "../agents/Agent.js"
 import type { BacklogTurn, BegunTurn, Delivery, SessionDbService, SessionSummary, TurnRecord } from "./SessionDb.js"
 import { SessionDbError } from "./SessionDb.js"
 import type { SqliteConnection } from "./SqliteClient.js"
+import type { DeliveryLog } from "./DeliveryLog.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
 import {
   BacklogRow,
@@ -25,6 +26,8 @@ import {
 export interface JournalOptions {
   /** Platforms whose reply travels on the request itself: an interrupted turn cannot be resumed. */
   readonly requestResponsePlatforms: ReadonlyArray<string>
+  /** Where markDelivered writes first, before the database (the gateway's journal has one). */
+  readonly deliveryLog?: DeliveryLog
 }
 
 export { defaultRequestResponsePlatforms } from "./SessionDb.js"
@@ -73,7 +76,7 @@ export const backlogQuery = `
            (SELECT a.content FROM messages a WHERE a.turn_id = t.id AND a.role = 'assistant' ORDER BY a.seq LIMIT 1)
          END AS reply,
          CASE WHEN t.status IN ('failed', 'interrupted') THEN t.reason END AS reason,
-         t.started_at, t.interrupted_lives
+         t.started_at, t.interrupted_lives, t.reply_ref
   FROM turns t
   JOIN sessions s ON s.id = t.session_id
   JOIN messages m ON m.session_id = t.session_id AND m.seq = t.inbound_seq
@@ -308,7 +311,32 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       yield* touchSession(turn.session_id, at)
     })))
 
+  /** Failures after which the delivery log still holds something the database lacks. */
+  const unrecorded = (reason: SessionDbError["reason"]) => reason !== "turn_not_ended" && reason !== "unknown_turn"
+
   const markDelivered: SessionDbService["markDelivered"] = (ids) =>
+    Effect.suspend(() => {
+      const log = options.deliveryLog
+      if (log === undefined) return recordDelivery(ids)
+      // Synchronously, before this waits for the database: the next life must not send it again.
+      const appended = Effect.try(() => log.append(ids.turnId)).pipe(
+        Effect.as(true),
+        Effect.catchAll((error) =>
+          Effect.logWarning(`cannot append to the delivery log ${log.file}: ${String(error.error)}`).pipe(Effect.as(false))
+        )
+      )
+      return Effect.flatMap(appended, (inLog) =>
+        inLog
+          ? recordDelivery(ids).pipe(
+            Effect.tapBoth({
+              onSuccess: () => Effect.sync(() => log.settled(true)),
+              onFailure: (error) => Effect.sync(() => log.settled(!unrecorded(error.reason)))
+            })
+          )
+          : recordDelivery(ids))
+    })
+
+  const recordDelivery = (ids: TurnIds) =>
     operation("record a delivered answer", sql.withTransaction(Effect.gen(function*() {
       const turn = yield* findTurn(ids.turnId, ids.sessionId)
       if (turn.status !== "completed" && turn.status !== "failed" && turn.status !== "interrupted") {
@@ -320,6 +348,12 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       const at = yield* isoNow
       // Idempotent: a second call keeps the first delivery time.
       yield* sql`UPDATE turns SET delivered_at = COALESCE(delivered_at, ${at}) WHERE id = ${ids.turnId}`
+    })))
+
+  const setReplyRef: SessionDbService["setReplyRef"] = (ids, ref) =>
+    operation("record where the answer goes", sql.withTransaction(Effect.gen(function*() {
+      yield* findTurn(ids.turnId, ids.sessionId)
+      yield* sql`UPDATE turns SET reply_ref = ${ref} WHERE id = ${ids.turnId}`
     })))
 
   const backlog: SessionDbService["backlog"] = operation(
@@ -336,7 +370,8 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
           reply: row.reply,
           reason: row.reason,
           startedAt: row.started_at,
-          interruptedLives: row.interrupted_lives
+          interruptedLives: row.interrupted_lives,
+          replyRef: row.reply_ref
         }))
       )
     )
@@ -414,6 +449,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
     resumeTurn,
     expireTurn,
     markDelivered,
+    setReplyRef,
     backlog,
     listSessions,
     transcript,

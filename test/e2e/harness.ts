@@ -164,6 +164,46 @@ export class Gateway {
     }, { timeoutMs, context: () => this.describe() })
   }
 
+  /**
+   * Waits until gateway_state.json satisfies `predicate` (returning something other than
+   * undefined/false); fails early when this process exits, unless `allowExit`.
+   */
+  async waitState<A>(
+    what: string,
+    predicate: (state: Record<string, any>) => A | undefined | false,
+    options: { readonly timeoutMs?: number; readonly allowExit?: boolean } = {}
+  ): Promise<A> {
+    // Its own loop rather than waitFor, which retries a throwing probe: a dead gateway fails at once.
+    const timeoutMs = options.timeoutMs ?? 15_000
+    const deadline = Date.now() + timeoutMs
+    const context = () => `state: ${JSON.stringify(this.home.readState())}\n${this.describe()}`
+    while (true) {
+      const state = this.home.readState()
+      const value = state === undefined ? undefined : predicate(state)
+      if (value !== undefined && value !== false) return value
+      if (options.allowExit !== true && !this.alive) {
+        throw new Error(
+          `gateway exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) while waiting for ${what}\n${context()}`
+        )
+      }
+      if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}\n${context()}`)
+      await sleep(25)
+    }
+  }
+
+  /**
+   * After an unsupervised restart (CONTRACT 3.4): waits until a successor (another pid than this
+   * process and than `not`) has written gateway_state running; returns its pid. This process stays
+   * behind as the successor's parent.
+   */
+  waitSuccessor(options: { readonly not?: ReadonlyArray<number>; readonly timeoutMs?: number } = {}): Promise<number> {
+    const excluded = new Set([this.pid, ...(options.not ?? [])])
+    return this.waitState("a successor running", (state) =>
+      state.gateway_state === "running" && typeof state.pid === "number" && !excluded.has(state.pid)
+        ? (state.pid as number)
+        : undefined, { timeoutMs: options.timeoutMs ?? 20_000 })
+  }
+
   /** Waits until the log contains `text`. */
   waitLog(text: string | RegExp, timeoutMs = 10_000): Promise<true> {
     return waitFor(`log ${String(text)}`, () => (typeof text === "string" ? this.stderr.includes(text) : text.test(this.stderr)), {
@@ -223,6 +263,7 @@ export const readyz = async (port: number): Promise<number> =>
 export class Sandbox {
   private readonly homes: Array<string> = []
   private readonly children: Array<{ child: ChildProcess; describe: () => string }> = []
+  private readonly adopted = new Set<number>()
 
   constructor(context: TestContext) {
     context.onTestFailed(() => {
@@ -241,7 +282,7 @@ export class Sandbox {
   }
 
   /** `hermes gateway run --home DIR`, spawned directly with node. */
-  run(home: Home, env: Record<string, string> = {}, label = "gateway"): Gateway {
+  run(home: Home, env: Record<string, string | undefined> = {}, label = "gateway"): Gateway {
     const child = spawn(process.execPath, [hermesJs, "gateway", "run", "--home", home.dir], {
       stdio: ["ignore", "pipe", "pipe"],
       env: cleanEnv(env)
@@ -252,7 +293,7 @@ export class Sandbox {
   }
 
   /** Runs another `hermes` command to completion. */
-  cli(args: ReadonlyArray<string>, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  cli(args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<CliResult> {
     const child = spawn(process.execPath, [hermesJs, ...args], { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv(env) })
     let stdout = ""
     let stderr = ""
@@ -272,21 +313,43 @@ export class Sandbox {
     })
   }
 
+  /**
+   * A process the test did not spawn itself (e.g. the successor an unsupervised restart starts) that
+   * must not outlive the test: SIGKILLed at cleanup, like the sandbox's own children.
+   */
+  adopt(pid: number): void {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) this.adopted.add(pid)
+  }
+
   cleanup(): void {
     for (const { child } of this.children) {
       if (isRunning(child)) child.kill("SIGKILL")
+    }
+    for (const pid of this.adopted) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // already gone
+      }
     }
     for (const dir of this.homes) fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
-/** The environment of a spawned gateway: ours minus HERMES_* (so the host cannot leak config in). */
-const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
+/**
+ * The environment of a spawned gateway: ours minus HERMES_* (so the host cannot leak config in),
+ * plus `extra`; a key given as undefined in `extra` is removed (e.g. to make sure a variable is unset).
+ */
+const cleanEnv = (extra: Record<string, string | undefined>): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith("HERMES_") && key !== "NODE_OPTIONS") env[key] = value
   }
-  return { ...env, ...extra }
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key]
+    else env[key] = value
+  }
+  return env
 }
 
 /** config.yaml with a free port and the given echo delay. */
@@ -351,3 +414,87 @@ export const inFlight = async (
   if (!gateway.alive) throw new Error(`gateway died while a request was in flight\n${gateway.describe()}`)
   return { reply }
 }
+
+/** Anything with the base URL of a fake (FakeTelegram: `url`; FakeModel: `baseUrl`) or the URL itself. */
+type UrlOf = string | { readonly url: string; readonly baseUrl?: string }
+
+export interface TelegramConfigOptions {
+  /** The Bot API (a FakeTelegram or a URL) for adapters.telegram.api_base_url. */
+  readonly botApi: UrlOf
+  /** The OpenAI-compatible model server (a FakeModel, or base_url up to /v1); absent: the echo agent. */
+  readonly model?: UrlOf
+  readonly modelName?: string
+  /** agent.openai.timeout, default 10s. */
+  readonly modelTimeout?: string
+  /** gateway.drain_timeout, default 2s. */
+  readonly drain?: string
+  /** gateway.resume_window; left to the default when absent. */
+  readonly resumeWindow?: string
+  /** adapters.telegram.poll_timeout, default 1s. */
+  readonly pollTimeout?: string
+  /** adapters.telegram.allowed_users, default [] (everyone). */
+  readonly allowedUsers?: ReadonlyArray<number | string>
+  /** adapters.telegram.token_env, default TELEGRAM_BOT_TOKEN. */
+  readonly tokenEnv?: string
+  /** The HTTP adapter on port 0 (default true: Gateway.waitRunning needs its port in the state file). */
+  readonly http?: boolean
+  /** Raw lines appended under `gateway:`. */
+  readonly gatewayExtra?: ReadonlyArray<string>
+}
+
+/** config.yaml for a gateway with the Telegram adapter (and the openai agent when a model is given). */
+export const telegramConfig = (options: TelegramConfigOptions): string => {
+  const botApi = typeof options.botApi === "string" ? options.botApi : options.botApi.url
+  const model = options.model === undefined
+    ? undefined
+    : typeof options.model === "string"
+    ? options.model
+    : options.model.baseUrl ?? `${options.model.url}/v1`
+  return [
+    "gateway:",
+    `  drain_timeout: ${options.drain ?? "2s"}`,
+    ...(options.resumeWindow !== undefined ? [`  resume_window: ${options.resumeWindow}`] : []),
+    ...(options.gatewayExtra ?? []).map((line) => `  ${line}`),
+    "adapters:",
+    "  http:",
+    ...(options.http === false ? ["    enabled: false"] : ["    port: 0"]),
+    "  telegram:",
+    "    enabled: true",
+    `    token_env: ${options.tokenEnv ?? "TELEGRAM_BOT_TOKEN"}`,
+    `    api_base_url: ${JSON.stringify(botApi)}`,
+    `    poll_timeout: ${options.pollTimeout ?? "1s"}`,
+    `    allowed_users: ${JSON.stringify(options.allowedUsers ?? [])}`,
+    "agent:",
+    ...(model === undefined
+      ? ["  kind: echo"]
+      : [
+        "  kind: openai",
+        "  openai:",
+        `    base_url: ${JSON.stringify(model)}`,
+        `    model: ${JSON.stringify(options.modelName ?? "fake-model")}`,
+        `    timeout: ${options.modelTimeout ?? "10s"}`
+      ]),
+    ""
+  ].join("\n")
+}
+
+/** The environment carrying a bot token (for Sandbox.run). */
+export const telegramEnv = (token: string, variable = "TELEGRAM_BOT_TOKEN"): Record<string, string> => ({ [variable]: token })
+
+/**
+ * Waits until gateway_state.json (written by any process) satisfies `predicate`. For a process the
+ * test started itself, Gateway.waitState also notices that it died.
+ */
+export const waitState = <A>(
+  home: Home,
+  what: string,
+  predicate: (state: Record<string, any>) => A | undefined | false,
+  options: { readonly timeoutMs?: number; readonly context?: () => string } = {}
+): Promise<A> =>
+  waitFor(what, () => {
+    const state = home.readState()
+    return state === undefined ? undefined : predicate(state)
+  }, {
+    timeoutMs: options.timeoutMs ?? 15_000,
+    context: () => `state: ${JSON.stringify(home.readState())}${options.context !== undefined ? `\n${options.context()}` : ""}`
+  })

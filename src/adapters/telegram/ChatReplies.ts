@@ -26,6 +26,8 @@ export const quote = (text: string, limit = 80): string => {
   return `“${flat.length > limit ? `${flat.slice(0, limit - 1)}…` : flat}”`
 }
 
+/** Sent when a turn is recorded and edited into its answer (so a resend after a crash is an edit). */
+export const placeholderText = "…"
 export const privateBotReply = "Sorry, this bot is private."
 export const notTextReply = "Sorry, I can only read text messages."
 export const failedReply = (message: string) => `Sorry, something went wrong: ${message}`

@@ -42,6 +42,7 @@ import {
   notAnsweredReply,
   notTextReply,
   parseCommand,
+  placeholderText,
   privateBotReply,
   refusedReply,
   restartedNotice,
@@ -110,6 +111,24 @@ type Job =
     readonly user: string
   }
   | { readonly _tag: "Carryover"; readonly updateId: null; readonly chatId: number; readonly item: Carryover }
+
+/** How one Bot API call ended: done, refused for good (4xx), or still failing when attempts ran out. */
+type Attempt =
+  | { readonly _tag: "Sent" }
+  | { readonly _tag: "Refused"; readonly error: BotApiError }
+  | { readonly _tag: "GaveUp" }
+
+/** Telegram's answer to an edit that changes nothing: the text is already there. */
+const isNotModified = (error: BotApiError): boolean => error.status === 400 && error.message.includes("message is not modified")
+
+/** A message id as recorded with the turn (SessionDB reply_ref); anything unreadable is none. */
+const refOf = (ref: string | null): number | null => {
+  const id = ref === null ? NaN : Number(ref)
+  return Number.isSafeInteger(id) && id > 0 ? id : null
+}
+
+/** The placeholder is a convenience: a slow Bot API must not hold up the turn for long. */
+const placeholderTimeoutMillis = 5000
 
 interface Worker {
   readonly queue: Queue.Queue<Job>
@@ -211,20 +230,73 @@ export const makeTelegramAdapter = (
      * Retries running out is not settled: a recorded answer is then tried again by the next life.
      */
     const deliver = (params: Record<string, unknown>, attempts = sendAttempts): Effect.Effect<boolean> =>
-      Effect.gen(function*() {
-        for (let attempt = 0; ; attempt++) {
-          const result = yield* Effect.either(api.call("sendMessage", params))
-          if (Either.isRight(result)) return true
-          const error = result.left
-          if (!error.transient || attempt >= attempts - 1) {
-            yield* Effect.logWarning(`telegram: ${error.message}; giving up on this message`).pipe(
-              Effect.annotateLogs({ chat: String(params.chat_id) })
-            )
-            return !error.transient
-          }
-          yield* Effect.sleep(delayFor(error, attempt))
+      Effect.map(attempt("sendMessage", params, attempts), (result) => {
+        switch (result._tag) {
+          case "Sent":
+            return true
+          case "Refused":
+            return true
+          case "GaveUp":
+            return false
         }
       })
+
+    /** One call retried on 429/5xx/network errors; a refusal or running out of attempts is logged. */
+    const attempt = (
+      method: string,
+      params: Record<string, unknown>,
+      attempts: number,
+      quietly: (error: BotApiError) => boolean = () => false
+    ): Effect.Effect<Attempt> =>
+      Effect.gen(function*() {
+        for (let n = 0; ; n++) {
+          const result = yield* Effect.either(api.call(method, params))
+          if (Either.isRight(result)) return { _tag: "Sent" } as const
+          const error = result.left
+          if (!error.transient || n >= attempts - 1) {
+            if (!quietly(error)) {
+              yield* Effect.logWarning(`telegram: ${error.message}; giving up on this message`).pipe(
+                Effect.annotateLogs({ chat: String(params.chat_id) })
+              )
+            }
+            return error.transient ? { _tag: "GaveUp" } as const : { _tag: "Refused", error } as const
+          }
+          yield* Effect.sleep(delayFor(error, n))
+        }
+      })
+
+    /**
+     * The placeholder the answer will be edited into, its message_id recorded with the turn first:
+     * a later life then edits the same message instead of sending a second answer. One quick
+     * attempt; without it the answer is simply sent as a new message.
+     */
+    const preparePlaceholder = (chatId: number, ids: TurnIds, intake: TurnIntake): Effect.Effect<number | null> =>
+      api.call<{ readonly message_id?: unknown }>("sendMessage", { chat_id: chatId, text: placeholderText }, placeholderTimeoutMillis).pipe(
+        Effect.flatMap((message) =>
+          typeof message.message_id === "number"
+            ? Effect.as(intake.replyRef(ids, String(message.message_id)), message.message_id)
+            : Effect.succeed(null)
+        ),
+        Effect.catchAll((error) =>
+          Effect.logDebug(`telegram: no placeholder for the answer (${error.message}); it will be sent as a new message`).pipe(
+            Effect.as(null)
+          )
+        )
+      )
+
+    /** Puts `text` into the placeholder; settled when it is there (or it already was). */
+    const editInto = (chatId: number, messageId: number, text: string): Effect.Effect<boolean> =>
+      Effect.flatMap(
+        attempt("editMessageText", { chat_id: chatId, message_id: messageId, text }, sendAttempts, isNotModified),
+        (result) => {
+          if (result._tag === "Sent") return Effect.succeed(true)
+          if (result._tag === "GaveUp") return Effect.succeed(false)
+          // Delivered by an earlier life (or this one) already: the same text is there.
+          if (isNotModified(result.error)) return Effect.succeed(true)
+          // Gone or no longer editable: the answer goes out as a new message.
+          return deliver({ chat_id: chatId, text })
+        }
+      )
 
     /**
      * Sends `text`, split at Telegram's limit; settled when every part is. Counted in `replying`
@@ -242,9 +314,31 @@ export const makeTelegramAdapter = (
         () => Effect.sync(() => replying--)
       )
 
-    /** Sends a turn's final answer and records it delivered, so no later life sends it again. */
-    const sendAnswer = (chatId: number, ids: TurnIds, text: string, intake: TurnIntake): Effect.Effect<void> =>
-      Effect.flatMap(sendText(chatId, text), (settled) => (settled ? intake.delivered(ids) : Effect.void))
+    /**
+     * Delivers a turn's final answer, into its placeholder when there is one (the first part; a
+     * long answer's other parts follow as new messages), and records it delivered, so no later
+     * life sends it again.
+     */
+    const sendAnswer = (
+      chatId: number,
+      ids: TurnIds,
+      text: string,
+      intake: TurnIntake,
+      placeholder: number | null
+    ): Effect.Effect<void> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => replying++),
+        () =>
+          Effect.gen(function*() {
+            const [first, ...rest] = splitMessage(text.trim() === "" ? "(no reply)" : text)
+            let settled = placeholder === null
+              ? yield* deliver({ chat_id: chatId, text: first })
+              : yield* editInto(chatId, placeholder, first!)
+            for (const part of rest) settled = (yield* deliver({ chat_id: chatId, text: part })) && settled
+            return settled
+          }),
+        () => Effect.sync(() => replying--)
+      ).pipe(Effect.flatMap((settled) => (settled ? intake.delivered(ids) : Effect.void)))
 
     const typing = (chatId: number): Effect.Effect<never> =>
       Effect.forever(
@@ -267,14 +361,19 @@ export const makeTelegramAdapter = (
     /**
      * Tells the chat how a turn ended. Interrupted: nothing now (the chat was told at shutdown
      * step 3, and the next life resumes or reports the turn). Duplicate: the turn recorded the
-     * first time answers.
+     * first time answers. `placeholder` is the message the answer goes into, if there is one.
      */
-    const answerOutcome = (chatId: number, outcome: TurnOutcome, intake: TurnIntake): Effect.Effect<void> => {
+    const answerOutcome = (
+      chatId: number,
+      outcome: TurnOutcome,
+      intake: TurnIntake,
+      placeholder: number | null
+    ): Effect.Effect<void> => {
       switch (outcome._tag) {
         case "Completed":
-          return sendAnswer(chatId, outcome.ids, outcome.reply, intake)
+          return sendAnswer(chatId, outcome.ids, outcome.reply, intake, placeholder)
         case "Failed":
-          return sendAnswer(chatId, outcome.ids, failedReply(outcome.message), intake)
+          return sendAnswer(chatId, outcome.ids, failedReply(outcome.message), intake, placeholder)
         case "Refused":
           return Effect.asVoid(sendText(chatId, refusedReply(outcome.message)))
         case "Interrupted":
@@ -288,6 +387,7 @@ export const makeTelegramAdapter = (
         // Intake stopped while this waited behind its chat's previous turn: left unacknowledged,
         // Telegram hands it to the next life.
         if (closed) return
+        let placeholder: number | null = null
         const result = yield* whileInFlight(
           job.chatId,
           intake.submit(
@@ -299,7 +399,14 @@ export const makeTelegramAdapter = (
               user: job.user,
               externalId: String(job.updateId)
             },
-            { onAccepted: () => markHandled(job.updateId) }
+            {
+              // Recorded: acknowledged to Telegram, and the answer's message prepared.
+              onAccepted: (ids) =>
+                Effect.zipRight(
+                  markHandled(job.updateId),
+                  Effect.map(preparePlaceholder(job.chatId, ids, intake), (id) => void (placeholder = id))
+                )
+            }
           ).pipe(Effect.either)
         )
         if (Either.isLeft(result)) {
@@ -311,7 +418,7 @@ export const makeTelegramAdapter = (
         // send it again. Either way nothing is left for Telegram to redeliver.
         if (outcome._tag === "Duplicate" || outcome._tag === "Refused") yield* markHandled(job.updateId)
         if (outcome._tag === "Duplicate") yield* Effect.logInfo(`telegram: update ${job.updateId} was recorded by an earlier life; not answered twice`)
-        yield* answerOutcome(job.chatId, outcome, intake)
+        yield* answerOutcome(job.chatId, outcome, intake, placeholder)
       })
 
     /** A turn an earlier life left: run again (the user is told first), or its answer sent at last. */
@@ -323,11 +430,21 @@ export const makeTelegramAdapter = (
             : item.outcome === "failed"
             ? failedReply(item.text)
             : notAnsweredReply(item.inbound, item.text)
-          return yield* sendAnswer(chatId, item.ids, text, intake)
+          return yield* sendAnswer(chatId, item.ids, text, intake, refOf(item.replyRef))
         }
         if (closed) return
         yield* sendText(chatId, resumeNotice(item.inbound))
-        const result = yield* whileInFlight(chatId, Effect.either(intake.resume(item.ids.turnId)))
+        // The answer goes into the message prepared in an earlier life, or a new placeholder.
+        let placeholder = refOf(item.replyRef)
+        const result = yield* whileInFlight(
+          chatId,
+          Effect.either(intake.resume(item.ids.turnId, {
+            onAccepted: (ids) =>
+              placeholder !== null
+                ? Effect.void
+                : Effect.map(preparePlaceholder(chatId, ids, intake), (id) => void (placeholder = id))
+          }))
+        )
         // Intake closed before it ran: still resume_pending, for the next life.
         if (Either.isLeft(result)) return
         const outcome = result.right
@@ -335,7 +452,7 @@ export const makeTelegramAdapter = (
         if (outcome._tag === "Refused") {
           return yield* Effect.logWarning(`telegram: turn ${item.ids.turnId} could not be resumed: ${outcome.message}`)
         }
-        yield* answerOutcome(chatId, outcome, intake)
+        yield* answerOutcome(chatId, outcome, intake, placeholder)
       })
 
     const runJob = (job: Job, intake: TurnIntake): Effect.Effect<void> => {

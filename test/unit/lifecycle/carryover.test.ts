@@ -16,6 +16,7 @@ const turn = (patch: Partial<BacklogTurn> & Pick<BacklogTurn, "status">): Backlo
   reason: null,
   startedAt: new Date(now - 60_000).toISOString(),
   interruptedLives: 0,
+  replyRef: null,
   ...patch
 })
 
@@ -66,7 +67,7 @@ describe("carryoverOf", () => {
   })
 
   it("tells the platform what to send", () => {
-    const base = { ids: { turnId: "t", sessionId: "s" }, chatKey: "42", inbound: "question" }
+    const base = { ids: { turnId: "t", sessionId: "s" }, chatKey: "42", inbound: "question", replyRef: null }
     expect(carryoverOf({ action: "resume", turn: turn({ status: "resume_pending" }) }, reason))
       .toEqual({ _tag: "Resume", ...base, startedAt: new Date(now - 60_000).toISOString() })
     expect(carryoverOf({ action: "expire", turn: turn({ status: "resume_pending" }) }, reason))

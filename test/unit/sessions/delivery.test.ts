@@ -9,7 +9,11 @@ import type { RecoveryReport } from "../../../src/sessions/CrashRecovery.js"
 import { crashReason, unrecordedReason } from "../../../src/sessions/CrashRecovery.js"
 import { latestSchemaVersion } from "../../../src/sessions/Migrations.js"
 import { emptyJournal, memorySessionDb, type SessionDbService } from "../../../src/sessions/SessionDb.js"
+import { deliveryLogFile, makeDeliveryLog } from "../../../src/sessions/DeliveryLog.js"
 import { backlogQuery } from "../../../src/sessions/TurnJournal.js"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { createV1Database, dbFile, engineCases, inbound, openLife, rawQuery, tempHome } from "./harness.js"
 
 interface JournalCase {
@@ -255,6 +259,29 @@ describe.each(engineCases)("backlog across lives on $label", ({ available, engin
       expect(yield* deliveredAt).toBe(firstTime)
     }))
 
+  it.scopedLive("an answer in the delivery log counts as delivered in the next life, though the database never got it", () =>
+    Effect.gen(function*() {
+      const file = dbFile(yield* tempHome)
+      const log = deliveryLogFile(file)
+      const first = yield* openLife(file, engine)
+      const sent = yield* first.beginTurn(telegram("chat-1", "hello", "u1"))
+      yield* first.completeTurn(sent.ids, "hi")
+      const unsent = yield* first.beginTurn(telegram("chat-2", "other", "u2"))
+      yield* first.completeTurn(unsent.ids, "not sent yet")
+      const running = yield* first.beginTurn(telegram("chat-3", "still running", "u3"))
+      yield* first.markDelivered(sent.ids)
+      expect(fs.readFileSync(log, "utf8")).toBe(`${sent.ids.turnId}\n`)
+      yield* first.close
+      // As if a life had died right after appending, before its database write: the row says
+      // undelivered, the log says delivered. A torn line, garbage and ids of other turns are ignored.
+      yield* rawQuery(file, engine, [["UPDATE turns SET delivered_at = NULL WHERE id = ?", [sent.ids.turnId]]])
+      fs.writeFileSync(log, `${sent.ids.turnId}\n${running.ids.turnId}\nnot a turn id!\nno-such-turn\n${unsent.ids.turnId.slice(0, 9)}`)
+
+      const second = yield* openLife(file, engine)
+      expect(fs.readFileSync(log, "utf8")).toBe("")
+      expect((yield* second.backlog).map((t) => t.ids)).toEqual([unsent.ids, running.ids])
+    }))
+
   it.scopedLive("the breaker's failure notice is in the backlog of a suspended session; its resume_pending turns wait for reactivation", () =>
     Effect.gen(function*() {
       const file = dbFile(yield* tempHome)
@@ -388,4 +415,26 @@ describe.each(engineCases)("backlog across lives on $label", ({ available, engin
       expect(details).toMatch(/USING INDEX turns_push_undelivered/)
       expect(details).not.toMatch(/turns_by_status|SCAN t(?! USING INDEX turns_push_undelivered)/)
     }))
+})
+
+describe("DeliveryLog", () => {
+  it("appends one id per line and empties itself once large and every entry is in the database", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hermes-delivery-")), "state.db-delivered")
+    const log = makeDeliveryLog(file, 100)
+    log.append("a".repeat(40))
+    log.append("b".repeat(40))
+    log.settled(true)
+    // One entry still waits for its database write: kept.
+    log.append("c".repeat(40))
+    expect(fs.readFileSync(file, "utf8").split("\n").filter(Boolean)).toHaveLength(3)
+    log.settled(true)
+    log.settled(true)
+    expect(fs.readFileSync(file, "utf8")).toBe("")
+    // A database write that failed keeps the log for the next open to fold.
+    log.append("d".repeat(60))
+    log.append("e".repeat(60))
+    log.settled(false)
+    log.settled(true)
+    expect(fs.readFileSync(file, "utf8")).toContain("d".repeat(60))
+  })
 })

@@ -40,6 +40,7 @@ export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =
       active: Effect.succeed(0),
       resume: (turnId) => Effect.dieMessage(`the HTTP adapter never resumes turns (asked for ${turnId})`),
       delivered: () => Effect.void,
+      replyRef: () => Effect.void,
       submit: (inbound, hooks) =>
         Effect.gen(function*() {
           turns += 1

@@ -23,8 +23,12 @@ export interface Call {
 export interface FakeBotApi {
   readonly url: string
   readonly calls: Array<Call>
-  /** sendMessage texts, in order, with their chat. */
+  /** Messages sent, in order, with their chat and CURRENT text (editMessageText changes it in place). */
   readonly sent: Array<{ readonly chatId: number; readonly text: string }>
+  /** Every successful editMessageText. */
+  readonly edits: Array<{ readonly chatId: number; readonly messageId: number; readonly text: string }>
+  /** Messages whose current text is not the placeholder, in order. */
+  readonly answers: () => ReadonlyArray<{ readonly chatId: number; readonly text: string }>
   /** Queues an update with a text message (or none with `text: undefined`); returns its id. */
   readonly push: (message: { chatId: number; text?: string | undefined; userId?: number; username?: string }) => number
   /** The next `times` calls of `method` answer with this error. */
@@ -52,6 +56,8 @@ export const startFakeBotApi = (firstUpdateId = 1000): Effect.Effect<FakeBotApi,
     const waiters = new Set<() => void>()
     let confirming = true
     const blocked = new Set<number>()
+    const messages = new Map<number, { chatId: number; text: string }>()
+    const edits: Array<{ chatId: number; messageId: number; text: string }> = []
 
     const answer = (res: http.ServerResponse, status: number, body: unknown) => {
       if (res.writableEnded || res.destroyed) return
@@ -89,8 +95,28 @@ export const startFakeBotApi = (firstUpdateId = 1000): Effect.Effect<FakeBotApi,
             const body = String(params.text)
             if (body.length > 4096) return answer(res, 400, { ok: false, error_code: 400, description: "Bad Request: message is too long" })
             if (blocked.has(chatId)) return answer(res, 403, { ok: false, error_code: 403, description: "Forbidden: bot was blocked by the user" })
-            sent.push({ chatId, text: body })
-            return ok(res, { message_id: messageId++, chat: { id: chatId }, text: body })
+            const entry = { chatId, text: body }
+            const id = messageId++
+            sent.push(entry)
+            messages.set(id, entry)
+            return ok(res, { message_id: id, chat: { id: chatId }, text: body })
+          }
+          case "editMessageText": {
+            const entry = messages.get(Number(params.message_id))
+            const body = String(params.text)
+            if (entry === undefined || entry.chatId !== Number(params.chat_id)) {
+              return answer(res, 400, { ok: false, error_code: 400, description: "Bad Request: message to edit not found" })
+            }
+            if (entry.text === body) {
+              return answer(res, 400, {
+                ok: false,
+                error_code: 400,
+                description: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+              })
+            }
+            entry.text = body
+            edits.push({ chatId: entry.chatId, messageId: Number(params.message_id), text: body })
+            return ok(res, { message_id: Number(params.message_id), chat: { id: entry.chatId }, text: body })
           }
           case "sendChatAction":
           case "deleteWebhook":
@@ -145,6 +171,8 @@ export const startFakeBotApi = (firstUpdateId = 1000): Effect.Effect<FakeBotApi,
       url: `http://127.0.0.1:${port}`,
       calls,
       sent,
+      edits,
+      answers: () => sent.filter((m) => m.text !== "…"),
       push: ({ chatId, text, userId, username }) => {
         const id = nextId++
         const from = { id: userId ?? chatId, is_bot: false, first_name: "U", ...(username !== undefined ? { username } : {}) }

@@ -53,6 +53,8 @@ interface FakeIntake {
   readonly resumed: Array<string>
   /** Turn ids whose answer was reported delivered, in order. */
   readonly delivered: Array<string>
+  /** The placeholder message recorded for each turn. */
+  readonly replyRefs: Map<string, string>
 }
 
 const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeIntake => {
@@ -60,6 +62,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
   const accepted: Array<string> = []
   const resumed: Array<string> = []
   const delivered: Array<string> = []
+  const replyRefs = new Map<string, string>()
   let turns = 0
   const intake: TurnIntake = {
     active: Effect.sync(() => submitted.length - accepted.length),
@@ -69,6 +72,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
         return { _tag: "Completed", ids: { turnId, sessionId: "resumed" }, reply: `resumed: ${turnId}` } as const
       }),
     delivered: (ids) => Effect.sync(() => void delivered.push(ids.turnId)),
+    replyRef: (ids, ref) => Effect.sync(() => void replyRefs.set(ids.turnId, ref)),
     submit: (inbound, hooks) =>
       Effect.gen(function*() {
         submitted.push(inbound)
@@ -90,7 +94,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
         }
       })
   }
-  return { intake, submitted, accepted, resumed, delivered }
+  return { intake, submitted, accepted, resumed, delivered, replyRefs }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,8 +158,8 @@ describe("TelegramAdapter", () => {
       yield* api.until(() => api.calls.filter((c) => c.method === "sendChatAction").length >= 2)
       expect(api.calls.find((c) => c.method === "sendChatAction")?.params).toEqual({ chat_id: 555, action: "typing" })
       yield* Deferred.succeed(release, undefined)
-      yield* api.until(() => api.sent.length === 1)
-      expect(api.sent[0]).toEqual({ chatId: 555, text: "echo: hello" })
+      yield* api.until(() => api.answers().length === 1)
+      expect(api.answers()[0]).toEqual({ chatId: 555, text: "echo: hello" })
       // Typing stops with the turn.
       const typed = api.calls.filter((c) => c.method === "sendChatAction").length
       yield* Effect.sleep(300)
@@ -172,7 +176,7 @@ describe("TelegramAdapter", () => {
       const fake = makeIntake()
       yield* startTelegram(api, fake)
       api.push({ chatId: 9, userId: 31337, text: "hi" })
-      yield* api.until(() => api.sent.length === 1)
+      yield* api.until(() => api.answers().length === 1)
       expect(fake.submitted[0]?.user).toBe("31337")
     }).pipe(quiet))
 
@@ -184,11 +188,11 @@ describe("TelegramAdapter", () => {
       const fake = makeIntake(() => ({ reply }))
       yield* startTelegram(api, fake)
       api.push({ chatId: 1, text: "long please" })
-      yield* api.until(() => api.sent.length >= 3)
+      yield* api.until(() => api.answers().length >= 3)
       yield* Effect.sleep(100)
-      expect(api.sent.length).toBe(3)
-      for (const part of api.sent) expect(part.text.length).toBeLessThanOrEqual(4096)
-      expect(api.sent.map((part) => part.text).join("\n\n")).toBe(reply)
+      expect(api.answers().length).toBe(3)
+      for (const part of api.answers()) expect(part.text.length).toBeLessThanOrEqual(4096)
+      expect(api.answers().map((part) => part.text).join("\n\n")).toBe(reply)
     }).pipe(quiet))
 
   it.scopedLive("a user not in allowed_users is refused politely and never submitted", () =>
@@ -197,14 +201,14 @@ describe("TelegramAdapter", () => {
       const fake = makeIntake()
       const { options } = yield* startTelegram(api, fake, { allowedUsers: [1001, "bob"] })
       const stranger = api.push({ chatId: 66, userId: 66, username: "mallory", text: "let me in" })
-      yield* api.until(() => api.sent.length === 1)
-      expect(api.sent[0]).toEqual({ chatId: 66, text: privateBotReply })
+      yield* api.until(() => api.answers().length === 1)
+      expect(api.answers()[0]).toEqual({ chatId: 66, text: privateBotReply })
       expect(fake.submitted).toEqual([])
       // Refused updates are handled: acknowledged, never seen again.
       yield* api.until(() => readLedger(options.ledgerFile).acknowledged === stranger)
       api.push({ chatId: 1001, userId: 1001, text: "by id" })
       api.push({ chatId: 7, userId: 7, username: "Bob", text: "by name" })
-      yield* api.until(() => fake.submitted.length === 2 && api.sent.length === 3)
+      yield* api.until(() => fake.submitted.length === 2 && api.answers().length === 3)
       expect(fake.submitted.map((m) => m.text)).toEqual(["by id", "by name"])
     }).pipe(quiet))
 
@@ -238,11 +242,11 @@ describe("TelegramAdapter", () => {
       api.push({ chatId: 1, text: "a1" })
       api.push({ chatId: 1, text: "a2" })
       api.push({ chatId: 2, text: "b1" })
-      yield* api.until(() => api.sent.some((m) => m.text === "echo: b1"))
+      yield* api.until(() => api.answers().some((m) => m.text === "echo: b1"))
       expect(fake.submitted.map((m) => m.text)).toEqual(["a1", "b1"])
       yield* Deferred.succeed(first, undefined)
-      yield* api.until(() => api.sent.length === 3)
-      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual(["echo: a1", "echo: a2"])
+      yield* api.until(() => api.answers().length === 3)
+      expect(api.answers().filter((m) => m.chatId === 1).map((m) => m.text)).toEqual(["echo: a1", "echo: a2"])
     }).pipe(quiet))
 
   it.scopedLive("after a restart, acknowledged updates are never resubmitted and unacknowledged ones are", () =>
@@ -285,7 +289,7 @@ describe("TelegramAdapter", () => {
       yield* Effect.sleep(200)
       expect(api.held()).toContain(id)
       expect(acknowledgedIn(options.ledgerFile)).toBeLessThan(id)
-      expect(api.sent).toEqual([])
+      expect(api.answers()).toEqual([])
     }).pipe(quiet))
 
   it.scopedLive("a failed turn tells the user and counts as delivered; an interrupted one waits for the next life", () =>
@@ -295,12 +299,12 @@ describe("TelegramAdapter", () => {
       const { options } = yield* startTelegram(api, fake)
       const x = api.push({ chatId: 1, text: "x" })
       api.push({ chatId: 2, text: "y" })
-      yield* api.until(() => api.sent.length === 1 && fake.delivered.length === 1)
-      expect(api.sent[0]).toEqual({ chatId: 2, text: failedReply("model exploded") })
+      yield* api.until(() => api.answers().length === 1 && fake.delivered.length === 1)
+      expect(api.answers()[0]).toEqual({ chatId: 2, text: failedReply("model exploded") })
       // Interrupted: recorded (acknowledged), nothing said now; shutdown step 3 told the chat.
       yield* api.until(() => acknowledgedIn(options.ledgerFile) >= x)
       yield* Effect.sleep(100)
-      expect(api.sent.filter((m) => m.chatId === 1)).toEqual([])
+      expect(api.answers().filter((m) => m.chatId === 1)).toEqual([])
       expect(fake.delivered).toEqual(["turn-2"])
     }).pipe(quiet))
 
@@ -315,10 +319,11 @@ describe("TelegramAdapter", () => {
       api.block(2)
       api.push({ chatId: 2, text: "blocked" })
       yield* api.until(() => fake.delivered.length === 2)
-      // 5xx until the attempts run out: not delivered, so the next life sends it.
-      api.failNext("sendMessage", { status: 502 }, 2)
+      // 5xx until the attempts run out (the placeholder's one try, then two for the answer): not
+      // delivered, so the next life sends it.
+      api.failNext("sendMessage", { status: 502 }, 3)
       api.push({ chatId: 3, text: "unlucky" })
-      yield* api.until(() => api.calls.filter((c) => c.method === "sendMessage" && c.params.chat_id === 3).length === 2)
+      yield* api.until(() => api.calls.filter((c) => c.method === "sendMessage" && c.params.chat_id === 3).length === 3)
       yield* Effect.sleep(150)
       expect(fake.delivered).toEqual(["turn-1", "turn-2"])
     }).pipe(quiet))
@@ -332,7 +337,7 @@ describe("TelegramAdapter", () => {
       yield* api.until(() => acknowledgedIn(options.ledgerFile) === id)
       yield* Effect.sleep(100)
       expect(fake.submitted.map((m) => m.externalId)).toEqual([String(id)])
-      expect(api.sent).toEqual([])
+      expect(api.answers()).toEqual([])
       expect(fake.delivered).toEqual([])
     }).pipe(quiet))
 
@@ -344,13 +349,13 @@ describe("TelegramAdapter", () => {
       const { adapter } = yield* startTelegram(api, fake)
       api.push({ chatId: 1, text: "slow" })
       api.push({ chatId: 2, text: "fast" })
-      yield* api.until(() => api.sent.length === 1 && fake.submitted.length === 2)
+      yield* api.until(() => api.answers().length === 1 && fake.submitted.length === 2)
       yield* adapter.stopIntake
       yield* adapter.notifyInFlight("restarting")
-      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual([stopNotice("restarting")])
-      expect(api.sent.filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["echo: fast"])
+      expect(api.answers().filter((m) => m.chatId === 1).map((m) => m.text)).toEqual([stopNotice("restarting")])
+      expect(api.answers().filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["echo: fast"])
       yield* Deferred.succeed(hold, undefined)
-      yield* api.until(() => api.sent.length === 3)
+      yield* api.until(() => api.answers().length === 3)
     }).pipe(quiet))
 })
 
@@ -386,7 +391,7 @@ describe("TelegramAdapter errors", () => {
       const [limited, next] = api.calls.filter((c) => c.method === "getUpdates")
       expect(next!.at - limited!.at).toBeGreaterThanOrEqual(950)
       api.push({ chatId: 1, text: "after the limit" })
-      yield* api.until(() => api.sent.length === 1)
+      yield* api.until(() => api.answers().length === 1)
     }).pipe(quiet))
 
   it.scopedLive("5xx answers back off with state retrying, then recover to polling", () =>
@@ -411,7 +416,7 @@ describe("TelegramAdapter errors", () => {
       // Backing off: no hammering (three failures, at least ~50% of 200/400/800ms apart).
       expect(polls[3]!.at - polls[0]!.at).toBeGreaterThanOrEqual(650)
       api.push({ chatId: 4, text: "back" })
-      yield* api.until(() => api.sent.length === 1)
+      yield* api.until(() => api.answers().length === 1)
     }).pipe(quiet))
 
   it.scopedLive("stopIntake returns promptly during a long poll and aborts the request", () =>
@@ -442,25 +447,25 @@ describe("TelegramAdapter after a restart", () => {
       const api = yield* startFakeBotApi()
       const fake = makeIntake()
       const carryover: ReadonlyArray<Carryover> = [
-        { _tag: "Resume", ids: ids("t-resume"), chatKey: "1", inbound: "what is 2+2?", startedAt: "2026-01-01T00:00:00Z" },
-        { _tag: "Deliver", ids: ids("t-done"), chatKey: "2", inbound: "hi", outcome: "completed", text: "a reply from before" },
-        { _tag: "Deliver", ids: ids("t-failed"), chatKey: "3", inbound: "boom", outcome: "failed", text: "it crashed the gateway 3 times" },
-        { _tag: "Deliver", ids: ids("t-old"), chatKey: "4", inbound: "too old", outcome: "interrupted", text: "down too long" },
-        { _tag: "Resume", ids: ids("t-bad"), chatKey: "not-a-chat", inbound: "?", startedAt: "2026-01-01T00:00:00Z" }
+        { _tag: "Resume", ids: ids("t-resume"), chatKey: "1", inbound: "what is 2+2?", startedAt: "2026-01-01T00:00:00Z", replyRef: null },
+        { _tag: "Deliver", ids: ids("t-done"), chatKey: "2", inbound: "hi", outcome: "completed", text: "a reply from before", replyRef: null },
+        { _tag: "Deliver", ids: ids("t-failed"), chatKey: "3", inbound: "boom", outcome: "failed", text: "it crashed the gateway 3 times", replyRef: null },
+        { _tag: "Deliver", ids: ids("t-old"), chatKey: "4", inbound: "too old", outcome: "interrupted", text: "down too long", replyRef: null },
+        { _tag: "Resume", ids: ids("t-bad"), chatKey: "not-a-chat", inbound: "?", startedAt: "2026-01-01T00:00:00Z", replyRef: null }
       ]
       // A new message in chat 1 is already waiting when the gateway comes back.
       api.push({ chatId: 1, text: "and another thing" })
       yield* startTelegram(api, fake, {}, recordingContext({ carryover }))
       yield* api.until(() => fake.delivered.length === 5)
-      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual([
+      expect(api.answers().filter((m) => m.chatId === 1).map((m) => m.text)).toEqual([
         resumeNotice("what is 2+2?"),
         "resumed: t-resume",
         "echo: and another thing"
       ])
       expect(fake.resumed).toEqual(["t-resume"])
-      expect(api.sent.filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["a reply from before"])
-      expect(api.sent.filter((m) => m.chatId === 3).map((m) => m.text)).toEqual([failedReply("it crashed the gateway 3 times")])
-      expect(api.sent.filter((m) => m.chatId === 4).map((m) => m.text)).toEqual([notAnsweredReply("too old", "down too long")])
+      expect(api.answers().filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["a reply from before"])
+      expect(api.answers().filter((m) => m.chatId === 3).map((m) => m.text)).toEqual([failedReply("it crashed the gateway 3 times")])
+      expect(api.answers().filter((m) => m.chatId === 4).map((m) => m.text)).toEqual([notAnsweredReply("too old", "down too long")])
       expect([...fake.delivered].sort()).toEqual(["t-done", "t-failed", "t-old", "t-resume", "turn-1"])
     }).pipe(quiet))
 })
@@ -475,9 +480,9 @@ describe("TelegramAdapter chat commands", () => {
       api.push({ chatId: 5, text: "a long question" })
       yield* api.until(() => fake.accepted.length === 1)
       const id = api.push({ chatId: 5, text: "/status" })
-      yield* api.until(() => api.sent.length === 1)
-      expect(api.sent[0]!.text).toContain(`pid ${testView.pid}`)
-      expect(api.sent[0]!.text).toContain("Hermes gateway: running")
+      yield* api.until(() => api.answers().length === 1)
+      expect(api.answers()[0]!.text).toContain(`pid ${testView.pid}`)
+      expect(api.answers()[0]!.text).toContain("Hermes gateway: running")
       expect(fake.submitted.map((m) => m.text)).toEqual(["a long question"])
       yield* api.until(() => readLedger(options.ledgerFile).acknowledged === id)
       yield* Deferred.succeed(hold, undefined)
@@ -490,7 +495,7 @@ describe("TelegramAdapter chat commands", () => {
       yield* startTelegram(api, fake)
       api.push({ chatId: 5, text: "/status@some_other_bot" })
       api.push({ chatId: 5, text: "/start" })
-      yield* api.until(() => api.sent.length === 2)
+      yield* api.until(() => api.answers().length === 2)
       expect(fake.submitted.map((m) => m.text)).toEqual(["/status@some_other_bot", "/start"])
     }).pipe(quiet))
 
@@ -503,15 +508,15 @@ describe("TelegramAdapter chat commands", () => {
       const id = api.push({ chatId: 70, userId: 77, username: "ops", text: "/restart@hermes_test_bot" })
       yield* api.until(() => kernel.restarts.length === 1)
       expect(kernel.restarts).toEqual(["telegram /restart by @ops"])
-      expect(api.sent).toEqual([{ chatId: 70, text: restartingReply }])
+      expect(api.answers()).toEqual([{ chatId: 70, text: restartingReply }])
       // Handled before the restart, so the next life never sees it again.
       expect(readLedger(ledgerFile).acknowledged).toBe(id)
       expect(readLedger(ledgerFile)).toMatchObject({ restart_notice: { chat_id: 70 } })
 
       const next = makeIntake()
       yield* startTelegram(api, next, { ledgerFile, allowedUsers: [77] }, recordingContext({ view: { pid: 9001 } }))
-      yield* api.until(() => api.sent.length === 2)
-      expect(api.sent[1]).toEqual({ chatId: 70, text: restartedNotice(9001) })
+      yield* api.until(() => api.answers().length === 2)
+      expect(api.answers()[1]).toEqual({ chatId: 70, text: restartedNotice(9001) })
       expect(readLedger(ledgerFile)).not.toHaveProperty("restart_notice")
       expect(next.submitted).toEqual([])
     }).pipe(quiet))
@@ -523,8 +528,8 @@ describe("TelegramAdapter chat commands", () => {
       const fake = makeIntake()
       yield* startTelegram(api, fake, { allowedUsers: [] }, kernel)
       api.push({ chatId: 3, userId: 3, text: "/restart" })
-      yield* api.until(() => api.sent.length === 1)
-      expect(api.sent[0]).toEqual({ chatId: 3, text: restartNotAllowedReply })
+      yield* api.until(() => api.answers().length === 1)
+      expect(api.answers()[0]).toEqual({ chatId: 3, text: restartNotAllowedReply })
       expect(kernel.restarts).toEqual([])
       expect(fake.submitted).toEqual([])
     }).pipe(quiet))
@@ -546,5 +551,82 @@ describe("TelegramAdapter connect and health", () => {
       expect(seen).toContain("409")
       yield* api.until(() => Effect.runSync(adapter.health!).state === "polling", 5000)
       expect(Effect.runSync(adapter.health!)).toEqual({ state: "polling", error: null })
+    }).pipe(quiet))
+})
+
+describe("TelegramAdapter placeholders (exactly-once answers)", () => {
+  const ids = (turnId: string): TurnIds => ({ turnId, sessionId: "s" })
+
+  it.scopedLive("the answer is edited into a placeholder whose message id was recorded with the turn first", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const hold = yield* Deferred.make<void>()
+      const fake = makeIntake(() => ({ afterAccept: hold }))
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 5, text: "question" })
+      yield* api.until(() => fake.replyRefs.size === 1)
+      expect(api.sent).toEqual([{ chatId: 5, text: "…" }])
+      yield* Deferred.succeed(hold, undefined)
+      yield* api.until(() => fake.delivered.length === 1)
+      expect(api.sent).toEqual([{ chatId: 5, text: "echo: question" }])
+      expect(api.edits).toEqual([{ chatId: 5, messageId: Number(fake.replyRefs.get("turn-1")), text: "echo: question" }])
+    }).pipe(quiet))
+
+  it.scopedLive("without a placeholder (the Bot API refused it) the answer is sent as a new message", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      api.failNext("sendMessage", { status: 500 })
+      const fake = makeIntake()
+      yield* startTelegram(api, fake)
+      api.push({ chatId: 5, text: "question" })
+      yield* api.until(() => fake.delivered.length === 1)
+      expect(fake.replyRefs.size).toBe(0)
+      expect(api.sent).toEqual([{ chatId: 5, text: "echo: question" }])
+      expect(api.edits).toEqual([])
+    }).pipe(quiet))
+
+  it.scopedLive("a later life delivering into the same placeholder never adds a message; a vanished one gets a new message", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      // Two placeholders from an earlier life: one still "…", one already edited before the crash.
+      const first = makeIntake((text) => (text === "b" ? { reply: "answer b" } : { outcome: "Interrupted" }))
+      yield* startTelegram(api, first)
+      api.push({ chatId: 1, text: "a" })
+      api.push({ chatId: 2, text: "b" })
+      yield* api.until(() => first.replyRefs.size === 2 && first.delivered.length === 1)
+      const refA = first.replyRefs.get(first.accepted[0] === "a" ? "turn-1" : "turn-2")!
+      const refB = first.replyRefs.get(first.accepted[0] === "a" ? "turn-2" : "turn-1")!
+      const before = api.sent.length
+      const carryover: ReadonlyArray<Carryover> = [
+        { _tag: "Deliver", ids: ids("t-a"), chatKey: "1", inbound: "a", outcome: "completed", text: "answer a", replyRef: refA },
+        { _tag: "Deliver", ids: ids("t-b"), chatKey: "2", inbound: "b", outcome: "completed", text: "answer b", replyRef: refB },
+        { _tag: "Deliver", ids: ids("t-c"), chatKey: "3", inbound: "c", outcome: "completed", text: "answer c", replyRef: "999999" }
+      ]
+      const second = makeIntake()
+      yield* startTelegram(api, second, {}, recordingContext({ carryover }))
+      yield* api.until(() => second.delivered.length === 3)
+      expect(api.sent.length).toBe(before + 1)
+      expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual(["answer a"])
+      // Already there: Telegram answers "message is not modified", which counts as delivered.
+      expect(api.sent.filter((m) => m.chatId === 2).map((m) => m.text)).toEqual(["answer b"])
+      expect(api.sent.filter((m) => m.chatId === 3).map((m) => m.text)).toEqual(["answer c"])
+    }).pipe(quiet))
+
+  it.scopedLive("a resumed turn answers into the placeholder its first life prepared", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const first = makeIntake(() => ({ outcome: "Interrupted" }))
+      yield* startTelegram(api, first)
+      api.push({ chatId: 9, text: "long task" })
+      yield* api.until(() => first.replyRefs.size === 1)
+      const ref = first.replyRefs.get("turn-1")!
+      const second = makeIntake()
+      const carryover: ReadonlyArray<Carryover> = [
+        { _tag: "Resume", ids: ids("t-long"), chatKey: "9", inbound: "long task", startedAt: "2026-01-01T00:00:00Z", replyRef: ref }
+      ]
+      yield* startTelegram(api, second, {}, recordingContext({ carryover }))
+      yield* api.until(() => second.delivered.length === 1)
+      expect(api.sent.map((m) => m.text)).toEqual(["resumed: t-long", resumeNotice("long task")])
+      expect(second.replyRefs.size).toBe(0)
     }).pipe(quiet))
 })

@@ -1,0 +1,79 @@
+// Which push answers reached their chat, written the instant the platform takes one. The SessionDB
+// records the same fact (delivered_at), but a durable SQLite commit waits its turn behind the other
+// writes and an fsync; a SIGKILL in that gap would make the next life send the answer again. One
+// append(2) to this file is done before anything else runs, and survives the death of the process
+// (not a power cut: the file is not fsynced, and then an answer may go out twice, never zero times).
+// The next open folds the file into the database and empties it.
+import * as fs from "node:fs"
+
+/** Beside the database: `<db>-delivered`, like SQLite's own `-wal`. */
+export const deliveryLogFile = (databaseFile: string): string => `${databaseFile}-delivered`
+
+/** A line is one turn id; anything else (a torn last line, garbage) is skipped. */
+const turnIdPattern = /^[A-Za-z0-9_-]{1,64}$/
+
+/** Past this size the log is emptied as soon as every entry in it is also in the database. */
+const defaultCompactAboveBytes = 1 << 20
+
+export interface DeliveryLog {
+  readonly file: string
+  /** Appends `turnId`; throws if the file cannot be written. */
+  readonly append: (turnId: string) => void
+  /**
+   * After the database write for an appended id: `recorded` says whether it committed. Once every
+   * entry is in the database and the log is large, it is emptied.
+   */
+  readonly settled: (recorded: boolean) => void
+}
+
+export const readDeliveryLog = (file: string): ReadonlyArray<string> => {
+  let text: string
+  try {
+    text = fs.readFileSync(file, "utf8")
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return []
+    throw error
+  }
+  return text.split("\n").filter((line) => turnIdPattern.test(line))
+}
+
+/** Empties the log (after its ids are committed to the database). */
+export const clearDeliveryLog = (file: string): void => {
+  try {
+    fs.truncateSync(file, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error
+  }
+}
+
+export const makeDeliveryLog = (file: string, compactAboveBytes = defaultCompactAboveBytes): DeliveryLog => {
+  let inFlight = 0
+  let unrecorded = false
+  let size = (() => {
+    try {
+      return fs.statSync(file).size
+    } catch {
+      return 0
+    }
+  })()
+  return {
+    file,
+    append: (turnId) => {
+      const line = `${turnId}\n`
+      fs.appendFileSync(file, line, { mode: 0o600 })
+      size += line.length
+      inFlight++
+    },
+    settled: (recorded) => {
+      inFlight = Math.max(0, inFlight - 1)
+      if (!recorded) unrecorded = true
+      if (inFlight > 0 || unrecorded || size < compactAboveBytes) return
+      try {
+        clearDeliveryLog(file)
+        size = 0
+      } catch {
+        // Kept: it only grows until the next open folds it.
+      }
+    }
+  }
+}
