@@ -7,9 +7,12 @@
 //
 // A SIGKILL between recording a message and writing the ledger makes Telegram deliver the update
 // again: its update_id goes along as the message's externalId, so the SessionDB recognises it
-// (outcome Duplicate) and the turn recorded the first time answers it. Final answers are marked
-// delivered once sent; whatever a dead life recorded but never delivered, or left to resume, comes
-// back as carryover at startIntake and is handled before new messages of that chat.
+// (outcome Duplicate) and the turn recorded the first time answers it. Once a turn is recorded a
+// placeholder message is posted and its message_id recorded with the turn; the answer is edited
+// into it, so delivering again after a crash is an edit of the same message, never a second
+// answer. Answers are marked delivered once Telegram has them; whatever a dead life recorded but
+// never delivered, or left to resume, comes back as carryover at startIntake and is handled
+// before new messages of that chat.
 //
 // What the kernel can see: `health` (state "retrying" with the last error while the Bot API is
 // failing; "polling" once it answers again).
@@ -230,16 +233,7 @@ export const makeTelegramAdapter = (
      * Retries running out is not settled: a recorded answer is then tried again by the next life.
      */
     const deliver = (params: Record<string, unknown>, attempts = sendAttempts): Effect.Effect<boolean> =>
-      Effect.map(attempt("sendMessage", params, attempts), (result) => {
-        switch (result._tag) {
-          case "Sent":
-            return true
-          case "Refused":
-            return true
-          case "GaveUp":
-            return false
-        }
-      })
+      Effect.map(attempt("sendMessage", params, attempts), (result) => result._tag !== "GaveUp")
 
     /** One call retried on 429/5xx/network errors; a refusal or running out of attempts is logged. */
     const attempt = (
@@ -299,33 +293,11 @@ export const makeTelegramAdapter = (
       )
 
     /**
-     * Sends `text`, split at Telegram's limit; settled when every part is. Counted in `replying`
-     * so disconnect can let replies already on their way finish.
+     * Sends `text`, split at Telegram's limit; the first part into `placeholder` when there is one
+     * (a long text's other parts follow as new messages). Settled when every part is. Counted in
+     * `replying` so disconnect can let replies already on their way finish.
      */
-    const sendText = (chatId: number, text: string): Effect.Effect<boolean> =>
-      Effect.acquireUseRelease(
-        Effect.sync(() => replying++),
-        () =>
-          Effect.reduce(
-            splitMessage(text.trim() === "" ? "(no reply)" : text),
-            true,
-            (settled, part) => Effect.map(deliver({ chat_id: chatId, text: part }), (ok) => settled && ok)
-          ),
-        () => Effect.sync(() => replying--)
-      )
-
-    /**
-     * Delivers a turn's final answer, into its placeholder when there is one (the first part; a
-     * long answer's other parts follow as new messages), and records it delivered, so no later
-     * life sends it again.
-     */
-    const sendAnswer = (
-      chatId: number,
-      ids: TurnIds,
-      text: string,
-      intake: TurnIntake,
-      placeholder: number | null
-    ): Effect.Effect<void> =>
+    const sendText = (chatId: number, text: string, placeholder: number | null = null): Effect.Effect<boolean> =>
       Effect.acquireUseRelease(
         Effect.sync(() => replying++),
         () =>
@@ -338,7 +310,17 @@ export const makeTelegramAdapter = (
             return settled
           }),
         () => Effect.sync(() => replying--)
-      ).pipe(Effect.flatMap((settled) => (settled ? intake.delivered(ids) : Effect.void)))
+      )
+
+    /** Delivers a turn's final answer and records it delivered, so no later life sends it again. */
+    const sendAnswer = (
+      chatId: number,
+      ids: TurnIds,
+      text: string,
+      intake: TurnIntake,
+      placeholder: number | null
+    ): Effect.Effect<void> =>
+      Effect.flatMap(sendText(chatId, text, placeholder), (settled) => (settled ? intake.delivered(ids) : Effect.void))
 
     const typing = (chatId: number): Effect.Effect<never> =>
       Effect.forever(

@@ -147,7 +147,8 @@ describe.each(journalCases)("duplicates, delivery and backlog on the $label", ({
         reply: "reply A",
         reason: null,
         startedAt: expect.any(String),
-        interruptedLives: 0
+        interruptedLives: 0,
+        replyRef: null
       })
       expect(backlog[1]).toMatchObject({ chatKey: "chat-2", inbound: "question D", reply: "reply D", reason: null })
       expect(backlog[2]).toMatchObject({ status: "failed", chatKey: "chat-1", inbound: "question B", reply: null, reason: "agent exploded" })
@@ -159,13 +160,20 @@ describe.each(journalCases)("duplicates, delivery and backlog on the $label", ({
       expect((yield* Effect.flip(db.markDelivered({ turnId: a.ids.turnId, sessionId: d.ids.sessionId }))).reason).toBe("unknown_turn")
       expect((yield* Effect.flip(db.markDelivered({ turnId: "no-such-turn", sessionId: a.ids.sessionId }))).reason).toBe("unknown_turn")
 
+      // Where the answer goes is recorded for any turn, running ones included (before the answer exists).
+      yield* db.setReplyRef(c.ids, "m-17")
+      yield* db.setReplyRef(b.ids, "m-18")
+      expect((yield* Effect.flip(db.setReplyRef({ turnId: "no-such-turn", sessionId: a.ids.sessionId }, "m-1"))).reason)
+        .toBe("unknown_turn")
+      expect((yield* db.backlog).map((t) => t.replyRef)).toEqual([null, null, "m-18"])
+
       yield* db.markDelivered(a.ids)
       yield* db.markDelivered(a.ids) // idempotent
       yield* db.markDelivered(h.ids) // harmless for a request/response turn
       expect((yield* db.backlog).map((t) => t.ids)).toEqual([d.ids, b.ids])
       yield* db.completeTurn(c.ids, "reply C")
       yield* db.markDelivered(b.ids)
-      expect((yield* db.backlog).map((t) => [t.ids, t.reply])).toEqual([[d.ids, "reply D"], [c.ids, "reply C"]])
+      expect((yield* db.backlog).map((t) => [t.ids, t.reply, t.replyRef])).toEqual([[d.ids, "reply D", null], [c.ids, "reply C", "m-17"]])
       yield* db.markDelivered(d.ids)
       yield* db.markDelivered(c.ids)
       expect(yield* db.backlog).toEqual([])
@@ -206,7 +214,8 @@ describe.each(engineCases)("backlog across lives on $label", ({ available, engin
           reply: null,
           reason: null,
           startedAt: expect.any(String),
-          interruptedLives: 0
+          interruptedLives: 0,
+          replyRef: null
         },
         expect.objectContaining({ ids: later.ids, status: "resume_pending" })
       ])

@@ -54,7 +54,8 @@ describe("in-memory journal", () => {
         reply: null,
         reason: "stopping",
         startedAt: expect.any(String),
-        interruptedLives: 0
+        interruptedLives: 0,
+        replyRef: null
       }])
       // Nothing is ever resume_pending here, so nothing can expire.
       expect((yield* Effect.flip(db.expireTurn(push.ids.turnId, "too old"))).reason).toBe("turn_not_resumable")

@@ -556,6 +556,9 @@ describe("TelegramAdapter connect and health", () => {
 
 describe("TelegramAdapter placeholders (exactly-once answers)", () => {
   const ids = (turnId: string): TurnIds => ({ turnId, sessionId: "s" })
+  /** The end of an earlier life: nothing of it polls or sends any more. */
+  const endLife = (adapter: { readonly stopIntake: Effect.Effect<void>; readonly disconnect: Effect.Effect<void> }) =>
+    Effect.zipRight(adapter.stopIntake, adapter.disconnect)
 
   it.scopedLive("the answer is edited into a placeholder whose message id was recorded with the turn first", () =>
     Effect.gen(function*() {
@@ -590,12 +593,14 @@ describe("TelegramAdapter placeholders (exactly-once answers)", () => {
       const api = yield* startFakeBotApi()
       // Two placeholders from an earlier life: one still "…", one already edited before the crash.
       const first = makeIntake((text) => (text === "b" ? { reply: "answer b" } : { outcome: "Interrupted" }))
-      yield* startTelegram(api, first)
+      const ledgerFile = tempLedger()
+      const life1 = yield* startTelegram(api, first, { ledgerFile })
       api.push({ chatId: 1, text: "a" })
       api.push({ chatId: 2, text: "b" })
       yield* api.until(() => first.replyRefs.size === 2 && first.delivered.length === 1)
       const refA = first.replyRefs.get(first.accepted[0] === "a" ? "turn-1" : "turn-2")!
       const refB = first.replyRefs.get(first.accepted[0] === "a" ? "turn-2" : "turn-1")!
+      yield* endLife(life1.adapter)
       const before = api.sent.length
       const carryover: ReadonlyArray<Carryover> = [
         { _tag: "Deliver", ids: ids("t-a"), chatKey: "1", inbound: "a", outcome: "completed", text: "answer a", replyRef: refA },
@@ -603,7 +608,7 @@ describe("TelegramAdapter placeholders (exactly-once answers)", () => {
         { _tag: "Deliver", ids: ids("t-c"), chatKey: "3", inbound: "c", outcome: "completed", text: "answer c", replyRef: "999999" }
       ]
       const second = makeIntake()
-      yield* startTelegram(api, second, {}, recordingContext({ carryover }))
+      yield* startTelegram(api, second, { ledgerFile }, recordingContext({ carryover }))
       yield* api.until(() => second.delivered.length === 3)
       expect(api.sent.length).toBe(before + 1)
       expect(api.sent.filter((m) => m.chatId === 1).map((m) => m.text)).toEqual(["answer a"])
@@ -616,15 +621,17 @@ describe("TelegramAdapter placeholders (exactly-once answers)", () => {
     Effect.gen(function*() {
       const api = yield* startFakeBotApi()
       const first = makeIntake(() => ({ outcome: "Interrupted" }))
-      yield* startTelegram(api, first)
-      api.push({ chatId: 9, text: "long task" })
-      yield* api.until(() => first.replyRefs.size === 1)
+      const ledgerFile = tempLedger()
+      const life1 = yield* startTelegram(api, first, { ledgerFile })
+      const id = api.push({ chatId: 9, text: "long task" })
+      yield* api.until(() => first.replyRefs.size === 1 && acknowledgedIn(ledgerFile) === id)
+      yield* endLife(life1.adapter)
       const ref = first.replyRefs.get("turn-1")!
       const second = makeIntake()
       const carryover: ReadonlyArray<Carryover> = [
         { _tag: "Resume", ids: ids("t-long"), chatKey: "9", inbound: "long task", startedAt: "2026-01-01T00:00:00Z", replyRef: ref }
       ]
-      yield* startTelegram(api, second, {}, recordingContext({ carryover }))
+      yield* startTelegram(api, second, { ledgerFile }, recordingContext({ carryover }))
       yield* api.until(() => second.delivered.length === 1)
       expect(api.sent.map((m) => m.text)).toEqual(["resumed: t-long", resumeNotice("long task")])
       expect(second.replyRefs.size).toBe(0)
