@@ -277,7 +277,13 @@ describe.concurrent("telegram: chat commands", () => {
 })
 
 describe.concurrent("telegram: stop during a slow answer, resumed by the next start", () => {
-  it("a planned stop tells the chat the message is saved; the next start resumes it and answers exactly once", async (ctx) => {
+  it.for([
+    { how: "a planned stop (gateway stop, exit 0)", planned: true },
+    { how: "an unannounced SIGTERM (exit 1, as a container restart sends)", planned: false }
+  ])(
+    "$how tells the chat the message is saved; the next start resumes it and answers exactly once",
+    { timeout: 90_000 },
+    async ({ planned }, ctx) => {
     const { expect } = ctx
     let slow = true
     const { tg, model, sb, home, start } = await setup(
@@ -290,9 +296,13 @@ describe.concurrent("telegram: stop during a slow answer, resumed by the next st
     tg.push({ chatId: 111, text: "slow question" })
     await model.waitForRequest("slow question", 15_000)
 
-    const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
-    expect(stop.code, stop.stdout + stop.stderr).toBe(0)
-    expect(await gw.waitExit(), gw.describe()).toEqual({ code: 0, signal: null })
+    if (planned) {
+      const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
+      expect(stop.code, stop.stdout + stop.stderr).toBe(0)
+    } else {
+      gw.signal("SIGTERM")
+    }
+    expect(await gw.waitExit(), gw.describe()).toEqual({ code: planned ? 0 : 1, signal: null })
     expect(tg.repliesTo(111).some((t) => /stopping/.test(t)), "the chat is told the gateway is stopping").toBe(true)
     expect(tg.repliesTo(111).some((t) => /saved/.test(t))).toBe(true)
     expect(tg.repliesTo(111).filter(isAnswer)).toEqual([])
@@ -323,7 +333,7 @@ describe.concurrent("telegram: stop during a slow answer, resumed by the next st
     const asked = model.requests.slice(since).filter((r) => r.lastUser === "slow question")
     expect(asked).toHaveLength(1)
     expect(asked[0]!.messages.filter((m) => m.role === "user")).toEqual([{ role: "user", content: "slow question" }])
-  }, 90_000)
+  })
 })
 
 // Exactly once across SIGKILL: chats send at a steady rate while the gateway is SIGKILLed round
