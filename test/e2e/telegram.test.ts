@@ -284,56 +284,59 @@ describe.concurrent("telegram: stop during a slow answer, resumed by the next st
     "$how tells the chat the message is saved; the next start resumes it and answers exactly once",
     { timeout: 90_000 },
     async ({ planned }, ctx) => {
-    const { expect } = ctx
-    let slow = true
-    const { tg, model, sb, home, start } = await setup(
-      ctx,
-      { allowedUsers: [111], drain: "1s", resumeWindow: "1h" },
-      { delay: (text) => (slow && text === "slow question" ? 10_000 : 0) }
-    )
-    const gw = start("first life")
-    await gw.waitRunning()
-    tg.push({ chatId: 111, text: "slow question" })
-    await model.waitForRequest("slow question", 15_000)
+      const { expect } = ctx
+      let slow = true
+      const { tg, model, sb, home, start } = await setup(
+        ctx,
+        { allowedUsers: [111], drain: "1s", resumeWindow: "1h" },
+        { delay: (text) => (slow && text === "slow question" ? 10_000 : 0) }
+      )
+      const gw = start("first life")
+      await gw.waitRunning()
+      tg.push({ chatId: 111, text: "slow question" })
+      await model.waitForRequest("slow question", 15_000)
 
-    if (planned) {
-      const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
-      expect(stop.code, stop.stdout + stop.stderr).toBe(0)
-    } else {
-      gw.signal("SIGTERM")
+      if (planned) {
+        const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
+        expect(stop.code, stop.stdout + stop.stderr).toBe(0)
+      } else {
+        gw.signal("SIGTERM")
+      }
+      expect(await gw.waitExit(), gw.describe()).toEqual({ code: planned ? 0 : 1, signal: null })
+      expect(tg.repliesTo(111).some((t) => /stopping/.test(t)), "the chat is told the gateway is stopping").toBe(true)
+      expect(tg.repliesTo(111).some((t) => /saved/.test(t))).toBe(true)
+      expect(tg.repliesTo(111).filter(isAnswer)).toEqual([])
+
+      // The model is fast now.
+      slow = false
+      const since = model.requests.length
+      const next = start("second life")
+      await next.waitRunning()
+      await waitAnswer(tg, 111, "slow question", 20_000)
+      // Anything more it would send comes right after; then stop it and count.
+      await sleep(1_500)
+      next.signal("SIGINT")
+      expect(await next.waitExit(), next.describe()).toEqual({ code: 0, signal: null })
+
+      const replies = tg.repliesTo(111)
+      const messages = tg.messagesIn(111)
+      const resumed = messages.find((m) => /Resuming/.test(m.text))
+      const answered = messages.find((m) => m.text === answerTo("slow question"))
+      expect(resumed, `a resume notice in ${JSON.stringify(replies)}`).toBeDefined()
+      expect(answered, `the answer in ${JSON.stringify(replies)}`).toBeDefined()
+      // The answer may be an edit of the placeholder the first life sent before the stop: what counts
+      // is when the answer text was set, not when its message was first sent.
+      expect(textSetAt(resumed!), "the resume notice comes before the answer").toBeLessThanOrEqual(textSetAt(answered!))
+      expect(replies.filter(isAnswer)).toEqual([answerTo("slow question")])
+      // The answer went into the placeholder the first life recorded: none is left behind.
+      expect(replies).not.toContain("…")
+      expect(replies.some((t) => /something went wrong/.test(t))).toBe(false)
+      // The resumed turn asked the model once, with the message once in its context.
+      const asked = model.requests.slice(since).filter((r) => r.lastUser === "slow question")
+      expect(asked).toHaveLength(1)
+      expect(asked[0]!.messages.filter((m) => m.role === "user")).toEqual([{ role: "user", content: "slow question" }])
     }
-    expect(await gw.waitExit(), gw.describe()).toEqual({ code: planned ? 0 : 1, signal: null })
-    expect(tg.repliesTo(111).some((t) => /stopping/.test(t)), "the chat is told the gateway is stopping").toBe(true)
-    expect(tg.repliesTo(111).some((t) => /saved/.test(t))).toBe(true)
-    expect(tg.repliesTo(111).filter(isAnswer)).toEqual([])
-
-    // The model is fast now.
-    slow = false
-    const since = model.requests.length
-    const next = start("second life")
-    await next.waitRunning()
-    await waitAnswer(tg, 111, "slow question", 20_000)
-    // Anything more it would send comes right after; then stop it and count.
-    await sleep(1_500)
-    next.signal("SIGINT")
-    expect(await next.waitExit(), next.describe()).toEqual({ code: 0, signal: null })
-
-    const replies = tg.repliesTo(111)
-    const messages = tg.messagesIn(111)
-    const resumed = messages.find((m) => /Resuming/.test(m.text))
-    const answered = messages.find((m) => m.text === answerTo("slow question"))
-    expect(resumed, `a resume notice in ${JSON.stringify(replies)}`).toBeDefined()
-    expect(answered, `the answer in ${JSON.stringify(replies)}`).toBeDefined()
-    // The answer may be an edit of the placeholder the first life sent before the stop: what counts
-    // is when the answer text was set, not when its message was first sent.
-    expect(textSetAt(resumed!), "the resume notice comes before the answer").toBeLessThanOrEqual(textSetAt(answered!))
-    expect(replies.filter(isAnswer)).toEqual([answerTo("slow question")])
-    expect(replies.some((t) => /something went wrong/.test(t))).toBe(false)
-    // The resumed turn asked the model once, with the message once in its context.
-    const asked = model.requests.slice(since).filter((r) => r.lastUser === "slow question")
-    expect(asked).toHaveLength(1)
-    expect(asked[0]!.messages.filter((m) => m.role === "user")).toEqual([{ role: "user", content: "slow question" }])
-  })
+  )
 })
 
 // Exactly once across SIGKILL: chats send at a steady rate while the gateway is SIGKILLed round
