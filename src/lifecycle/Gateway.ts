@@ -569,8 +569,12 @@ const life = (settings: GatewaySettings, control: Control) =>
         for (const { adapter, result } of results) {
           if (result._tag === "Right") {
             connected.push(adapter)
-            platforms[adapter.name] = { ...result.right, state: "connected", error: null }
-            yield* Effect.log(`adapter ${adapter.name} connected ${Object.entries(result.right).map(([k, v]) => `${k}=${v}`).join(" ")}`)
+            // An adapter may start in another state (Telegram: "retrying" while the Bot API is unreachable).
+            const platform = { state: "connected", error: null, ...result.right }
+            platforms[adapter.name] = platform
+            const details = Object.entries(result.right).map(([k, v]) => `${k}=${v}`).join(" ")
+            if (platform.state === "connected") yield* Effect.log(`adapter ${adapter.name} connected ${details}`)
+            else yield* Effect.logWarning(`adapter ${adapter.name} started but is not connected yet; it keeps trying: ${details}`)
           } else {
             platforms[adapter.name] = { state: "failed", error: result.left.message }
             yield* Effect.logError(`adapter ${adapter.name} failed to connect: ${result.left.message}`)

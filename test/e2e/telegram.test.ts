@@ -203,6 +203,25 @@ describe.concurrent("telegram: Bot API trouble", () => {
     gw.signal("SIGINT")
     expect(await gw.waitExit(), gw.describe()).toEqual({ code: 0, signal: null })
   })
+
+  it("a Bot API unreachable at start-up does not stop the gateway: Telegram starts 'retrying' and catches up", async (ctx) => {
+    const { expect } = ctx
+    const { tg, start } = await setup(ctx, { allowedUsers: [111] })
+    tg.failNext("getMe", { status: 502, description: "Bad Gateway" }, 4)
+    tg.push({ chatId: 111, text: "sent while the gateway was down" })
+    const gw = start()
+    await gw.waitRunning()
+    const retrying = await gw.waitState("telegram retrying at start", (s) => {
+      const t = telegramOf(s)
+      return t?.state === "retrying" ? t : undefined
+    }, { timeoutMs: 10_000 })
+    expect(retrying.error).toMatch(/502/)
+    await waitAnswer(tg, 111, "sent while the gateway was down", 30_000)
+    await gw.waitState("telegram polling", (s) => telegramOf(s)?.state === "polling" && telegramOf(s)?.error === null)
+    expect(gw.stderr).toContain("adapter telegram started but is not connected yet")
+    gw.signal("SIGINT")
+    expect(await gw.waitExit(), gw.describe()).toEqual({ code: 0, signal: null })
+  })
 })
 
 describe.concurrent("telegram: chat commands", () => {

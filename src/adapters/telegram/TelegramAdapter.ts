@@ -84,7 +84,8 @@ export interface TelegramAdapterOptions {
   readonly sendAttempts?: number
 }
 
-export type TelegramState = "disconnected" | "connected" | "polling" | "retrying" | "stopped"
+/** failed: the token was rejected after a start-up that could not reach the Bot API; nothing is polled. */
+export type TelegramState = "disconnected" | "connected" | "polling" | "retrying" | "failed" | "stopped"
 
 export interface TelegramStatus {
   readonly state: TelegramState
@@ -536,6 +537,7 @@ export const makeTelegramAdapter = (
 
     const pollLoop = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
       Effect.gen(function*() {
+        if (!handshakeDone && !(yield* handshakeWithRetry)) return
         const current = yield* loadLedger
         let failures = 0
         while (true) {
@@ -575,44 +577,77 @@ export const makeTelegramAdapter = (
         }
       }).pipe(annotate)
 
-    const connect: Effect.Effect<PlatformInfo, AdapterConnectError> = Effect.gen(function*() {
-      yield* loadLedger
-      const me = yield* api.call<TelegramUser>("getMe", {}).pipe(
-        Effect.mapError((error) =>
-          error.tokenRejected
-            ? new AdapterConnectError({
-              adapter: "telegram",
-              message: `the bot token in $${options.tokenEnv} was rejected by the Telegram Bot API ` +
-                `(${error.status}); check the token from @BotFather`,
-              exitCode: ExitCode.Config
-            })
-            : new AdapterConnectError({
-              adapter: "telegram",
-              message: `telegram adapter cannot connect: ${error.message}`,
-              exitCode: ExitCode.Unavailable
-            })
-        )
-      )
-      // A webhook makes getUpdates fail with 409 Conflict; long polling needs it gone. Pending
-      // updates are kept.
+    const tokenRejected = (error: BotApiError) =>
+      `the bot token in $${options.tokenEnv} was rejected by the Telegram Bot API (${error.status}); check the token from @BotFather`
+
+    /** Who the bot is, and a webhook removed (it makes getUpdates fail with 409); pending updates are kept. */
+    const handshake: Effect.Effect<TelegramUser, BotApiError> = Effect.gen(function*() {
+      const me = yield* api.call<TelegramUser>("getMe", {})
       yield* api.call("deleteWebhook", { drop_pending_updates: false }).pipe(
         Effect.catchAll((error) =>
           error.tokenRejected
-            ? Effect.fail(
-              new AdapterConnectError({
-                adapter: "telegram",
-                message: `the bot token in $${options.tokenEnv} was rejected by the Telegram Bot API (${error.status})`,
-                exitCode: ExitCode.Config
-              })
-            )
+            ? Effect.fail(error)
             : Effect.logWarning(`telegram: could not remove a webhook (long polling may fail with 409): ${error.message}`)
         )
       )
-      const bot = me.username ?? null
-      botUsername = bot
-      yield* patchStatus({ state: "connected", bot, error: null, retryInMs: null })
-      yield* Effect.logDebug("telegram adapter connected").pipe(Effect.annotateLogs({ bot: bot ?? String(me.id) }), annotate)
-      return { bot, bot_id: me.id, api_base_url: options.apiBaseUrl }
+      botUsername = me.username ?? null
+      yield* patchStatus({ bot: botUsername, error: null, retryInMs: null })
+      return me
+    })
+    let handshakeDone = false
+
+    /**
+     * The poll loop's first step when connect could not reach the Bot API: the handshake with
+     * backoff. False when the token turns out to be rejected (state "failed": nothing is polled).
+     */
+    const handshakeWithRetry: Effect.Effect<boolean> = Effect.gen(function*() {
+      for (let failures = 0; ; failures++) {
+        const result = yield* Effect.either(handshake)
+        if (Either.isRight(result)) {
+          handshakeDone = true
+          yield* Effect.log(`telegram: connected to the Bot API as ${botUsername ?? String(result.right.id)}`)
+          return true
+        }
+        const error = result.left
+        if (error.tokenRejected) {
+          yield* patchStatus({ state: "failed", error: tokenRejected(error), retryInMs: null })
+          yield* Effect.logError(`telegram: ${tokenRejected(error)}; not polling until the gateway is restarted with a valid token`)
+          return false
+        }
+        const wait = delayFor(error, failures)
+        yield* patchStatus({ state: "retrying", error: error.message, retryInMs: wait })
+        yield* Effect.logWarning(`telegram: ${error.message}; retrying in ${wait}ms`)
+        yield* Effect.sleep(wait)
+      }
+    }).pipe(annotate)
+
+    /**
+     * A rejected token is a configuration error (78). A Bot API that cannot be reached or answers
+     * 5xx/429 now may well answer in a minute: the adapter starts in state "retrying" and the poll
+     * loop keeps trying, rather than the gateway failing or running on without Telegram.
+     */
+    const connect: Effect.Effect<PlatformInfo, AdapterConnectError> = Effect.gen(function*() {
+      yield* loadLedger
+      const result = yield* Effect.either(handshake)
+      if (Either.isRight(result)) {
+        handshakeDone = true
+        yield* patchStatus({ state: "connected" })
+        const info: PlatformInfo = { bot: botUsername, bot_id: result.right.id, api_base_url: options.apiBaseUrl }
+        return info
+      }
+      const error = result.left
+      if (error.tokenRejected) {
+        return yield* new AdapterConnectError({ adapter: "telegram", message: tokenRejected(error), exitCode: ExitCode.Config })
+      }
+      if (!error.transient) {
+        return yield* new AdapterConnectError({
+          adapter: "telegram",
+          message: `telegram adapter cannot connect: ${error.message}`,
+          exitCode: ExitCode.Unavailable
+        })
+      }
+      yield* patchStatus({ state: "retrying", error: error.message, retryInMs: null })
+      return { bot: null, api_base_url: options.apiBaseUrl, state: "retrying", error: error.message }
     })
 
     const startIntake = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
@@ -620,7 +655,7 @@ export const makeTelegramAdapter = (
         if (poller !== undefined) return
         const current = yield* loadLedger
         closed = false
-        yield* patchStatus({ state: "polling" })
+        if (handshakeDone) yield* patchStatus({ state: "polling" })
         // Queued before polling starts, so each chat's carried-over turns come before its new messages.
         for (const item of context.carryover) {
           const chatId = Number(item.chatKey)

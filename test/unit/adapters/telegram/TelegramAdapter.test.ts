@@ -372,13 +372,41 @@ describe("TelegramAdapter errors", () => {
       expect(error.message).not.toContain("999:wrong")
     }).pipe(quiet))
 
-  it.scopedLive("an unreachable Bot API fails connect with exit 69", () =>
+  it.scopedLive("a Bot API unreachable at start-up does not fail connect: the adapter retries, then polls", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      api.failNext("getMe", { status: 502, description: "Bad Gateway" }, 3)
+      const fake = makeIntake()
+      const { adapter } = yield* startTelegram(api, fake, { backoffBase: Duration.millis(50), backoffCap: Duration.millis(100) })
+      expect(Effect.runSync(adapter.health!)).toEqual({ state: "retrying", error: expect.stringContaining("502") })
+      yield* api.until(() => Effect.runSync(adapter.health!).state === "polling", 5000)
+      expect(api.calls.filter((c) => c.method === "getMe").length).toBe(4)
+      expect(api.calls.some((c) => c.method === "deleteWebhook")).toBe(true)
+      api.push({ chatId: 1, text: "made it" })
+      yield* api.until(() => api.answers().length === 1)
+      expect((yield* adapter.status).bot).toBe("hermes_test_bot")
+    }).pipe(quiet))
+
+  it.scopedLive("a token rejected once the Bot API is reachable again leaves the adapter failed, not polling", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      api.failNext("getMe", { status: 503 }, 1)
+      api.failNext("getMe", { status: 401, description: "Unauthorized" }, 1)
+      const { adapter } = yield* startTelegram(api, makeIntake(), { backoffBase: Duration.millis(50), tokenEnv: "MY_BOT_TOKEN" })
+      yield* api.until(() => Effect.runSync(adapter.health!).state === "failed", 5000)
+      expect(Effect.runSync(adapter.health!).error).toContain("$MY_BOT_TOKEN was rejected")
+      yield* Effect.sleep(200)
+      expect(api.calls.filter((c) => c.method === "getUpdates")).toEqual([])
+    }).pipe(quiet))
+
+  it.scopedLive("a Bot API address that refuses connections is retried the same way", () =>
     Effect.gen(function*() {
       const api = yield* startFakeBotApi()
       const adapter = yield* build(optionsFor(api, { apiBaseUrl: "http://127.0.0.1:1" }))
-      const error = yield* Effect.flip(adapter.connect)
-      expect(error.exitCode).toBe(69)
-      expect(error.message).not.toContain(fakeToken)
+      const info = yield* adapter.connect
+      expect(info).toMatchObject({ bot: null, state: "retrying" })
+      expect(String(info.error)).not.toContain(fakeToken)
+      expect((yield* adapter.status).state).toBe("retrying")
     }).pipe(quiet))
 
   it.scopedLive("a 429 waits retry_after seconds before the next getUpdates", () =>
