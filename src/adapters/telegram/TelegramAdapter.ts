@@ -550,6 +550,11 @@ export const makeTelegramAdapter = (
           )
           if (Either.isLeft(result)) {
             const error = result.left
+            // Revoked while running (e.g. /revoke at @BotFather): retrying cannot help.
+            if (error.tokenRejected) {
+              yield* patchStatus({ state: "failed", error: tokenRejected(error), retryInMs: null })
+              return yield* Effect.logError(`telegram: ${tokenRejected(error)}; not polling until the gateway is restarted with a valid token`)
+            }
             const wait = delayFor(error, failures)
             failures += 1
             yield* patchStatus({ state: "retrying", error: error.message, retryInMs: wait })

@@ -399,6 +399,19 @@ describe("TelegramAdapter errors", () => {
       expect(api.calls.filter((c) => c.method === "getUpdates")).toEqual([])
     }).pipe(quiet))
 
+  it.scopedLive("a token revoked while polling leaves the adapter failed instead of retrying for ever", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const { adapter } = yield* startTelegram(api, makeIntake())
+      yield* api.until(() => api.waiting() === 1)
+      api.failNext("getUpdates", { status: 401, description: "Unauthorized" })
+      api.push({ chatId: 1, text: "wake the poll" })
+      yield* api.until(() => Effect.runSync(adapter.health!).state === "failed", 5000)
+      const polls = api.calls.filter((c) => c.method === "getUpdates").length
+      yield* Effect.sleep(300)
+      expect(api.calls.filter((c) => c.method === "getUpdates").length).toBe(polls)
+    }).pipe(quiet))
+
   it.scopedLive("a Bot API address that refuses connections is retried the same way", () =>
     Effect.gen(function*() {
       const api = yield* startFakeBotApi()
