@@ -1,6 +1,7 @@
-// `hermes gateway sessions [--json]` and `sessions show ID [--json]`: while a gateway is alive the
-// question goes over its control channel (only the gateway opens the database); otherwise the
-// database is opened directly, holding the home lock so no gateway starts meanwhile.
+// `hermes gateway sessions [--json]`, `sessions show ID [--json]` and `sessions reactivate ID`:
+// while a gateway is alive the request goes over its control channel (only the gateway opens the
+// database); otherwise the database is opened directly, holding the home lock so no gateway
+// starts meanwhile.
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -71,6 +72,22 @@ const showCommand = Command.make("show", {
     }
   })).pipe(Command.withDescription("Print one session's whole transcript, in order."))
 
+const reactivateCommand = Command.make("reactivate", {
+  home: homeOption,
+  json: jsonOption,
+  id: Args.text({ name: "ID" }).pipe(Args.withDescription("id of a suspended session (see `hermes gateway sessions`)"))
+}, ({ home, id, json }) =>
+  Effect.gen(function*() {
+    const session = (yield* ask(resolvePaths(home), { op: "reactivate", id })) as SessionSummary
+    if (json) return yield* print(JSON.stringify(session, null, 2))
+    yield* print(
+      `session ${session.id} (${session.platform}, key ${session.chatKey}) is ${session.status}: it takes new messages again; ` +
+        "a turn it had left to resume runs at the gateway's next start"
+    )
+  })).pipe(Command.withDescription(
+    "Let a session the restart-loop breaker suspended (a turn in it was running in three lives that died) take messages again."
+  ))
+
 export const sessionsCommand = Command.make("sessions", { home: homeOption, json: jsonOption }, ({ home, json }) =>
   Effect.gen(function*() {
     const sessions = (yield* ask(resolvePaths(home), { op: "sessions" })) as ReadonlyArray<SessionSummary>
@@ -82,5 +99,5 @@ export const sessionsCommand = Command.make("sessions", { home: homeOption, json
     }
   })).pipe(
     Command.withDescription("List conversations (id, platform, key, message count, last activity, status)."),
-    Command.withSubcommands([showCommand])
+    Command.withSubcommands([showCommand, reactivateCommand])
   )

@@ -187,7 +187,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
         if (found.status === "suspended") {
           return yield* new SessionDbError({
             message: `session ${found.id} (${found.platform} ${found.chat_key}) is suspended: a turn in it was interrupted ` +
-              `by three gateway deaths in a row; reactivate it to take new messages`,
+              `by three gateway deaths in a row; \`hermes gateway sessions reactivate ${found.id}\` lets it take new messages`,
             reason: "suspended"
           })
         }

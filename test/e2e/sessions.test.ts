@@ -339,6 +339,15 @@ describe.concurrent("sessions over the HTTP API", () => {
     const shown = await showSession(sb, home, frank.sessionId)
     expect(shown.session.status).toBe("suspended")
     expect(conversation(shown).map(([, , content]) => content), "a refused message is not stored").toEqual(["frank before", "frank before"])
+
+    // The operator lets it go on, through the live gateway.
+    const reactivated = await cliJson<{ id: string; status: string }>(sb, ["gateway", "sessions", "reactivate", frank.sessionId, "--json", "--home", home.dir])
+    expect(reactivated).toMatchObject({ id: frank.sessionId, status: "active" })
+    const after = await ok(port, { text: "frank after", user: "frank" })
+    expect(after.sessionId).toBe(frank.sessionId)
+    const unknown = await sb.cli(["gateway", "sessions", "reactivate", "no-such-session", "--home", home.dir])
+    expect(unknown.code, unknown.stdout + unknown.stderr).not.toBe(0)
+    expect(unknown.stderr).toContain("no session no-such-session")
     await stop(sb, home, next)
   }, testTimeoutMs)
 
@@ -357,6 +366,15 @@ describe.concurrent("sessions over the HTTP API", () => {
     await stop(sb, home, next)
     expect(refused.status).toBe(409)
     expect(refused.sessionId, `X-Hermes-Session: ${refused.sessionId}`).toBeUndefined()
+
+    // With no gateway running the CLI opens the database itself; the next gateway takes frank again.
+    const reactivated = await sb.cli(["gateway", "sessions", "reactivate", frank.sessionId, "--home", home.dir])
+    expect(reactivated.code, reactivated.stdout + reactivated.stderr).toBe(0)
+    expect(reactivated.stdout).toContain("is active")
+    const third = sb.run(home, {}, "after reactivation")
+    const again = await ok(await third.waitRunning(startTimeoutMs), { text: "frank again", user: "frank" })
+    expect(again.sessionId).toBe(frank.sessionId)
+    await stop(sb, home, third)
   }, testTimeoutMs)
 
   it("a corrupt state.db is moved aside with its bytes, named in an error, and replaced by a fresh one", async (ctx) => {

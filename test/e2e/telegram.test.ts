@@ -458,7 +458,7 @@ describe("telegram: SIGKILL under traffic", () => {
     const editCalls = tg.callsOf("editMessageText")
     const notModified = editCalls.filter((c) => c.status === 400 && /not modified/.test(c.description ?? ""))
     const failures = tg.sent.filter((m) => /something went wrong/.test(m.text))
-    const refusals = tg.sent.filter((m) => /could not be taken/.test(m.text))
+    const refusals = tg.sent.filter((m) => /could not be taken|was not taken/.test(m.text))
     const suspended = lives.some((gw) => /session_suspended|is suspended/.test(gw.stderr))
     const answered = pushedTexts.length - lost.length
     // A duplicate whose first copy went out shortly before a kill is the window between sending and

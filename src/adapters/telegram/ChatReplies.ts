@@ -31,8 +31,12 @@ export const placeholderText = "…"
 export const privateBotReply = "Sorry, this bot is private."
 export const notTextReply = "Sorry, I can only read text messages."
 export const failedReply = (message: string) => `Sorry, something went wrong: ${message}`
-export const refusedReply = (message: string) =>
-  `Sorry, your message could not be taken (${message}); please send it again later.`
+/** The message was not recorded; internal details stay in the log. */
+export const refusedReply = (reason: "session_suspended" | "storage") =>
+  reason === "session_suspended"
+    ? "Sorry, this conversation is paused: a message in it crashed the gateway three times. " +
+      "Your message was not taken; the operator can resume the conversation."
+    : "Sorry, your message could not be taken (the gateway cannot save it right now); please send it again later."
 /** Sent to chats with a turn in flight when shutdown begins (CONTRACT 5, step 3). */
 export const stopNotice = (reason: StopReason) => `Gateway is ${reason}; your message is saved.`
 export const resumeNotice = (inbound: string) => `Resuming your message after a restart: ${quote(inbound)}`

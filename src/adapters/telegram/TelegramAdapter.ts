@@ -358,7 +358,7 @@ export const makeTelegramAdapter = (
         case "Failed":
           return sendAnswer(chatId, outcome.ids, failedReply(outcome.message), intake, placeholder)
         case "Refused":
-          return Effect.asVoid(sendText(chatId, refusedReply(outcome.message)))
+          return Effect.asVoid(sendText(chatId, refusedReply(outcome.reason)))
         case "Interrupted":
         case "Duplicate":
           return Effect.void

@@ -22,6 +22,7 @@ import {
   failedReply,
   notAnsweredReply,
   privateBotReply,
+  refusedReply,
   restartedNotice,
   restartingReply,
   restartNotAllowedReply,
@@ -81,6 +82,9 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
         if (plan.beforeAccept) yield* Deferred.await(plan.beforeAccept)
         if (plan.outcome === "IntakeClosed") return yield* new IntakeClosed({ message: "draining" })
         if (plan.outcome === "Duplicate") return { _tag: "Duplicate", ids } as const
+        if (plan.outcome === "Refused") {
+          return { _tag: "Refused", reason: "session_suspended", message: `session ${ids.sessionId} is suspended (internal detail)` } as const
+        }
         accepted.push(inbound.text)
         if (hooks?.onAccepted) yield* hooks.onAccepted(ids)
         if (plan.afterAccept) yield* Deferred.await(plan.afterAccept)
@@ -326,6 +330,18 @@ describe("TelegramAdapter", () => {
       yield* api.until(() => api.calls.filter((c) => c.method === "sendMessage" && c.params.chat_id === 3).length === 3)
       yield* Effect.sleep(150)
       expect(fake.delivered).toEqual(["turn-1", "turn-2"])
+    }).pipe(quiet))
+
+  it.scopedLive("a refused message (suspended conversation) is acknowledged, and the user told without internals", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const fake = makeIntake(() => ({ outcome: "Refused" }))
+      const { options } = yield* startTelegram(api, fake)
+      const id = api.push({ chatId: 4, text: "hello?" })
+      yield* api.until(() => api.answers().length === 1 && acknowledgedIn(options.ledgerFile) === id)
+      expect(api.answers()[0]!.text).toBe(refusedReply("session_suspended"))
+      expect(api.answers()[0]!.text).not.toContain("internal")
+      expect(fake.delivered).toEqual([])
     }).pipe(quiet))
 
   it.scopedLive("a message an earlier life recorded (Duplicate) is acknowledged and not answered again", () =>
