@@ -7,6 +7,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { TestContext } from "vitest"
+import { readStartTime } from "../../src/home/ProcessIdentity.js"
 
 /** The built CLI; HERMES_E2E_BIN points the suite at another build (e.g. an installed package). */
 export const hermesJs = process.env.HERMES_E2E_BIN ?? fileURLToPath(new URL("../../dist/hermes.js", import.meta.url))
@@ -263,7 +264,8 @@ export const readyz = async (port: number): Promise<number> =>
 export class Sandbox {
   private readonly homes: Array<string> = []
   private readonly children: Array<{ child: ChildProcess; describe: () => string }> = []
-  private readonly adopted = new Set<number>()
+  /** pid → its start time when adopted, so a pid reused by another process is never killed. */
+  private readonly adopted = new Map<number, string | undefined>()
 
   constructor(context: TestContext) {
     context.onTestFailed(() => {
@@ -318,14 +320,15 @@ export class Sandbox {
    * must not outlive the test: SIGKILLed at cleanup, like the sandbox's own children.
    */
   adopt(pid: number): void {
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) this.adopted.add(pid)
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) this.adopted.set(pid, readStartTime(pid))
   }
 
   cleanup(): void {
     for (const { child } of this.children) {
       if (isRunning(child)) child.kill("SIGKILL")
     }
-    for (const pid of this.adopted) {
+    for (const [pid, startTime] of this.adopted) {
+      if (startTime === undefined || readStartTime(pid) !== startTime) continue
       try {
         process.kill(pid, "SIGKILL")
       } catch {
