@@ -48,6 +48,18 @@ const stop = async (sb: Sandbox, home: Home, gw: Gateway) => {
   if (exit.code !== 0) throw new Error(`gateway exited ${JSON.stringify(exit)}\n${gw.describe()}`)
 }
 
+/**
+ * frank talks once, the gateway stops, and his session is suspended by hand (the breaker's
+ * outcome); returns his first turn and the next gateway, started but not yet running.
+ */
+const withSuspendedSession = async (sb: Sandbox, home: Home) => {
+  const gw = sb.run(home)
+  const frank = await ok(await gw.waitRunning(startTimeoutMs), { text: "frank before", user: "frank" })
+  await stop(sb, home, gw)
+  await suspendSession(home.dir, frank.sessionId)
+  return { frank, next: sb.run(home, {}, "with a suspended session") }
+}
+
 const conversation = (t: SessionTranscript) => t.messages.map((m) => [m.seq, m.role, m.content])
 
 /** Generous: these tests share the machine with the rest of the suite, and each starts several gateways. */
@@ -319,12 +331,7 @@ describe.concurrent("sessions over the HTTP API", () => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
     const home = sb.home()
-    const gw = sb.run(home)
-    const frank = await ok(await gw.waitRunning(startTimeoutMs), { text: "frank before", user: "frank" })
-    await stop(sb, home, gw)
-    await suspendSession(home.dir, frank.sessionId)
-
-    const next = sb.run(home, {}, "with a suspended session")
+    const { frank, next } = await withSuspendedSession(sb, home)
     const port = await next.waitRunning(startTimeoutMs)
     for (const stream of [false, true]) {
       const refused = await sendChat(port, { text: `frank refused ${stream ? "streamed" : "plain"}`, user: "frank", stream })
@@ -357,11 +364,7 @@ describe.concurrent("sessions over the HTTP API", () => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
     const home = sb.home()
-    const gw = sb.run(home)
-    const frank = await ok(await gw.waitRunning(startTimeoutMs), { text: "frank before", user: "frank" })
-    await stop(sb, home, gw)
-    await suspendSession(home.dir, frank.sessionId)
-    const next = sb.run(home, {}, "with a suspended session")
+    const { frank, next } = await withSuspendedSession(sb, home)
     const refused = await sendChat(await next.waitRunning(startTimeoutMs), { text: "frank refused", user: "frank" })
     await stop(sb, home, next)
     expect(refused.status).toBe(409)

@@ -8,8 +8,7 @@
 // stream cut mid-answer), or held: `hold(text)` keeps the answer to that message pending until the
 // test releases it. Every request is recorded, so a test can check the context the gateway sent.
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import type { FakeOwner } from "./FakeTelegram.js"
+import { closeServer, type FakeOwner, listenOnLoopback } from "./LoopbackServer.js"
 
 export const fakeModelName = "fake-model"
 
@@ -96,10 +95,7 @@ export class FakeModel {
   /** Starts a fake on 127.0.0.1:0, closed when the owning test finishes. */
   static async start(owner: FakeOwner, options: FakeModelOptions = {}): Promise<FakeModel> {
     const server = http.createServer()
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once("error", reject)
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port))
-    })
+    const port = await listenOnLoopback(server)
     const fake = new FakeModel(server, port, options)
     owner.onTestFinished(() => fake.close())
     return fake
@@ -167,10 +163,7 @@ export class FakeModel {
 
   close(): Promise<void> {
     this.releaseAll()
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+    return closeServer(this.server)
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

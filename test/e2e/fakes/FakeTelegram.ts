@@ -20,15 +20,12 @@
 // in its current state: an edit changes its entry in place), every accepted edit (`edits`), every
 // chat action, and every update id ever handed out in a getUpdates answer (`delivered`).
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import { closeServer, type FakeOwner, listenOnLoopback } from "./LoopbackServer.js"
+
+export type { FakeOwner }
 
 /** The token the fake accepts unless told otherwise. */
 export const fakeBotToken = "123456:E2E-fake-token"
-
-/** What a fake needs from the test that owns it: cleanup when the test ends. */
-export interface FakeOwner {
-  readonly onTestFinished: (fn: () => void | Promise<void>) => void
-}
 
 export interface ScriptedError {
   readonly status: number
@@ -176,10 +173,7 @@ export class FakeTelegram {
   /** Starts a fake on 127.0.0.1:0, closed when the owning test finishes. */
   static async start(owner: FakeOwner, options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
     const server = http.createServer()
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once("error", reject)
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port))
-    })
+    const port = await listenOnLoopback(server)
     const fake = new FakeTelegram(server, port, options)
     owner.onTestFinished(() => fake.close())
     return fake
@@ -302,10 +296,7 @@ export class FakeTelegram {
 
   close(): Promise<void> {
     for (const waiter of [...this.waiters]) waiter.cancel()
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+    return closeServer(this.server)
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
