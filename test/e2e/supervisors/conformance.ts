@@ -58,6 +58,8 @@ export interface Service {
   readonly insideContainer?: boolean
   /** Supervisor-specific checks after a planned stop (systemd: inactive, Result=success). */
   readonly afterPlannedStop?: () => Promise<void>
+  /** Supervisor-specific checks once a restart (exit 75) is back up (systemd: Result=success, NRestarts grew). */
+  readonly afterRestart?: () => Promise<void>
   /** Supervisor-specific checks while a drain outlives the kill timeout (systemd: still deactivating). */
   readonly duringLongDrain?: () => Promise<void>
 }
@@ -335,6 +337,7 @@ export const defineConformance = (sut: SupervisorUnderTest, extra?: () => void):
           classification: "restart",
           exit_code: 75
         })
+        await r.service.afterRestart?.()
       }))
 
     it("3s. restart (SIGUSR1): exit 75, back up with a new process", (ctx) =>
@@ -352,6 +355,7 @@ export const defineConformance = (sut: SupervisorUnderTest, extra?: () => void):
           classification: "restart",
           exit_code: 75
         })
+        await r.service.afterRestart?.()
       }))
 
     it("4. invalid config: exit 78, not restarted", (ctx) =>
