@@ -78,8 +78,7 @@ export const callSupervisord = (serverUrl: string, method: string, timeoutMs = 3
           ...endpoint,
           path: "/RPC2",
           method: "POST",
-          headers: { "content-type": "text/xml", "content-length": Buffer.byteLength(body) },
-          timeout: timeoutMs
+          headers: { "content-type": "text/xml", "content-length": Buffer.byteLength(body) }
         }, (response) => {
           let text = ""
           response.setEncoding("utf8")
@@ -93,10 +92,12 @@ export const callSupervisord = (serverUrl: string, method: string, timeoutMs = 3
           response.on("error", () => settle(Option.none()))
         })
         request.on("error", () => settle(Option.none()))
-        request.on("timeout", () => request.destroy(new Error("timeout")))
         request.end(body)
         return Effect.sync(() => request.destroy())
-      })
+      }).pipe(
+        // Interrupting the call destroys the request (the cleanup above).
+        Effect.timeoutTo({ duration: Duration.millis(timeoutMs), onTimeout: () => Option.none<string>(), onSuccess: (answer) => answer })
+      )
   })
 
 /** The program's stopwaitsecs as the running supervisord has it. */

@@ -4,14 +4,20 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseTimeoutStopUSec } from "../../../src/config/Duration.js"
 import { hardDeadline, killTimeoutTooShort, minimumKillTimeout, type ShutdownBudget } from "../../../src/lifecycle/ShutdownBudget.js"
 import { killTimeoutSeconds } from "../../../src/supervision/Definition.js"
-import { parseConfigInfo, rpcEndpoint, stopWaitOf } from "../../../src/supervision/SupervisordRpc.js"
+import { parseConfigInfo, readStopWait, rpcEndpoint, stopWaitOf } from "../../../src/supervision/SupervisordRpc.js"
 import { budgetWarning } from "../../../src/supervision/SupervisorTimeout.js"
 import { defaultBudget } from "./fixtures.js"
 
@@ -108,4 +114,71 @@ describe("supervisord: stopwaitsecs from getAllConfigInfo", () => {
     expect(rpcEndpoint("https://example.org")).toEqual(Option.none())
     expect(rpcEndpoint("not a url")).toEqual(Option.none())
   })
+})
+
+describe("supervisord: the XML-RPC call", () => {
+  const captured = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "captured", "supervisord-getAllConfigInfo.xml"), "utf8")
+
+  /** A unix-socket HTTP server answering like supervisord would (or not at all), removed after the test. */
+  const withServer = <A>(
+    handler: http.RequestListener,
+    body: (serverUrl: string, requests: Array<string>) => Effect.Effect<A>
+  ): Effect.Effect<A> =>
+    Effect.acquireUseRelease(
+      Effect.async<{ server: http.Server; dir: string; requests: Array<string> }>((resume) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hermes-svrpc-"))
+        const requests: Array<string> = []
+        const server = http.createServer((request, response) => {
+          let text = ""
+          request.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => {
+            requests.push(`${request.method} ${request.url} ${text}`)
+            handler(request, response)
+          })
+        })
+        server.listen(path.join(dir, "supervisor.sock"), () => resume(Effect.succeed({ server, dir, requests })))
+      }),
+      ({ dir, requests }) => body(`unix://${path.join(dir, "supervisor.sock")}`, requests),
+      ({ dir, server }) =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => {
+            fs.rmSync(dir, { recursive: true, force: true })
+            resume(Effect.void)
+          })
+        })
+    )
+
+  it.live("asks getAllConfigInfo on /RPC2 and reads the program's stopwaitsecs", () =>
+    withServer((_, response) => response.writeHead(200, { "content-type": "text/xml" }).end(captured), (url, requests) =>
+      Effect.gen(function*() {
+        expect(yield* readStopWait(url, "hermes-gateway")).toEqual(Option.some(Duration.seconds(37)))
+        expect(requests).toHaveLength(1)
+        expect(requests[0]).toMatch(/^POST \/RPC2 .*<methodName>supervisor\.getAllConfigInfo<\/methodName>/)
+      })))
+
+  it.live("a password-protected server (401) leaves it unread", () =>
+    withServer((_, response) => response.writeHead(401).end("Unauthorized"), (url) =>
+      Effect.gen(function*() {
+        expect(yield* readStopWait(url, "hermes-gateway")).toEqual(Option.none())
+      })))
+
+  it.effect("a server that never answers leaves it unread after 3 s (the start-up read never hangs)", () =>
+    Effect.gen(function*() {
+      const asked = yield* Deferred.make<void>()
+      yield* withServer(() => Effect.runSync(Deferred.succeed(asked, undefined)), (url) =>
+        Effect.gen(function*() {
+          const reading = yield* Effect.fork(readStopWait(url, "hermes-gateway"))
+          yield* Deferred.await(asked)
+          yield* TestClock.adjust(Duration.millis(2_999))
+          expect(Option.isNone(yield* Fiber.poll(reading))).toBe(true)
+          yield* TestClock.adjust(Duration.millis(1))
+          expect(yield* Fiber.join(reading)).toEqual(Option.none())
+        }))
+    }))
+
+  it.live("no socket at the URL leaves it unread", () =>
+    Effect.gen(function*() {
+      expect(yield* readStopWait(`unix://${path.join(os.tmpdir(), "hermes-no-such-dir", "supervisor.sock")}`, "hermes-gateway"))
+        .toEqual(Option.none())
+    }))
 })
