@@ -73,7 +73,7 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
       const supervisor = state._tag === "Valid" ? state.value.supervisor : null
       const live = yield* readSupervisorTimeout(supervisor)
       if (Option.isSome(live)) {
-        Option.match(budgetWarning(live.value, hardDeadline(budget), minimumKillTimeout(budget)), {
+        Option.match(budgetWarning(live.value, budget), {
           onNone: () => add("ok", "supervisor", `${live.value.source} is ${formatDuration(live.value.timeout)}: enough`),
           onSome: (warning) => add("fail", "supervisor", warning)
         })

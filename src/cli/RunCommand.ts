@@ -22,7 +22,7 @@ import { selfIdentity } from "../home/ProcessIdentity.js"
 import { ExitCode, PassThroughExit } from "../lifecycle/ExitCode.js"
 import type { RestartRequested } from "../lifecycle/GatewayErrors.js"
 import { runGateway } from "../lifecycle/Gateway.js"
-import { hardDeadline, minimumKillTimeout, type ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
+import type { ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 import { Signals } from "../lifecycle/Signals.js"
 import { runSuccessors } from "../lifecycle/Successor.js"
 import { Watchdog } from "../lifecycle/Watchdog.js"
@@ -103,7 +103,7 @@ export const runInHome = (home: Option.Option<string>) =>
         Effect.flatMap(Option.match({
           onNone: () => Effect.void,
           onSome: (live) =>
-            Option.match(budgetWarning(live, hardDeadline(budgetOf(config)), minimumKillTimeout(budgetOf(config))), {
+            Option.match(budgetWarning(live, budgetOf(config)), {
               onNone: () => Effect.logDebug(`${live.source} is long enough for the shutdown budget`),
               onSome: (warning) => Effect.logWarning(warning)
             })

@@ -27,3 +27,10 @@ export const hardDeadline = (budget: ShutdownBudget): Duration.Duration =>
 /** Supervisors must wait at least this long before SIGKILL (generated definitions, doctor). */
 export const minimumKillTimeout = (budget: ShutdownBudget): Duration.Duration =>
   Duration.sum(hardDeadline(budget), Duration.seconds(5))
+
+/**
+ * The one rule for a supervisor's kill timeout, shared by the start-up warning and doctor: it must
+ * wait at least hard deadline + 5 s (what install writes). Exactly that is enough; shorter is not.
+ */
+export const killTimeoutTooShort = (budget: ShutdownBudget, killTimeout: Duration.Duration): boolean =>
+  Duration.lessThan(killTimeout, minimumKillTimeout(budget))

@@ -23,8 +23,17 @@ export const controlRoute = (supervisor: DetectedSupervisor | null, action: Stop
   const unit = supervisor.unit
   switch (supervisor.kind) {
     case "systemd":
-      // ExecStop= writes the marker for MAINPID itself; ours is the same and harmless.
-      return { ...direct, command: [...systemctl(supervisor), action, unit], via: "systemd" }
+      // stop: ExecStop= writes the marker for MAINPID itself; ours is the same and harmless.
+      // restart: SIGTERM through systemd to the main process after our restart marker; the gateway
+      // exits 75 and the unit restarts it by itself (RestartForceExitStatus=75), so systemd records a
+      // successful automatic restart (NRestarts) instead of a stop job and a start job.
+      return {
+        ...direct,
+        command: action === "stop"
+          ? [...systemctl(supervisor), "stop", unit]
+          : [...systemctl(supervisor), "kill", "--kill-who=main", "--signal=SIGTERM", unit],
+        via: "systemd"
+      }
     case "s6":
       return { ...direct, command: ["s6-svc", action === "stop" ? "-d" : "-r", unit], via: "s6" }
     case "runit":

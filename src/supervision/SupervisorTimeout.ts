@@ -1,5 +1,5 @@
 // Budget awareness (CONTRACT 3.3): how long the live supervisor waits before SIGKILL, read where
-// it can be read, and the warning when that is shorter than our own hard shutdown deadline.
+// it can be read, and the warning when that is shorter than hard deadline + 5 s (killTimeoutTooShort).
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -8,7 +8,9 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { formatDuration, parseTimeoutStopUSec } from "../config/Duration.js"
+import { hardDeadline, killTimeoutTooShort, minimumKillTimeout, type ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 import type { DetectedSupervisor } from "./Detection.js"
+import { readStopWait } from "./SupervisordRpc.js"
 
 export interface SupervisorTimeout {
   readonly timeout: Duration.Duration
@@ -16,17 +18,17 @@ export interface SupervisorTimeout {
   readonly source: string
 }
 
-/** Pure: the warning naming both numbers, when the supervisor would SIGKILL a legitimate drain. */
-export const budgetWarning = (
-  supervisor: SupervisorTimeout,
-  hardDeadline: Duration.Duration,
-  minimumKillTimeout: Duration.Duration
-): Option.Option<string> =>
-  Duration.lessThan(supervisor.timeout, hardDeadline)
+/**
+ * Pure: the warning, naming the supervisor's number and ours, when the supervisor could SIGKILL a
+ * shutdown that stays within its budget (the rule: killTimeoutTooShort).
+ */
+export const budgetWarning = (supervisor: SupervisorTimeout, budget: ShutdownBudget): Option.Option<string> =>
+  killTimeoutTooShort(budget, supervisor.timeout)
     ? Option.some(
-      `${supervisor.source} is ${formatDuration(supervisor.timeout)}, shorter than the shutdown hard deadline ` +
-        `${formatDuration(hardDeadline)}: a long drain will be SIGKILLed. Set it to at least ` +
-        `${formatDuration(minimumKillTimeout)} (hermes gateway install writes definitions that do).`
+      `${supervisor.source} is ${formatDuration(supervisor.timeout)}, shorter than the ` +
+        `${formatDuration(minimumKillTimeout(budget))} the shutdown budget needs (hard deadline ` +
+        `${formatDuration(hardDeadline(budget))} + 5s): a shutdown that uses its whole budget would be SIGKILLed. ` +
+        `Set it to at least ${formatDuration(minimumKillTimeout(budget))} (hermes gateway install writes definitions that do).`
     )
     : Option.none()
 
@@ -63,6 +65,13 @@ export const readSupervisorTimeout = (
           return Option.none()
         }
       })
+    case "supervisord": {
+      const serverUrl = supervisor.control?.server_url
+      if (serverUrl === undefined) return Effect.succeed(Option.none())
+      return readStopWait(serverUrl, unit).pipe(
+        Effect.map(Option.map((timeout) => ({ timeout, source: `supervisord stopwaitsecs of ${unit}` })))
+      )
+    }
     default:
       return Effect.succeed(Option.none())
   }

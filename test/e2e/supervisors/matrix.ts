@@ -22,6 +22,7 @@ export const scenarioTitles: ReadonlyArray<readonly [string, string]> = [
   ["5", "drain > kill timeout"],
   ["5b", "budget warning at start"],
   ["sd-stop", "systemd: stop → inactive, exit 0"],
+  ["sd-stop-starting", "systemd: stop while activating → inactive, exit 0"],
   ["sd-notify", "systemd: Type=notify readiness"],
   ["sd-extend", "systemd: EXTEND_TIMEOUT_USEC"]
 ]

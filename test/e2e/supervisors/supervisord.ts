@@ -37,7 +37,12 @@ const xmlRpc = (socketPath: string, method: string, params: ReadonlyArray<string
     request.end(body)
   })
 
-export const prepareSupervisord = async ({ scratch, home }: Setup): Promise<Service> => {
+export interface SupervisordService extends Service {
+  /** The generated program file supervisord includes (read when supervisord starts). */
+  readonly programFile: string
+}
+
+export const prepareSupervisord = async ({ scratch, home }: Setup): Promise<SupervisordService> => {
   const programs = scratch.mkdir("supervisor.d")
   const definition = await installDefinition("supervisord", { home: home.dir, outDir: programs })
   const file = definition.only(/\.conf$/).content
@@ -80,6 +85,7 @@ export const prepareSupervisord = async ({ scratch, home }: Setup): Promise<Serv
   scratch.describeWith(() => `--- supervisord log ---\n${readText(log)}`)
 
   return {
+    programFile: path.join(programs, definition.only(/\.conf$/).path),
     killTimeoutMs: Number(stopwait) * 1000,
     start: async () => {
       if (supervisord !== undefined) {

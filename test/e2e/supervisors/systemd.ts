@@ -297,9 +297,17 @@ const parseExits = (text: string): Array<Exit> =>
     return code === "exited" ? exitCode(Number(status)) : killedBy(`SIG${status}`)
   })
 
+/** The `$SERVICE_RESULT` systemd handed ExecStopPost= at each exit (what OnFailure= units act on), oldest first. */
+const parseResults = (text: string): Array<string> =>
+  text.split("\n").filter((l) => l.trim() !== "").map((line) => line.trim().split(/\s+/)[0]!)
+
 export interface SystemdService extends Service {
   readonly manager: UserManager
   readonly unit: string
+  /** `$SERVICE_RESULT` of each exit, oldest first. */
+  readonly results: () => ReadonlyArray<string>
+  /** Adds a drop-in of the test's own (name without .conf) and reloads the manager. */
+  readonly addDropIn: (name: string, lines: ReadonlyArray<string>) => Promise<void>
 }
 
 /**
@@ -344,10 +352,15 @@ export const prepareSystemd = async ({ scratch, home }: Setup): Promise<SystemdS
       const { MainPID } = await manager.show(unit, ["MainPID"])
       return incarnationOf(Number(MainPID))
     },
-    // A stop while the unit is still activating skips ExecStop= (systemd runs it only once started),
-    // so scenarios wait for READY=1 to have been processed before they stop anything.
+    // A scenario's gateway is up once systemd processed READY=1 (a stop while still activating has
+    // its own test: sd-stop-starting).
     ready: async () => (await manager.show(unit, ["ActiveState"])).ActiveState === "active",
     exits: async () => parseExits(readText(exitsFile)),
+    results: () => parseResults(readText(exitsFile)),
+    addDropIn: async (name, lines) => {
+      fs.writeFileSync(path.join(dropIn, `${name}.conf`), [...lines, ""].join("\n"))
+      await manager.systemctlOk(["daemon-reload"])
+    },
     plannedStop: async () => {
       await manager.systemctlOk(["stop", unit], 120_000)
     },
@@ -360,6 +373,15 @@ export const prepareSystemd = async ({ scratch, home }: Setup): Promise<SystemdS
       // timestamp proves these are the unit's own results, not the defaults of a garbage-collected unit.
       expectEqual(shown, { ActiveState: "inactive", Result: "success", ExecMainCode: "1", ExecMainStatus: "0", NRestarts: "0" })
       if (shown.ExecMainExitTimestamp === "") throw new Error(`no ExecMainExitTimestamp: ${JSON.stringify(shown)}`)
+    },
+    afterRestart: async () => {
+      // Exit 75 is a success (SuccessExitStatus=75) that systemd restarted by itself
+      // (RestartForceExitStatus=75): NRestarts counts it, and the result it recorded at the exit is
+      // success, not exit-code. Result is read back too, though a start resets it.
+      const shown = await manager.show(unit, ["ActiveState", "Result", "NRestarts"])
+      const exits = readText(exitsFile).trim().split("\n")
+      expectEqual({ ...shown, lastExit: exits.at(-1) ?? "" }, { ActiveState: "active", Result: "success", lastExit: "success exited 75" })
+      if (!(Number(shown.NRestarts) >= 1)) throw new Error(`NRestarts did not grow: ${JSON.stringify(shown)}`)
     },
     duringLongDrain: async () => {
       const shown = await manager.show(unit, ["ActiveState", "SubState", "StatusText", "Result"])

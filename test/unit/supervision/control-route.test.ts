@@ -12,8 +12,12 @@ describe("control route", () => {
   it("systemd uses systemctl in the manager's scope", () => {
     expect(controlRoute({ kind: "systemd", unit: "hermes-gateway.service", control: { scope: "user" } }, "stop").command)
       .toEqual(["systemctl", "--user", "stop", "hermes-gateway.service"])
-    expect(controlRoute({ kind: "systemd", unit: "hermes-gateway.service", control: { scope: "system" } }, "restart").command)
-      .toEqual(["systemctl", "restart", "hermes-gateway.service"])
+  })
+  it("systemd restart: restart marker, then SIGTERM to the main process through systemd, which restarts the exit 75 itself", () => {
+    expect(controlRoute({ kind: "systemd", unit: "hermes-gateway.service", control: { scope: "system" } }, "restart"))
+      .toMatchObject({ marker: "restart", command: ["systemctl", "kill", "--kill-who=main", "--signal=SIGTERM", "hermes-gateway.service"] })
+    expect(controlRoute({ kind: "systemd", unit: "hermes-gateway.service", control: { scope: "user" } }, "restart").command)
+      .toEqual(["systemctl", "--user", "kill", "--kill-who=main", "--signal=SIGTERM", "hermes-gateway.service"])
   })
   it("s6, runit and supervisord: their own down/restart commands, with the marker written first", () => {
     expect(controlRoute({ kind: "s6", unit: "/srv/s6/hermes", control: null }, "stop")).toMatchObject({ marker: "stop", command: ["s6-svc", "-d", "/srv/s6/hermes"] })

@@ -134,9 +134,12 @@ describe("systemd units", () => {
       expect(values(unit, "Restart")).toEqual(["on-failure"])
       expect(values(unit, "RestartPreventExitStatus")).toEqual(["78"])
       expect(values(unit, "RestartForceExitStatus")).toEqual(["75"])
-      // A success code is not restarted by on-failure: 75 must never be one, 0 is one by default.
-      expect(values(unit, "SuccessExitStatus")).toEqual([])
+      // A requested restart is a success (no Result=exit-code, no OnFailure=), restarted all the same:
+      // RestartForceExitStatus= restarts whatever Restart= says (checked under a real manager in e2e).
+      expect(values(unit, "SuccessExitStatus")).toEqual(["75"])
       expect(values(unit, "KillMode")).toEqual(["mixed"])
+      // systemd's own stop is SIGINT, a planned stop even while activating, when ExecStop= is skipped.
+      expect(values(unit, "KillSignal")).toEqual(["SIGINT"])
       expect(values(unit, "RestartSec")).toEqual(["2s"])
       expect(values(unit, "StartLimitIntervalSec")).toEqual(["0"])
       expect(values(unit, "Environment")).toEqual(["HERMES_SUPERVISOR=systemd", "HERMES_HOME=/var/lib/hermes"])
