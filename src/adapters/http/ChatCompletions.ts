@@ -53,7 +53,7 @@ const sessionHeader = (ids: TurnIds) => ({ "X-Hermes-Session": ids.sessionId })
 const decodeBody = (body: Buffer): Either.Either<ChatCompletionRequest, RequestRejected> =>
   parseJson(body.toString("utf8")).pipe(
     Either.flatMap(decodeChatCompletionRequest),
-    Either.mapLeft((invalid) => invalidRequest(invalid.message, invalid.param))
+    Either.mapLeft((invalid) => invalidRequest(invalid.message, invalid.param, invalid.code))
   )
 
 export const handleChatCompletion = (

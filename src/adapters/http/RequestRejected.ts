@@ -12,8 +12,8 @@ export class RequestRejected extends Data.TaggedError("RequestRejected")<{
 const reject = (status: number, body: OpenAiError, headers: Readonly<Record<string, string>> = {}) =>
   new RequestRejected({ status, body, headers })
 
-export const invalidRequest = (message: string, param: string | null = null) =>
-  reject(400, errorBody(message, "invalid_request_error", { param }))
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  reject(400, errorBody(message, "invalid_request_error", { param, code }))
 
 export const unsupportedMediaType = (contentType: string | undefined) =>
   reject(
