@@ -19,6 +19,7 @@ import {
   usageOf,
   type CompletionFields
 } from "./OpenAiResponses.js"
+import type { BodyBudget } from "./BodyBudget.js"
 import { readBody } from "./RequestBody.js"
 import {
   agentFailed,
@@ -34,6 +35,8 @@ import { openEventStream } from "./ServerSentEvents.js"
 export interface ChatCompletionsContext {
   readonly model: string
   readonly maxBodyBytes: number
+  /** Shared by every request of the adapter: the bodies being received at once. */
+  readonly bodyBudget: BodyBudget
   readonly retryAfterSeconds: number
   /** The intake while it is open; fails with the 503 to answer while starting or draining. */
   readonly openIntake: Effect.Effect<TurnIntake, RequestRejected>
@@ -65,10 +68,16 @@ export const handleChatCompletion = (
     yield* context.openIntake
     const contentType = exchange.req.headers["content-type"]
     if (!isJson(contentType)) return yield* Effect.fail(unsupportedMediaType(contentType))
-    const body = yield* readBody(exchange, context.maxBodyBytes).pipe(
-      Effect.catchTag("BodyTooLarge", (tooLarge) => Effect.fail(payloadTooLarge(tooLarge.limit)))
+    // The raw body counts against the budget until it is decoded, and is garbage right after.
+    const request = yield* readBody(exchange, context.maxBodyBytes, context.bodyBudget).pipe(
+      Effect.flatMap(decodeBody),
+      Effect.scoped,
+      Effect.catchTags({
+        BodyTooLarge: (tooLarge) => Effect.fail(payloadTooLarge(tooLarge.limit)),
+        // Closed after the answer, so Node does not read the unwanted rest to keep it alive.
+        BudgetExhausted: () => Effect.fail(unavailable("busy", context.retryAfterSeconds, { Connection: "close" }))
+      })
     )
-    const request = yield* decodeBody(body)
     const inbound = toInboundMessage(request, headerValue(exchange.req.headers["x-hermes-session"]))
     // Checked again: intake may have closed while the body was arriving.
     const intake = yield* context.openIntake
