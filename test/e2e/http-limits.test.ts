@@ -84,7 +84,8 @@ describe("hostile HTTP clients", () => {
       "  http:",
       "    port: 0",
       "    max_connections: 4",
-      "    request_timeout: 1s",
+      // Long enough for the slots to stay held while the test opens its connections on a loaded machine.
+      "    request_timeout: 10s",
       "    max_body_bytes: 20000",
       "    max_inflight_body_bytes: 50000",
       ""
@@ -112,7 +113,10 @@ describe("hostile HTTP clients", () => {
 
     // The request timeout cuts every stalled client; the gateway is whole again.
     const stalled = [...uploads, ...slowHeaders]
-    await waitFor("the stalled clients cut", () => stalled.every((client) => client.closed), { context: () => gw.describe() })
+    await waitFor("the stalled clients cut", () => stalled.every((client) => client.closed), {
+      timeoutMs: 40_000,
+      context: () => gw.describe()
+    })
     await waitFor("the recovery logged", () => gw.stderr.includes("connection limit cleared"), { context: () => gw.describe() })
     expect((await request(port, chat("after the attack"))).status).toBe(200)
 
