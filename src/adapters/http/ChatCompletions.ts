@@ -4,6 +4,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { InboundMessage, TurnIds, TurnIntake, TurnOutcome } from "../Adapter.js"
+import type { BodyBudget } from "./BodyBudget.js"
 import {
   decodeChatCompletionRequest,
   parseJson,
@@ -19,7 +20,6 @@ import {
   usageOf,
   type CompletionFields
 } from "./OpenAiResponses.js"
-import type { BodyBudget } from "./BodyBudget.js"
 import { readBody } from "./RequestBody.js"
 import {
   agentFailed,
