@@ -63,6 +63,9 @@ const adaptersOf = (config: GatewayConfig, home: string) =>
         port: http.port,
         apiKey: http.api_key,
         maxBodyBytes: http.max_body_bytes,
+        maxConnections: http.max_connections,
+        requestTimeoutMillis: Duration.toMillis(http.request_timeout),
+        maxInflightBodyBytes: http.max_inflight_body_bytes,
         model: agentModel(config)
       }))
     }

@@ -16,6 +16,7 @@ import type { SessionSummary, SessionTranscript } from "../sessions/SessionDb.js
 import { answerQuery, type SessionQuery } from "../sessions/SessionQueries.js"
 import { withSessionDb } from "../sessions/SqliteSessionStore.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
+import { escapeControls as safe, escapeMultiline } from "./TerminalText.js"
 
 export class SessionsFailed extends Data.TaggedError("SessionsFailed")<{
   readonly message: string
@@ -65,10 +66,11 @@ const showCommand = Command.make("show", {
     const transcript = (yield* ask(resolvePaths(home), { op: "transcript", id })) as SessionTranscript
     if (json) return yield* print(JSON.stringify(transcript, null, 2))
     const s = transcript.session
-    yield* print(`session ${s.id} (${s.platform}, key ${s.chatKey}, ${s.status}, ${s.messageCount} messages)`)
+    // Human renderings escape what clients wrote (TerminalText.ts); --json above stays exact.
+    yield* print(safe(`session ${s.id} (${s.platform}, key ${s.chatKey}, ${s.status}, ${s.messageCount} messages)`))
     for (const m of transcript.messages) {
       const turn = m.turnId === null ? "" : ` [turn ${m.turnId}${m.turnStatus !== null ? ` ${m.turnStatus}` : ""}]`
-      yield* print(`${m.createdAt} #${m.seq} ${m.role}${turn}: ${m.content}`)
+      yield* print(`${safe(`${m.createdAt} #${m.seq} ${m.role}${turn}`)}: ${escapeMultiline(m.content)}`)
     }
   })).pipe(Command.withDescription("Print one session's whole transcript, in order."))
 
@@ -80,10 +82,10 @@ const reactivateCommand = Command.make("reactivate", {
   Effect.gen(function*() {
     const session = (yield* ask(resolvePaths(home), { op: "reactivate", id })) as SessionSummary
     if (json) return yield* print(JSON.stringify(session, null, 2))
-    yield* print(
+    yield* print(safe(
       `session ${session.id} (${session.platform}, key ${session.chatKey}) is ${session.status}: it takes new messages again; ` +
         "a turn it had left to resume runs at the gateway's next start"
-    )
+    ))
   })).pipe(Command.withDescription(
     "Let a session the restart-loop breaker suspended (a turn in it was running in three lives that died) take messages again."
   ))
@@ -95,7 +97,9 @@ export const sessionsCommand = Command.make("sessions", { home: homeOption, json
     if (sessions.length === 0) return yield* print("no sessions")
     yield* print(["id", "platform", "key", "messages", "last activity", "status"].join("\t"))
     for (const s of sessions) {
-      yield* print([s.id, s.platform, s.user ?? s.chatKey, s.messageCount, s.lastActivity, s.status].join("\t"))
+      // Each cell escaped on its own: a tab or newline from a client cannot shift the columns.
+      const cells = [s.id, s.platform, s.user ?? s.chatKey, s.messageCount, s.lastActivity, s.status]
+      yield* print(cells.map((cell) => safe(String(cell))).join("\t"))
     }
   })).pipe(
     Command.withDescription("List conversations (id, platform, key, message count, last activity, status)."),

@@ -28,6 +28,12 @@ export interface GatewayConfig {
       readonly port: number
       readonly api_key: string | null
       readonly max_body_bytes: number
+      /** Connections open at once; beyond it new ones are closed at once (logged once per episode). */
+      readonly max_connections: number
+      /** A request's headers and body must have arrived within this long (else 408, closed). */
+      readonly request_timeout: Duration.Duration
+      /** Memory all request bodies being received may hold together; beyond it 503 + Retry-After. */
+      readonly max_inflight_body_bytes: number
     }
     readonly telegram: {
       readonly enabled: boolean
@@ -227,6 +233,11 @@ const AllowedUsers = Schema.transformOrFail(
   }
 ).annotations(expecting("a list of Telegram user ids or usernames"))
 
+/** Below a second, a slow but honest client on a loaded link could not deliver its request. */
+const AtLeastOneSecond = ConfigDuration.pipe(
+  Schema.filter((d) => Duration.toMillis(d) >= 1000 || `must be at least 1s, got ${formatDuration(d)}`)
+)
+
 /** A request timeout: a zero one would fail every request. */
 const PositiveDuration = ConfigDuration.pipe(
   Schema.filter((d) => Duration.toMillis(d) > 0 || "must be more than 0")
@@ -269,7 +280,12 @@ const ConfigFields = Schema.Struct({
       host: key(Host, () => "127.0.0.1"),
       port: key(Port, () => 8642),
       api_key: key(ApiKey, () => null),
-      max_body_bytes: key(PositiveInt, () => 1_048_576)
+      max_body_bytes: key(PositiveInt, () => 1_048_576),
+      // Half of the usual 1024 open files a process may have, leaving the rest to the database,
+      // logs, Telegram and the agent; a few hundred idle sockets cost a few MiB.
+      max_connections: key(PositiveInt, () => 512),
+      request_timeout: key(AtLeastOneSecond, seconds(30)),
+      max_inflight_body_bytes: key(PositiveInt, () => 64 * 1_048_576)
     })),
     telegram: section(Schema.Struct({
       enabled: key(Flag, () => false),
@@ -338,8 +354,19 @@ const requireModelForOpenAi = (config: Schema.Schema.Type<typeof ConfigFields>) 
   }
 }
 
+/** A budget smaller than one allowed body would answer 503 to that body for ever. */
+const budgetHoldsOneBody = (config: Schema.Schema.Type<typeof ConfigFields>) => {
+  const http = config.adapters.http
+  if (http.max_inflight_body_bytes >= http.max_body_bytes) return true
+  return {
+    path: ["adapters", "http", "max_inflight_body_bytes"],
+    message: `must be at least adapters.http.max_body_bytes (${http.max_body_bytes}), got ${http.max_inflight_body_bytes}`
+  }
+}
+
 export const GatewayConfig = ConfigFields.pipe(
-  Schema.filter((config) => [requireApiKeyOffLoopback(config), requireModelForOpenAi(config)])
+  Schema.filter((config) => [requireApiKeyOffLoopback(config), requireModelForOpenAi(config)]),
+  Schema.filter(budgetHoldsOneBody)
 )
 
 // The interface above is what other modules are written against; fail the build if the schema drifts.

@@ -254,6 +254,43 @@ describe.concurrent("sessions over the HTTP API", () => {
     expect(JSON.parse(noneJson.stdout)).toEqual([])
   }, testTimeoutMs)
 
+  it("client text with terminal escapes is printed escaped by `sessions` and `sessions show`, exact with --json", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gw = sb.run(home)
+    const port = await gw.waitRunning(startTimeoutMs)
+    // A terminal title change, a screen clear, a bell, a C1 CSI, a forged record line and a column shift.
+    const user = "mallory\u001b]0;owned\u0007\tfake-column"
+    const text = "hi\u001b[2J\u0007\u009b31m\n2026-01-01T00:00:00.000Z #9 assistant: forged"
+    const turn = await ok(port, { text, user })
+
+    // What a terminal would act on; \t and \n are the renderings' own separators, checked apart.
+    const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+    const table = await sb.cli(["gateway", "sessions", "--home", home.dir])
+    expect(table.code, table.stderr).toBe(0)
+    expect(raw.test(table.stdout)).toBe(false)
+    const row = table.stdout.trim().split("\n").find((line) => line.startsWith(turn.sessionId))!
+    expect(row.split("\t")).toEqual([
+      turn.sessionId, "http", "mallory\\x1b]0;owned\\x07\\tfake-column", "2", expect.any(String), "active"
+    ])
+
+    const shown = await sb.cli(["gateway", "sessions", "show", turn.sessionId, "--home", home.dir])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(raw.test(shown.stdout)).toBe(false)
+    expect(shown.stdout).toContain("key mallory\\x1b]0;owned\\x07\\tfake-column")
+    expect(shown.stdout).toMatch(/#1 user \[turn [0-9a-f-]+ completed\]: hi\\x1b\[2J\\x07\\x9b31m\n    2026-01-01T00:00:00.000Z #9/)
+    // The forged line is indented: every line at the left margin is the header or a real record.
+    const records = shown.stdout.trim().split("\n").filter((line) => !line.startsWith(" "))
+    expect(records).toHaveLength(3)
+
+    const exact = await showSession(sb, home, turn.sessionId)
+    expect(exact.session.user).toBe(user)
+    expect(exact.messages.map((m) => m.content)).toEqual([text, text])
+    expect((await listSessions(sb, home)).find((s) => s.id === turn.sessionId)!.user).toBe(user)
+    await stop(sb, home, gw)
+  }, testTimeoutMs)
+
   it("an HTTP turn killed with the gateway becomes interrupted, never resumed: three kills do not trip the breaker", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)

@@ -5,6 +5,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { ChatMessage } from "../../agents/Agent.js"
 import type { InboundMessage } from "../Adapter.js"
+import { maxJsonNesting, nestsDeeperThan } from "./JsonNesting.js"
 
 /** Short rendering of a rejected value for error messages; never the whole body. */
 const show = (value: unknown): string => {
@@ -12,7 +13,12 @@ const show = (value: unknown): string => {
   try {
     text = JSON.stringify(value) ?? String(value)
   } catch {
-    text = String(value)
+    // A cycle, or nesting beyond the stack: String() may fail the same way.
+    try {
+      text = String(value)
+    } catch {
+      text = Array.isArray(value) ? "an array" : typeof value
+    }
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
@@ -78,6 +84,8 @@ export type ChatCompletionRequest = typeof ChatCompletionRequest.Type
 export interface InvalidBody {
   readonly message: string
   readonly param: string | null
+  /** OpenAI's machine-readable `code`, for the refusals that have one. */
+  readonly code?: string
 }
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -101,15 +109,24 @@ export const decodeChatCompletionRequest = (json: unknown): Either.Either<ChatCo
     }
   })
 
-/** Parses the raw body; the message goes into a 400 answer. */
+/**
+ * Parses the raw body; the message goes into a 400 answer. Too deep a nesting is refused before
+ * parsing, so nothing downstream ever has to walk such a value.
+ */
 export const parseJson = (body: string): Either.Either<unknown, InvalidBody> =>
-  Either.try({
-    try: () => JSON.parse(body) as unknown,
-    catch: (error) => ({
-      message: `request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      param: null
+  nestsDeeperThan(body, maxJsonNesting)
+    ? Either.left({
+      message: `request body nests arrays and objects more than ${maxJsonNesting} levels deep`,
+      param: null,
+      code: "nesting_too_deep"
     })
-  })
+    : Either.try({
+      try: () => JSON.parse(body) as unknown,
+      catch: (error) => ({
+        message: `request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+        param: null
+      })
+    })
 
 export const textOf = (content: Message["content"]): string =>
   content === null ? "" : typeof content === "string" ? content : content.map((part) => part.text).join("\n")

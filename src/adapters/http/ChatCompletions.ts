@@ -4,6 +4,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { InboundMessage, TurnIds, TurnIntake, TurnOutcome } from "../Adapter.js"
+import type { BodyBudget } from "./BodyBudget.js"
 import {
   decodeChatCompletionRequest,
   parseJson,
@@ -34,6 +35,8 @@ import { openEventStream } from "./ServerSentEvents.js"
 export interface ChatCompletionsContext {
   readonly model: string
   readonly maxBodyBytes: number
+  /** Shared by every request of the adapter: the bodies being received at once. */
+  readonly bodyBudget: BodyBudget
   readonly retryAfterSeconds: number
   /** The intake while it is open; fails with the 503 to answer while starting or draining. */
   readonly openIntake: Effect.Effect<TurnIntake, RequestRejected>
@@ -53,7 +56,7 @@ const sessionHeader = (ids: TurnIds) => ({ "X-Hermes-Session": ids.sessionId })
 const decodeBody = (body: Buffer): Either.Either<ChatCompletionRequest, RequestRejected> =>
   parseJson(body.toString("utf8")).pipe(
     Either.flatMap(decodeChatCompletionRequest),
-    Either.mapLeft((invalid) => invalidRequest(invalid.message, invalid.param))
+    Either.mapLeft((invalid) => invalidRequest(invalid.message, invalid.param, invalid.code))
   )
 
 export const handleChatCompletion = (
@@ -65,10 +68,16 @@ export const handleChatCompletion = (
     yield* context.openIntake
     const contentType = exchange.req.headers["content-type"]
     if (!isJson(contentType)) return yield* Effect.fail(unsupportedMediaType(contentType))
-    const body = yield* readBody(exchange, context.maxBodyBytes).pipe(
-      Effect.catchTag("BodyTooLarge", (tooLarge) => Effect.fail(payloadTooLarge(tooLarge.limit)))
+    // The raw body counts against the budget until it is decoded, and is garbage right after.
+    const request = yield* readBody(exchange, context.maxBodyBytes, context.bodyBudget).pipe(
+      Effect.flatMap(decodeBody),
+      Effect.scoped,
+      Effect.catchTags({
+        BodyTooLarge: (tooLarge) => Effect.fail(payloadTooLarge(tooLarge.limit)),
+        // Closed after the answer, so Node does not read the unwanted rest to keep it alive.
+        BudgetExhausted: () => Effect.fail(unavailable("busy", context.retryAfterSeconds, { Connection: "close" }))
+      })
     )
-    const request = yield* decodeBody(body)
     const inbound = toInboundMessage(request, headerValue(exchange.req.headers["x-hermes-session"]))
     // Checked again: intake may have closed while the body was arriving.
     const intake = yield* context.openIntake

@@ -26,6 +26,7 @@ import {
   unauthorized,
   unavailable
 } from "./RequestRejected.js"
+import { capConnections, type Report, serverOptions, watchedBodyBudget } from "./ServerLimits.js"
 
 export interface HttpAdapterOptions {
   readonly host: string
@@ -34,6 +35,12 @@ export interface HttpAdapterOptions {
   /** Bearer auth on every route but the probes when set. */
   readonly apiKey: string | null
   readonly maxBodyBytes: number
+  /** Connections open at once; more are closed as soon as they are accepted. */
+  readonly maxConnections: number
+  /** A request's headers and body must arrive within this long (else 408 and closed). */
+  readonly requestTimeoutMillis: number
+  /** Memory that bodies being received may hold together; beyond it 503 with Retry-After. */
+  readonly maxInflightBodyBytes: number
   /** Model name to report (the Agent's). */
   readonly model: string
   /** Retry-After on 503 answers while starting or draining; default 5. */
@@ -121,6 +128,9 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     // than Effect state here; only the handlers' fibers read them.
     const inFlight = new Map<Exchange, Fiber.RuntimeFiber<void, never>>()
     let listening: { readonly server: http.Server; readonly info: PlatformInfo } | undefined
+    // Limits log through the runtime captured by connect; nothing can hit them before it.
+    let report: Report = () => {}
+    const bodyBudget = watchedBodyBudget(options.maxInflightBodyBytes, (log) => report(log))
 
     const openIntake: Effect.Effect<TurnIntake, RequestRejected> = Effect.flatMap(
       Ref.get(gate),
@@ -133,6 +143,7 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     const completions: ChatCompletionsContext = {
       model: options.model,
       maxBodyBytes: options.maxBodyBytes,
+      bodyBudget,
       retryAfterSeconds,
       openIntake
     }
@@ -243,7 +254,15 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
       // runs as a resource's acquire, which is uninterruptible: handlers must not inherit that, or
       // disconnect could never stop one.
       const runtime = Runtime.enableRuntimeFlag(yield* Effect.runtime<never>(), RuntimeFlags.Interruption)
-      const server = http.createServer()
+      report = (log) => {
+        try {
+          Runtime.runSync(runtime)(log.pipe(Effect.annotateLogs({ adapter: "http" })))
+        } catch {
+          // A log line is never worth failing a connection over.
+        }
+      }
+      const server = http.createServer(serverOptions(options))
+      capConnections(server, options.maxConnections, (log) => report(log))
       server.on("request", (req, res) => onRequest(runtime, req, res, false))
       // Handled ourselves so the go-ahead is sent only when the body is actually read, not to a
       // request that is refused (401, 413, 503) anyway.

@@ -1,7 +1,10 @@
-// Reads a request body with a hard size limit. A declared Content-Length over the limit is refused
-// before a byte is read; a chunked body is counted as it streams and abandoned at the limit.
+// Reads a request body with a hard size limit and within the adapter's memory budget. A declared
+// Content-Length over the limit, or one the budget cannot hold, is refused before a byte is read;
+// a chunked body is counted as it streams and abandoned at either bound.
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { BodyBudget } from "./BodyBudget.js"
 import type { Exchange } from "./Exchange.js"
 
 export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{
@@ -13,14 +16,41 @@ export class BodyAborted extends Data.TaggedError("BodyAborted")<{
   readonly message: string
 }> {}
 
-export const readBody = (exchange: Exchange, limit: number): Effect.Effect<Buffer, BodyTooLarge | BodyAborted> =>
-  Effect.suspend(() => {
+/** Bodies already being received hold the whole budget: this one would exceed it. */
+export class BudgetExhausted extends Data.TaggedError("BudgetExhausted")<{
+  readonly budget: number
+}> {}
+
+/**
+ * The body, counted against `budget` from the first byte (or from the declared length) until the
+ * caller's scope closes, so the bytes stay counted while the caller still decodes them.
+ */
+export const readBody = (
+  exchange: Exchange,
+  limit: number,
+  budget: BodyBudget
+): Effect.Effect<Buffer, BodyTooLarge | BodyAborted | BudgetExhausted, Scope.Scope> =>
+  Effect.gen(function*() {
     const { req, res } = exchange
-    const declared = req.headers["content-length"]
-    if (declared !== undefined && Number(declared) > limit) {
-      return Effect.fail(new BodyTooLarge({ limit }))
+    const header = req.headers["content-length"]
+    const declared = header === undefined || !Number.isSafeInteger(Number(header)) ? undefined : Number(header)
+    if (declared !== undefined && declared > limit) {
+      return yield* Effect.fail(new BodyTooLarge({ limit }))
     }
-    return Effect.async<Buffer, BodyTooLarge | BodyAborted>((resume) => {
+    // What this body holds of the budget; given back when the caller's scope closes.
+    const held = yield* Effect.acquireRelease(
+      Effect.sync(() => ({ bytes: 0 })),
+      (held) => Effect.sync(() => budget.release(held.bytes))
+    )
+    const reserve = (bytes: number): boolean => {
+      if (!budget.reserve(bytes)) return false
+      held.bytes += bytes
+      return true
+    }
+    if (declared !== undefined && !reserve(declared)) {
+      return yield* Effect.fail(new BudgetExhausted({ budget: budget.limit }))
+    }
+    return yield* Effect.async<Buffer, BodyTooLarge | BodyAborted | BudgetExhausted>((resume) => {
       const chunks: Array<Buffer> = []
       let size = 0
       const cleanup = () => {
@@ -29,17 +59,19 @@ export const readBody = (exchange: Exchange, limit: number): Effect.Effect<Buffe
         req.off("error", onError)
         req.off("close", onClose)
       }
+      const abandon = (error: BodyTooLarge | BudgetExhausted) => {
+        cleanup()
+        chunks.length = 0
+        // Flowing without a listener discards the rest instead of buffering it, which keeps the
+        // socket readable until the refusal is written and the connection closed.
+        req.resume()
+        resume(Effect.fail(error))
+      }
       const onData = (chunk: Buffer) => {
         size += chunk.length
-        if (size > limit) {
-          cleanup()
-          chunks.length = 0
-          // Flowing without a listener discards the rest instead of buffering it, which keeps the
-          // socket readable until the 413 is written and the connection closed.
-          req.resume()
-          resume(Effect.fail(new BodyTooLarge({ limit })))
-          return
-        }
+        if (size > limit) return abandon(new BodyTooLarge({ limit }))
+        // A body without a declared length (chunked) takes from the budget as it grows.
+        if (size > held.bytes && !reserve(size - held.bytes)) return abandon(new BudgetExhausted({ budget: budget.limit }))
         chunks.push(chunk)
       }
       const onEnd = () => {

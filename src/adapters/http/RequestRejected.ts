@@ -12,8 +12,8 @@ export class RequestRejected extends Data.TaggedError("RequestRejected")<{
 const reject = (status: number, body: OpenAiError, headers: Readonly<Record<string, string>> = {}) =>
   new RequestRejected({ status, body, headers })
 
-export const invalidRequest = (message: string, param: string | null = null) =>
-  reject(400, errorBody(message, "invalid_request_error", { param }))
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  reject(400, errorBody(message, "invalid_request_error", { param, code }))
 
 export const unsupportedMediaType = (contentType: string | undefined) =>
   reject(
@@ -36,13 +36,17 @@ export const payloadTooLarge = (limit: number) =>
     { Connection: "close" }
   )
 
+/**
+ * Closed after the answer: otherwise Node reads (and drops) whatever body the client sends, for as
+ * long as it sends, to keep the connection alive for a client that has no business here.
+ */
 export const unauthorized = () =>
   reject(
     401,
     errorBody("missing or invalid API key (expected Authorization: Bearer <key>)", "authentication_error", {
       code: "invalid_api_key"
     }),
-    { "WWW-Authenticate": "Bearer" }
+    { "WWW-Authenticate": "Bearer", Connection: "close" }
   )
 
 export const notFound = (method: string, path: string) =>
@@ -64,13 +68,14 @@ export const methodNotAllowed = (method: string, path: string, allow: ReadonlyAr
     { Allow: allow.join(", ") }
   )
 
-export type UnavailableCode = "starting" | "draining" | "interrupted" | "storage"
+export type UnavailableCode = "starting" | "draining" | "interrupted" | "storage" | "busy"
 
 const unavailableMessages: Record<UnavailableCode, string> = {
   starting: "gateway is starting",
   draining: "gateway is draining and not accepting new requests",
   interrupted: "gateway is shutting down; the turn was interrupted",
-  storage: "the gateway could not record the message; nothing was stored"
+  storage: "the gateway could not record the message; nothing was stored",
+  busy: "the gateway is receiving too many request bodies at once; retry later"
 }
 
 /** 503 always carries Retry-After so clients and load balancers back off and retry elsewhere. */

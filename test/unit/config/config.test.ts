@@ -63,7 +63,10 @@ describe("defaults", () => {
       host: "127.0.0.1",
       port: 8642,
       api_key: null,
-      max_body_bytes: 1_048_576
+      max_body_bytes: 1_048_576,
+      max_connections: 512,
+      request_timeout: Duration.seconds(30),
+      max_inflight_body_bytes: 67_108_864
     })
     expect(defaultConfig.agent.kind).toBe("echo")
     expect(millisOf(defaultConfig.agent.echo.delay)).toBe(0)
@@ -187,6 +190,14 @@ describe("file errors", () => {
     ["adapters:\n  http:\n    port: -1\n", "adapters.http.port", "between 0 and 65535, got -1"],
     ["adapters:\n  http:\n    port: 80.5\n", "adapters.http.port", "between 0 and 65535, got 80.5"],
     ["adapters:\n  http:\n    max_body_bytes: 0\n", "adapters.http.max_body_bytes", "expected a positive integer, got 0"],
+    ["adapters:\n  http:\n    max_connections: 0\n", "adapters.http.max_connections", "expected a positive integer, got 0"],
+    ["adapters:\n  http:\n    request_timeout: 500ms\n", "adapters.http.request_timeout", "must be at least 1s, got 500ms"],
+    ["adapters:\n  http:\n    max_inflight_body_bytes: 1.5\n", "adapters.http.max_inflight_body_bytes", "expected a positive integer"],
+    [
+      "adapters:\n  http:\n    max_body_bytes: 2048\n    max_inflight_body_bytes: 1024\n",
+      "adapters.http.max_inflight_body_bytes",
+      "must be at least adapters.http.max_body_bytes (2048), got 1024"
+    ],
     ["adapters:\n  http:\n    host: ''\n", "adapters.http.host", "expected a host name or address"],
     ["adapters:\n  http:\n    api_key: 42\n", "adapters.http.api_key", "expected a string or null, got 42"],
     ["agent:\n  kind: claude\n", "agent.kind", `expected one of echo, openai, got "claude"`],
@@ -287,7 +298,10 @@ describe("environment overrides", () => {
       "HERMES_ADAPTERS_HTTP_ENABLED",
       "HERMES_ADAPTERS_HTTP_HOST",
       "HERMES_ADAPTERS_HTTP_MAX_BODY_BYTES",
+      "HERMES_ADAPTERS_HTTP_MAX_CONNECTIONS",
+      "HERMES_ADAPTERS_HTTP_MAX_INFLIGHT_BODY_BYTES",
       "HERMES_ADAPTERS_HTTP_PORT",
+      "HERMES_ADAPTERS_HTTP_REQUEST_TIMEOUT",
       "HERMES_ADAPTERS_TELEGRAM_ALLOWED_USERS",
       "HERMES_ADAPTERS_TELEGRAM_API_BASE_URL",
       "HERMES_ADAPTERS_TELEGRAM_ENABLED",

@@ -80,6 +80,9 @@ export const defaultOptions: HttpAdapterOptions = {
   port: 0,
   apiKey: null,
   maxBodyBytes: 64 * 1024,
+  maxConnections: 64,
+  requestTimeoutMillis: 30_000,
+  maxInflightBodyBytes: 1024 * 1024,
   model: "hermes-echo",
   retryAfterSeconds: 7
 }

@@ -357,6 +357,35 @@ describe("HttpAdapter chat completions", () => {
       expect(yield* Queue.size(submitted)).toBe(0)
     }))
 
+  it.scopedLive("JSON nested 5,000 levels deep anywhere in the body is a 400 naming the problem, never a 500", () => {
+    const logged: Array<string> = []
+    const capture = Logger.make(({ message }) => {
+      logged.push(String(Array.isArray(message) ? message[0] : message))
+    })
+    return Effect.gen(function*() {
+      const { url, submitted } = yield* startServing()
+      const deep = (inner: string) => "[".repeat(5000) + inner + "]".repeat(5000)
+      const bodies = [
+        deep(""),
+        `{"messages":${deep("")}}`,
+        `{"messages":[{"role":"user","content":${deep("")}}]}`,
+        `{"messages":[{"role":"user","content":"hi"}],"user":${deep("{}")}}`,
+        // Even a field the gateway ignores: the parsed value is still walked (logs, errors).
+        `{"messages":[{"role":"user","content":"hi"}],"tools":${deep("")}}`
+      ]
+      for (const body of bodies) {
+        const response = yield* postJson(url, completions, body)
+        expect(response.status).toBe(400)
+        expect(json(response.body).error).toMatchObject({ type: "invalid_request_error", code: "nesting_too_deep" })
+        expect(json(response.body).error.message).toContain("more than 128 levels deep")
+      }
+      expect(yield* Queue.size(submitted)).toBe(0)
+      expect(logged.filter((message) => message.includes("failed"))).toEqual([])
+      // A body nested as deep as OpenAI's own shapes goes through.
+      expect((yield* postJson(url, completions, { ...hello, tools: [{ a: [[[{ b: [1] }]]] }] })).status).toBe(200)
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+  })
+
   it.scopedLive("a body that is not JSON by Content-Type is refused with 415", () =>
     Effect.gen(function*() {
       const { url } = yield* startServing()
