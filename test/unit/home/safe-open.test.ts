@@ -17,6 +17,9 @@ import {
   truncateNoFollowSync,
   UnsafeHomeFile
 } from "../../../src/home/SafeOpen.js"
+import { spawnShutdownDiagnostic } from "../../../src/forensics/DiagnosticChild.js"
+import { writeDiagnosticReport } from "../../../src/forensics/DiagnosticReport.js"
+import { liveHomeStore } from "../../../src/home/HomeStore.js"
 import { clearDeliveryLog, makeDeliveryLog } from "../../../src/sessions/DeliveryLog.js"
 import { guardDatabaseFiles } from "../../../src/sessions/DatabaseFiles.js"
 
@@ -108,6 +111,31 @@ describe("SafeOpen", () => {
     fs.symlinkSync(target.file, log)
     expect(() => makeDeliveryLog(log).append("turn1")).toThrow(/is a symbolic link/)
     expect(() => clearDeliveryLog(log)).toThrow(/is a symbolic link/)
+    target.untouched()
+  })
+})
+
+describe("writers of logs/ meet a link planted after start-up", () => {
+  it("the lifecycle log, the diagnostic child's log and SIGUSR2 reports refuse a logs/ that is a link", () => {
+    const logs = path.join(dir, "logs")
+    fs.symlinkSync(outside, logs)
+    const appended = Effect.runSyncExit(liveHomeStore(homePaths(dir)).appendLifecycle({ event: "x" }))
+    expect(Exit.isFailure(appended)).toBe(true)
+    expect(JSON.stringify(appended)).toContain(`${logs} is a symbolic link`)
+    const child = spawnShutdownDiagnostic(path.join(logs, "shutdown-diag.log"), { pid: process.pid, signal: "SIGTERM" })
+    expect(child).toMatchObject({ _tag: "Skipped", reason: expect.stringContaining(`${logs} is a symbolic link`) })
+    const report = writeDiagnosticReport({ logsDir: logs, activeTurns: 0, phase: "running" })
+    expect(report).toMatchObject({ report: null, summary: null })
+    expect(report.errors.join("\n")).toContain(`${logs} is a symbolic link`)
+    expect(fs.readdirSync(outside), "nothing written where the link points").toEqual([])
+  })
+
+  it("the diagnostic child never appends to a link at logs/shutdown-diag.log", () => {
+    const target = victim()
+    fs.mkdirSync(path.join(dir, "logs"), { mode: 0o700 })
+    fs.symlinkSync(target.file, path.join(dir, "logs", "shutdown-diag.log"))
+    const child = spawnShutdownDiagnostic(path.join(dir, "logs", "shutdown-diag.log"), { pid: process.pid, signal: "SIGTERM" })
+    expect(child).toMatchObject({ _tag: "Skipped", reason: expect.stringContaining("is a symbolic link") })
     target.untouched()
   })
 })
