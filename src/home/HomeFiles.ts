@@ -113,10 +113,11 @@ export const describeTightened = (t: Tightened): string =>
   `tightened ${t.file} from mode ${octal(t.from)} to ${octal(t.to)}: the gateway's files are private`
 
 /**
- * Start-up: refuses (UnsafeHomeFiles, 78) when an entry written in place is a link or not a regular
- * file, or when any entry belongs to another user; then takes group and other bits off the rest
- * (chmod) and returns what it changed, for the log. Entries replaced by rename are not refused for
- * being links: their readers treat a link as absent and the next write replaces it.
+ * Start-up: refuses (UnsafeHomeFiles, 78) when an entry written in place is a link, not a regular
+ * file (directory), or another user's; then takes group and other bits off the rest (chmod) and
+ * returns what it changed, for the log. Entries replaced by rename are never refused: their readers
+ * treat a link as absent and the next write replaces it, and one written by another user is normal
+ * (`sudo hermes gateway stop` leaves a root-owned marker or state file, which rename replaces).
  */
 export const secureEntriesSync = (
   entries: ReadonlyArray<HomeEntry>,
@@ -127,8 +128,7 @@ export const secureEntriesSync = (
   for (const entry of entries) {
     const findings = inspectEntry(entry, uid)
     const unsafe = findings.filter((f) => f._tag === "Unsafe")
-    if (!entry.inPlace && unsafe.some((f) => f.reason === "link" || f.reason === "kind")) continue
-    refused.push(...unsafe)
+    if (entry.inPlace) refused.push(...unsafe)
     if (unsafe.length === 0) for (const f of findings) if (f._tag === "Loose") loose.push(f)
   }
   if (refused.length > 0) return { refused, tightened: [] }

@@ -201,6 +201,15 @@ describe("start-up check of the home's files", () => {
     target.untouched()
   })
 
+  it.skipIf(!isRoot)("a state file or marker written by another user (a stopper run with sudo) is not refused (needs root)", () => {
+    for (const name of ["gateway_state.json", ".gateway-planned-stop.json"]) {
+      fs.writeFileSync(path.join(dir, name), "{}", { mode: 0o644 })
+      fs.chownSync(path.join(dir, name), nobody, nobody)
+    }
+    expect(secureEntriesSync(homeEntries(paths()), 0)).toEqual({ refused: [], tightened: [] })
+    expect(auditHomeFiles(paths()).join("\n"), "doctor still names them").toContain(`gateway_state.json is owned by uid ${nobody}`)
+  })
+
   it.skipIf(!isRoot)("a state.db owned by another user is refused, not tightened (needs root)", () => {
     const db = path.join(dir, "state.db")
     fs.writeFileSync(db, "")
