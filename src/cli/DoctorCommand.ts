@@ -9,6 +9,7 @@ import { loadConfig } from "../config/LoadConfig.js"
 import { defaultConfig } from "../config/GatewayConfig.js"
 import { checkHomeUsable } from "../forensics/HomeCheck.js"
 import { readJsonSync } from "../home/AtomicFile.js"
+import { auditHomeFiles } from "../home/HomeFiles.js"
 import { CleanShutdownDocument } from "../home/CleanShutdownFile.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
 import { PidFileDocument } from "../home/PidFile.js"
@@ -60,11 +61,13 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
     for (const [name, file, schema] of files) {
       const reading = readJsonSync(file, schema as never)
       if (reading._tag === "Invalid") add("warn", name, `${reading.reason} (treated as absent)`)
-      if (reading._tag !== "Missing") {
-        const mode = fs.lstatSync(file).mode & 0o777
-        if ((mode & 0o077) !== 0) add("warn", name, `mode ${mode.toString(8)}: readable by others; expected 600`)
-      }
     }
+    // Owner, mode and type of every file and directory the gateway keeps in the home, one line each.
+    const fileProblems = auditHomeFiles(paths)
+    if (fileProblems.length === 0 && homeCheck.problems.length === 0) {
+      add("ok", "files", "the gateway's files in the home are private regular files (0600) and directories (0700) of the home's owner")
+    }
+    for (const problem of fileProblems) add("fail", "files", problem)
 
     const target = yield* findGateway(paths)
     if (target._tag === "Running") {

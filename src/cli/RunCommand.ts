@@ -16,6 +16,7 @@ import type { GatewayConfig } from "../config/GatewayConfig.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { requireHomeUsable } from "../forensics/HomeCheck.js"
+import { describeTightened, secureHomeFiles } from "../home/HomeFiles.js"
 import { ensureHome } from "../home/HomePaths.js"
 import { HomeStore } from "../home/HomeStore.js"
 import { selfIdentity } from "../home/ProcessIdentity.js"
@@ -92,8 +93,13 @@ const systemdWatchdogOf = (env: NodeJS.ProcessEnv): { systemdWatchdog?: Duration
 export const runInHome = (home: Option.Option<string>) =>
   Effect.gen(function*() {
     const paths = resolvePaths(home)
+    // Whatever the gateway, SQLite or the diagnostic shell create is private, whatever umask the
+    // supervisor passed down (SQLite's -wal/-shm and the wasm engine's lock take no mode from us).
+    process.umask(0o077)
     // A home we cannot own and write is refused up front (78) rather than failing mid-shutdown.
     yield* requireHomeUsable(paths.dir)
+    // So is one where a file we write in place is a link or someone else's (78), before any write.
+    const tightened = yield* secureHomeFiles(paths)
     yield* ensureHome(paths)
     const config = yield* loadConfig({ file: paths.config, env: process.env })
     // Recorded for stop/restart routing and forensics; never used to classify a signal.
@@ -101,6 +107,7 @@ export const runInHome = (home: Option.Option<string>) =>
     const supervised = supervisor !== null
     const program = Effect.gen(function*() {
       yield* Effect.log(`hermes gateway starting home=${paths.dir}${supervisor !== null ? ` supervisor=${supervisor.kind}` : ""}`)
+      for (const change of tightened) yield* Effect.logWarning(describeTightened(change))
       // The supervisor's kill timeout is read in the background: a slow systemctl never delays start-up.
       yield* Effect.fork(readSupervisorTimeout(supervisor).pipe(
         Effect.flatMap(Option.match({

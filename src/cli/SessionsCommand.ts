@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { UnsafeHomeFiles } from "../home/HomeFiles.js"
 import type { HomePaths } from "../home/HomePaths.js"
 import { acquireInstanceLock, probeLock, requestControl } from "../home/InstanceLock.js"
 import { selfIdentity } from "../home/ProcessIdentity.js"
@@ -24,7 +25,7 @@ export class SessionsFailed extends Data.TaggedError("SessionsFailed")<{
   readonly exitCode = ExitCode.CommandFailed
 }
 
-const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, SessionsFailed> =>
+const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, SessionsFailed | UnsafeHomeFiles> =>
   Effect.gen(function*() {
     if (Option.isSome(yield* probeLock(paths.dir))) {
       const answer = yield* requestControl(paths.dir, query)
@@ -35,6 +36,8 @@ const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, Sess
     }
     // No gateway: hold the lock while the file is open, so none starts and opens it too.
     return yield* Effect.scoped(Effect.gen(function*() {
+      // SQLite may create -wal/-shm (and the wasm engine its lock directory) without a mode of ours.
+      process.umask(0o077)
       const self = selfIdentity()
       yield* acquireInstanceLock(paths.dir, { pid: self.pid, start_time: self.startTime, home: paths.dir })
       return yield* withSessionDb(paths.database, (db) => answerQuery(db, query))
@@ -46,9 +49,12 @@ const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, Sess
         () => Effect.succeed([])
       ),
       Effect.mapError((error) =>
-        new SessionsFailed({
-          message: "reason" in error && error.reason === "missing" ? `no sessions yet (${paths.database} does not exist)` : error.message
-        })
+        "reason" in error && error.reason === "unsafe"
+          // A link or a foreign file in the home is a misconfiguration, as it is for `gateway run`.
+          ? new UnsafeHomeFiles({ message: error.message, files: [] })
+          : new SessionsFailed({
+            message: "reason" in error && error.reason === "missing" ? `no sessions yet (${paths.database} does not exist)` : error.message
+          })
       )
     )
   })

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { appendNoFollowSync, ensurePrivateDirectorySync, openNoFollow } from "../home/SafeOpen.js"
 import { formatSnapshot } from "./Snapshot.js"
 
 export interface DiagnosticContext {
@@ -78,7 +79,7 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
 
 const appendNote = (file: string, line: string): void => {
   try {
-    fs.appendFileSync(file, line + "\n", { mode: 0o600 })
+    appendNoFollowSync(file, line + "\n")
   } catch {
     // Nowhere left to say it; the shutdown goes on regardless.
   }
@@ -95,18 +96,17 @@ export const spawnShutdownDiagnostic = (
 ): DiagnosticSpawn => {
   let fd: number | undefined
   try {
-    fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 })
+    // A `logs` link would send the output elsewhere: refused like a link at the file's own name.
+    ensurePrivateDirectorySync(path.dirname(logFile), { parents: true })
     try {
-      if (fs.statSync(logFile).size > (options.rotateBytes ?? defaultRotateBytes)) fs.renameSync(logFile, `${logFile}.1`)
+      const stat = fs.lstatSync(logFile)
+      if (stat.isFile() && stat.size > (options.rotateBytes ?? defaultRotateBytes)) fs.renameSync(logFile, `${logFile}.1`)
     } catch {
       // Absent (first shutdown) or not rotatable: append to whatever is there.
     }
-    // O_NOFOLLOW: a symlink planted at the log's name must not redirect our writes.
-    fd = fs.openSync(
-      logFile,
-      fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
-      0o600
-    )
+    // O_NOFOLLOW: a symlink planted at the log's name must not redirect our writes. The child
+    // writes only to this descriptor (no shell redirection to a path), so it cannot be redirected either.
+    fd = openNoFollow(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT)
     const { pid, signal, ...rest } = context
     const header = formatSnapshot({ at: new Date().toISOString(), pid, signal, ...rest })
     fs.writeSync(fd, `\n=== shutdown diagnostic ${header}\n`)

@@ -4,6 +4,7 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { ensurePrivateDirectorySync, openNoFollow } from "../home/SafeOpen.js"
 
 export interface DiagnosticReportInput {
   readonly logsDir: string
@@ -47,11 +48,7 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
 
 /** A new file only: O_EXCL and O_NOFOLLOW so a name planted in logs/ is never written through. */
 export const writeNewFileSync = (file: string, text: string): void => {
-  const fd = fs.openSync(
-    file,
-    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
-    0o600
-  )
+  const fd = openNoFollow(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL)
   try {
     fs.writeSync(fd, text)
   } finally {
@@ -78,9 +75,10 @@ const writeBoth = (input: DiagnosticReportInput): DiagnosticReportResult => {
     base = `${stem}-${n}`
   }
   try {
-    fs.mkdirSync(input.logsDir, { recursive: true, mode: 0o700 })
+    ensurePrivateDirectorySync(input.logsDir, { parents: true })
   } catch (error) {
-    errors.push(`cannot create ${input.logsDir}: ${describe(error)}`)
+    // Nothing is written into a logs/ that is a link or not a directory: it would land elsewhere.
+    return { report: null, summary: null, errors: [`cannot use ${input.logsDir}: ${describe(error)}`] }
   }
   let report: string | null = `${base}.report.json`
   try {

@@ -7,6 +7,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { readNoFollowSync, UnsafeHomeFile } from "./SafeOpen.js"
 
 export class FileWriteError extends Data.TaggedError("FileWriteError")<{
   readonly path: string
@@ -25,7 +26,8 @@ let tempCounter = 0
 export const writeJsonAtomicSync = (file: string, value: unknown): void => {
   const dir = path.dirname(file)
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+  // O_EXCL already refuses a name planted in advance; O_NOFOLLOW says so on every system.
+  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600)
   try {
     fs.writeFileSync(fd, JSON.stringify(value, null, 2) + "\n")
     fs.fsyncSync(fd)
@@ -70,9 +72,13 @@ export const readJsonSync = <A, I>(file: string, schema: Schema.Schema<A, I>): F
     const stat = fs.lstatSync(file)
     if (stat.isSymbolicLink()) return { _tag: "Invalid", reason: `${file} is a symbolic link; refusing to follow it` }
     if (!stat.isFile()) return { _tag: "Invalid", reason: `${file} is not a regular file` }
-    text = fs.readFileSync(file, "utf8")
+    // O_NOFOLLOW too: a link swapped in after the lstat is still not followed.
+    text = readNoFollowSync(file)
   } catch (error) {
     if (isNotFound(error)) return { _tag: "Missing" }
+    if (error instanceof UnsafeHomeFile) {
+      return { _tag: "Invalid", reason: error.isLink ? `${file} is a symbolic link; refusing to follow it` : error.message }
+    }
     return { _tag: "Invalid", reason: `cannot read ${file}: ${describeError(error)}` }
   }
   if (text.trim() === "") return { _tag: "Invalid", reason: `${file} is empty` }

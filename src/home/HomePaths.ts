@@ -7,6 +7,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import { describeError } from "./AtomicFile.js"
+import { ensurePrivateDirectorySync } from "./SafeOpen.js"
 
 export interface HomePaths {
   readonly dir: string
@@ -51,12 +52,15 @@ export const homePaths = (dir: string): HomePaths => {
   }
 }
 
-/** Creates the home (0700) and its logs folder if absent. Used by commands that write. */
+/**
+ * Creates the home (0700) and its logs folder if absent. Used by commands that write. A `logs` that
+ * is a symbolic link (even to a directory) is refused: the logs would be written elsewhere.
+ */
 export const ensureHome = (paths: HomePaths): Effect.Effect<void, HomeError> =>
   Effect.try({
     try: () => {
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 })
-      fs.mkdirSync(paths.logs, { recursive: true, mode: 0o700 })
+      ensurePrivateDirectorySync(paths.logs)
       fs.accessSync(paths.dir, fs.constants.W_OK)
     },
     catch: (error) => new HomeError({ message: `home ${paths.dir} is not usable: ${describeError(error)}` })

@@ -4,7 +4,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as fs from "node:fs"
 import {
   describeError,
   type FileReading,
@@ -22,6 +21,7 @@ import { acquireInstanceLock, type ControlServer, type HomeLocked, type LockErro
 import { PidFileDocument } from "./PidFile.js"
 import { isAlive } from "./ProcessIdentity.js"
 import { PlannedStopDocument } from "./PlannedStopFile.js"
+import { appendNoFollowSync, ensurePrivateDirectorySync } from "./SafeOpen.js"
 
 export interface HomeStoreService {
   readonly dir: string
@@ -46,15 +46,9 @@ export class HomeStore extends Context.Tag("hermes/HomeStore")<HomeStore, HomeSt
   static readonly live = (paths: HomePaths): Layer.Layer<HomeStore> => Layer.succeed(HomeStore, liveHomeStore(paths))
 }
 
-export const appendJsonLineSync = (file: string, record: Record<string, unknown>): void => {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600)
-  try {
-    fs.writeSync(fd, JSON.stringify(record) + "\n")
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
+/** One JSON line, appended and fsynced; never through a symbolic link planted at the name. */
+export const appendJsonLineSync = (file: string, record: Record<string, unknown>): void =>
+  appendNoFollowSync(file, JSON.stringify(record) + "\n", { fsync: true })
 
 export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   dir: paths.dir,
@@ -85,7 +79,7 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   appendLifecycle: (record) =>
     Effect.try({
       try: () => {
-        fs.mkdirSync(paths.logs, { recursive: true, mode: 0o700 })
+        ensurePrivateDirectorySync(paths.logs)
         appendJsonLineSync(paths.lifecycleLog, record)
       },
       catch: (error) =>

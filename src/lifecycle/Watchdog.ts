@@ -194,8 +194,12 @@ parentPort.on("message", (message) => {
 
 function appendRecord(record) {
   try {
-    fs.mkdirSync(path.dirname(workerData.lifecycleLog), { recursive: true, mode: 0o700 })
-    const fd = fs.openSync(workerData.lifecycleLog, "a", 0o600)
+    const dir = path.dirname(workerData.lifecycleLog)
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // Never through a link (SafeOpen.ts): not a logs/ that is one, nor one at the file's name.
+    if (fs.lstatSync(dir).isSymbolicLink()) return
+    const c = fs.constants
+    const fd = fs.openSync(workerData.lifecycleLog, c.O_WRONLY | c.O_APPEND | c.O_CREAT | c.O_NOFOLLOW, 0o600)
     fs.writeSync(fd, JSON.stringify(record) + "\\n")
     fs.fsyncSync(fd)
     fs.closeSync(fd)
@@ -263,6 +267,7 @@ function stall(stalledMs) {
     if (text !== undefined) {
       try {
         fs.mkdirSync(workerData.reportDir, { recursive: true, mode: 0o700 })
+        if (fs.lstatSync(workerData.reportDir).isSymbolicLink()) throw new Error(workerData.reportDir + " is a symbolic link")
         fs.writeFileSync(file, text + "\\n", { mode: 0o600, flag: "wx" })
         report = file
       } catch (writeError) {

@@ -3,6 +3,8 @@
 // corrupt database aside with its WAL so nothing the user wrote is ever deleted.
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { databaseEntries, secureEntriesSync, type Tightened } from "../home/HomeFiles.js"
+import { openNoFollow } from "../home/SafeOpen.js"
 
 export interface DatabaseFiles {
   readonly main: string
@@ -18,6 +20,32 @@ export const databaseFiles = (file: string): DatabaseFiles => ({
   shm: `${file}-shm`,
   lockDir: `${file}.lock`
 })
+
+/** By lstat: a dangling link counts as present (a rename onto it would silently replace it). */
+const exists = (file: string): boolean => {
+  try {
+    fs.lstatSync(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Checked before either engine opens the database (both open by path and would follow a link):
+ * the main file, -wal, -shm, -journal, the delivery log and the wasm `.lock` directory must each be
+ * absent or a real file (directory) owned by us. Throws the reasons, one line each, naming the
+ * files; otherwise takes group/other bits off them and returns what it changed.
+ */
+export const guardDatabaseFiles = (file: string): ReadonlyArray<Tightened> => {
+  const result = secureEntriesSync(databaseEntries(file))
+  if (result.refused.length > 0) throw new UnsafeDatabaseFiles(result.refused.map((f) => f.message).join("; "))
+  return result.tightened
+}
+
+export class UnsafeDatabaseFiles extends Error {
+  readonly _tag = "UnsafeDatabaseFiles"
+}
 
 /** Makes renames and creations in `dir` durable (the wasm VFS never fsyncs a directory). */
 export const syncDirectory = (dir: string): void => {
@@ -46,10 +74,10 @@ export interface MovedAside {
 export const moveAside = (file: string, nowMs: number): MovedAside => {
   const files = databaseFiles(file)
   let target = `${file}.corrupt-${compactTimestamp(nowMs)}`
-  for (let n = 2; fs.existsSync(target); n++) target = `${file}.corrupt-${compactTimestamp(nowMs)}-${n}`
+  for (let n = 2; exists(target); n++) target = `${file}.corrupt-${compactTimestamp(nowMs)}-${n}`
   const moved: Array<string> = []
   for (const [from, to] of [[files.main, target], [files.wal, `${target}-wal`], [files.shm, `${target}-shm`]] as const) {
-    if (!fs.existsSync(from)) continue
+    if (!exists(from)) continue
     fs.renameSync(from, to)
     moved.push(to)
   }
@@ -99,7 +127,7 @@ const sqliteMagic = Buffer.from("SQLite format 3\0", "latin1")
 export const headerProblem = (file: string): string | undefined => {
   let fd: number
   try {
-    fd = fs.openSync(file, "r")
+    fd = openNoFollow(file, fs.constants.O_RDONLY)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
     throw error

@@ -5,6 +5,7 @@
 // (not a power cut: the file is not fsynced, and then an answer may go out twice, never zero times).
 // The next open folds the file into the database and empties it.
 import * as fs from "node:fs"
+import { appendNoFollowSync, readNoFollowSync, truncateNoFollowSync } from "../home/SafeOpen.js"
 
 /** Beside the database: `<db>-delivered`, like SQLite's own `-wal`. */
 export const deliveryLogFile = (databaseFile: string): string => `${databaseFile}-delivered`
@@ -29,7 +30,7 @@ export interface DeliveryLog {
 export const readDeliveryLog = (file: string): ReadonlyArray<string> => {
   let text: string
   try {
-    text = fs.readFileSync(file, "utf8")
+    text = readNoFollowSync(file)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return []
     throw error
@@ -37,21 +38,15 @@ export const readDeliveryLog = (file: string): ReadonlyArray<string> => {
   return text.split("\n").filter((line) => turnIdPattern.test(line))
 }
 
-/** Empties the log (after its ids are committed to the database). */
-export const clearDeliveryLog = (file: string): void => {
-  try {
-    fs.truncateSync(file, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error
-  }
-}
+/** Empties the log (after its ids are committed to the database); a link at its name is refused, never truncated through. */
+export const clearDeliveryLog = (file: string): void => truncateNoFollowSync(file)
 
 export const makeDeliveryLog = (file: string, compactAboveBytes = defaultCompactAboveBytes): DeliveryLog => {
   let inFlight = 0
   let unrecorded = false
   let size = (() => {
     try {
-      return fs.statSync(file).size
+      return fs.lstatSync(file).size
     } catch {
       return 0
     }
@@ -60,7 +55,7 @@ export const makeDeliveryLog = (file: string, compactAboveBytes = defaultCompact
     file,
     append: (turnId) => {
       const line = `${turnId}\n`
-      fs.appendFileSync(file, line, { mode: 0o600 })
+      appendNoFollowSync(file, line)
       size += line.length
       inFlight++
     },

@@ -17,6 +17,8 @@ export type SessionDbErrorReason =
   | "turn_not_ended"
   | "suspended"
   | "corrupt"
+  /** A file of the database is a symbolic link, not a regular file, or someone else's: the home is misconfigured. */
+  | "unsafe"
   | "storage"
 
 export class SessionDbError extends Data.TaggedError("SessionDbError")<{

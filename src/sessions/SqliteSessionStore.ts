@@ -8,9 +8,11 @@ import * as Effect from "effect/Effect"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { describeTightened } from "../home/HomeFiles.js"
+import { openNoFollow } from "../home/SafeOpen.js"
 import { foldDeliveries, integrityCheck, recoverTurns, type RecoveryReport, type TurnRecovery } from "./CrashRecovery.js"
 import { clearDeliveryLog, deliveryLogFile, makeDeliveryLog, readDeliveryLog } from "./DeliveryLog.js"
-import { databaseFiles, headerProblem, type MovedAside, moveAside } from "./DatabaseFiles.js"
+import { databaseFiles, guardDatabaseFiles, headerProblem, type MovedAside, moveAside, UnsafeDatabaseFiles } from "./DatabaseFiles.js"
 import { migrate } from "./Migrations.js"
 import { SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { describeFailure, isCorruption } from "./SessionDbFailure.js"
@@ -201,15 +203,28 @@ export const openSqliteSessionDb = (
     })
   })
 
+/**
+ * Before SQLite sees the path (both engines follow links): the database's files must be real files
+ * of ours, and their modes lose group/other bits (logged). Fails with reason "unsafe" naming them.
+ */
+const guardFiles = (file: string) =>
+  Effect.try({
+    try: () => guardDatabaseFiles(file),
+    catch: (error) =>
+      error instanceof UnsafeDatabaseFiles
+        ? new SessionDbError({ message: `session database ${file} is not safe to open: ${error.message}`, reason: "unsafe" })
+        : new SessionDbError({ message: `cannot examine session database ${file}: ${describeFailure(error)}`, reason: "storage" })
+  }).pipe(Effect.tap((tightened) => Effect.forEach(tightened, (t) => Effect.logWarning(describeTightened(t)), { discard: true })))
+
 /** The home exists (0700); the database file is created 0600 before SQLite opens it, as conversations are private. */
 const prepareFile = (file: string) =>
-  Effect.try({
+  guardFiles(file).pipe(Effect.zipRight(Effect.try({
     try: () => {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-      fs.closeSync(fs.openSync(file, "a", 0o600))
+      fs.closeSync(openNoFollow(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT))
     },
     catch: (error) => new SessionDbError({ message: `cannot create session database ${file}: ${describeFailure(error)}`, reason: "storage" })
-  })
+  })))
 
 /**
  * For `hermes gateway sessions` while no gateway is alive (the caller checked, and should hold the
@@ -224,9 +239,11 @@ export const withSessionDb = <A, E, R>(
 ): Effect.Effect<A, E | SessionDbError, R> =>
   Effect.acquireUseRelease(
     Effect.gen(function*() {
-      if (!fs.existsSync(file)) {
+      // lstat, not exists: a dangling link at the name is refused below, not reported as missing.
+      if (!fs.existsSync(file) && !isLink(file)) {
         return yield* new SessionDbError({ message: `no session database at ${file}: no turn has been recorded in this home yet`, reason: "missing" })
       }
+      yield* guardFiles(file)
       const engine = yield* pickEngine(options.engine ?? "auto")
       const opened = yield* attempt(engine, file, options, { checkIntegrity: false, recover: false }).pipe(
         Effect.mapError((failure) =>
@@ -246,3 +263,11 @@ export const withSessionDb = <A, E, R>(
     use,
     (db) => db.close.pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
   )
+
+const isLink = (file: string): boolean => {
+  try {
+    return fs.lstatSync(file).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
