@@ -1,6 +1,9 @@
 // gateway_state.json (CONTRACT 4): what the gateway is doing now and what the operator wants.
 // The gateway owns the file while it runs; readers treat a bad file as absent.
+// A file of the reference Python gateway is read too: integer `start_time`, maybe no `pid`, platform
+// entries with `error_code`/`error_message` instead of `error`. We write our own format.
 import * as Schema from "effect/Schema"
+import { StartTimeField } from "./StartTimeField.js"
 
 export const GatewayStateName = Schema.Literal("starting", "running", "draining", "stopped", "startup_failed")
 export type GatewayStateName = typeof GatewayStateName.Type
@@ -10,7 +13,7 @@ export type DesiredState = typeof DesiredState.Type
 
 export const PlatformState = Schema.Struct({
   state: Schema.String,
-  error: Schema.NullOr(Schema.String)
+  error: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 }).pipe(Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
 
 export const SupervisorInfo = Schema.Struct({
@@ -34,8 +37,8 @@ export type ShutdownSummary = typeof ShutdownSummary.Type
 export const GatewayStateDocument = Schema.Struct({
   gateway_state: GatewayStateName,
   desired_state: Schema.optional(DesiredState),
-  pid: Schema.NullOr(Schema.Number),
-  start_time: Schema.NullOr(Schema.String),
+  pid: Schema.optionalWith(Schema.NullOr(Schema.Number), { default: () => null }),
+  start_time: Schema.optionalWith(Schema.NullOr(StartTimeField), { default: () => null }),
   updated_at: Schema.String,
   exit_code: Schema.optionalWith(Schema.NullOr(Schema.Number), { default: () => null }),
   exit_reason: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
