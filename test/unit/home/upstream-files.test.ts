@@ -70,11 +70,13 @@ describe("the Python gateway's planned-stop marker", () => {
   })
   it.prop("an integer start time compares equal to the same /proc field-22 value written as a string", {
     ticks: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-    other: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })
-  }, ({ other, ticks }) => {
+    other: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    same: fc.boolean()
+  }, ({ other, same, ticks }) => {
+    const named = same ? ticks : other
     const incarnation = { pid: self.pid, startTime: String(ticks) }
-    const verdict = evaluateMarker(decodeMarker(pythonMarker({ target_start_time: other })), incarnation, now, ttl)
-    expect(verdict.applies === "stop").toBe(other === ticks)
+    const verdict = evaluateMarker(decodeMarker(pythonMarker({ target_start_time: named })), incarnation, now, ttl)
+    expect(verdict.applies === "stop").toBe(named === ticks)
   })
 })
 
