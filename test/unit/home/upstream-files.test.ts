@@ -89,6 +89,10 @@ describe("the Python gateway's gateway_state.json", () => {
     const { pid: _pid, ...withoutPid } = pythonState()
     expect(decodeState(withoutPid)).toMatchObject({ _tag: "Valid", value: { pid: null, start_time: "40750" } })
     expect(decodeState(pythonState({ start_time: null }))).toMatchObject({ _tag: "Valid", value: { start_time: null } })
+    // older versions stamped epoch seconds
+    expect(decodeState(pythonState({ updated_at: 1796429942.5 })))
+      .toMatchObject({ _tag: "Valid", value: { updated_at: "2026-12-05T00:19:02.500Z" } })
+    expect(decodeState(pythonState({ updated_at: Number.MAX_VALUE }))._tag).toBe("Invalid")
   })
   it("a stopped upstream gateway keeps boot idle; a running one is started again", () => {
     expect(bootDecision(decodeState(pythonState()))).toMatchObject({ start: false })
