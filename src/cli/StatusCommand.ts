@@ -54,7 +54,8 @@ export const statusCommand = Command.make("status", {
         lines.push(`gateway: ${state?.gateway_state ?? "running"} (pid ${target.identity.pid})`)
         if (state?.pid === target.identity.pid) {
           const started = readJsonSync(paths.pidFile, PidFileDocument)
-          if (started._tag === "Valid") lines.push(`uptime: ${formatUptime(Date.now() - Date.parse(started.value.started_at))}`)
+          const startedAt = started._tag === "Valid" ? started.value.started_at : undefined
+          if (startedAt !== undefined) lines.push(`uptime: ${formatUptime(Date.now() - Date.parse(startedAt))}`)
         }
       } else if (verdict === "dead") {
         lines.push(`gateway: not running, but its state file says ${state?.gateway_state} (pid ${state?.pid})`)

@@ -15,6 +15,7 @@ import type { HomePaths } from "../home/HomePaths.js"
 import { PlannedStopDocument, type StopAction } from "../home/PlannedStopFile.js"
 import { isSameProcess, type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
+import { ownerForWrite } from "../home/HomeOwner.js"
 import { controlRoute } from "../supervision/ControlRoute.js"
 import type { DetectedSupervisor } from "../supervision/Detection.js"
 import { execFile } from "node:child_process"
@@ -22,6 +23,7 @@ import { ExitCode } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway } from "./GatewayTarget.js"
+import { markOnlyVerdict, parseMarkOnlyPid } from "./MarkOnlyTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
 import { budgetOf } from "./RunCommand.js"
@@ -33,15 +35,22 @@ export class StopFailed extends Data.TaggedError("StopFailed")<{
 }
 
 const say = (line: string) => Effect.sync(() => process.stdout.write(line + "\n"))
+const note = (line: string) => Effect.sync(() => void process.stderr.write(`hermes: ${line}\n`))
 
+/** The marker belongs to the home's owner (the gateway's user) even when root writes it: CONTRACT 1. */
 export const writePlannedStopMarker = (paths: HomePaths, target: ProcessIdentity, action: StopAction) =>
-  writeJsonAtomic(paths.plannedStop, {
-    target_pid: target.pid,
-    target_start_time: target.startTime,
-    action,
-    stopper_pid: process.pid,
-    written_at: new Date().toISOString()
-  }).pipe(Effect.mapError((error) => new StopFailed({ message: error.message })))
+  ownerForWrite(paths.dir, "the planned-stop marker").pipe(
+    Effect.flatMap((owner) =>
+      writeJsonAtomic(paths.plannedStop, {
+        target_pid: target.pid,
+        target_start_time: target.startTime,
+        action,
+        stopper_pid: process.pid,
+        written_at: new Date().toISOString()
+      }, owner)
+    ),
+    Effect.mapError((error) => new StopFailed({ message: error.message }))
+  )
 
 /** Waits until the incarnation is gone; shows progress on a terminal, a line every 5 s otherwise. */
 const waitForExit = (target: ProcessIdentity, timeout: Duration.Duration) =>
@@ -65,21 +74,17 @@ const waitForExit = (target: ProcessIdentity, timeout: Duration.Duration) =>
     return true
   })
 
+/** A stop hook: quiet when it marks, one stderr line when it has nothing to do (exit 0 either way). */
 const markOnly = (paths: HomePaths, pidText: string | undefined) =>
   Effect.gen(function*() {
-    if (pidText === undefined || pidText.trim() === "") {
-      yield* say("no pid given (the service has no main process); nothing to mark")
-      return
-    }
-    const pid = Number(pidText)
-    if (!Number.isInteger(pid) || pid <= 0) {
-      return yield* new UsageError({ message: `--pid: expected a process id, got "${pidText}"` })
-    }
+    const asked = parseMarkOnlyPid(pidText)
+    if (asked._tag === "Nothing") return yield* note(asked.reason)
+    const pid = asked.pid
     const startTime = readStartTime(pid)
-    if (startTime === undefined) {
-      yield* say(`pid ${pid} is not running; nothing to mark`)
-      return
-    }
+    if (startTime === undefined) return yield* note(`pid ${pid} is not running; nothing to mark`)
+    const gateway = yield* findGateway(paths)
+    const verdict = markOnlyVerdict({ pid, startTime }, gateway._tag === "Running" ? gateway.identity : undefined, paths.dir)
+    if (verdict._tag === "Refuse") return yield* new StopFailed({ message: verdict.message })
     // `hermes gateway restart` under systemd runs `systemctl restart`, whose ExecStop= lands here:
     // a fresh restart marker for this same incarnation is the stopper's intent and is kept.
     const existing = evaluateMarker(
@@ -88,12 +93,8 @@ const markOnly = (paths: HomePaths, pidText: string | undefined) =>
       Date.now(),
       Duration.toMillis(defaultConfig.gateway.marker_ttl)
     )
-    if (existing.applies === "restart") {
-      yield* say(`a restart marker for pid ${pid} is already in place; kept`)
-      return
-    }
+    if (existing.applies === "restart") return yield* note(`a restart marker for pid ${pid} is already in place; kept`)
     yield* writePlannedStopMarker(paths, { pid, startTime }, "stop")
-    yield* say(`planned-stop marker written for pid ${pid}`)
   })
 
 /** The supervisor recorded by the running gateway itself (gateway_state.json), if it is this one. */
@@ -163,7 +164,7 @@ export const stopCommand = Command.make("stop", {
     Options.withDescription("only write the planned-stop marker for --pid and return (for supervisor stop hooks)")
   ),
   pid: Options.text("pid").pipe(
-    Options.withDescription("with --mark-only: the process to mark; empty or dead is a no-op"),
+    Options.withDescription("with --mark-only: the process to mark; empty, unexpanded, not a pid, or dead is a no-op (exit 0)"),
     Options.optional
   )
 }, ({ force, home, markOnly: onlyMark, pid, timeout }) =>

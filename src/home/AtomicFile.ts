@@ -20,16 +20,26 @@ export type FileReading<A> =
   | { readonly _tag: "Invalid"; readonly reason: string }
   | { readonly _tag: "Valid"; readonly value: A }
 
+/** Who a written file should belong to (see HomeOwner.ts). */
+export interface FileOwner {
+  readonly uid: number
+  readonly gid: number
+}
+
 let tempCounter = 0
 
-/** Synchronous on purpose: it is also used from the shutdown path where every step must be bounded and ordered. */
-export const writeJsonAtomicSync = (file: string, value: unknown): void => {
+/**
+ * Synchronous on purpose: it is also used from the shutdown path where every step must be bounded and ordered.
+ * With `owner`, the temp file is chowned before the rename, so the file never appears with the writer's ownership.
+ */
+export const writeJsonAtomicSync = (file: string, value: unknown, owner?: FileOwner): void => {
   const dir = path.dirname(file)
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
   // O_EXCL already refuses a name planted in advance; O_NOFOLLOW says so on every system.
   const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600)
   try {
     fs.writeFileSync(fd, JSON.stringify(value, null, 2) + "\n")
+    if (owner !== undefined) chownTo(fd, owner)
     fs.fsyncSync(fd)
   } catch (error) {
     fs.closeSync(fd)
@@ -46,6 +56,14 @@ export const writeJsonAtomicSync = (file: string, value: unknown): void => {
   fsyncDirectory(dir)
 }
 
+const chownTo = (fd: number, owner: FileOwner): void => {
+  try {
+    fs.fchownSync(fd, owner.uid, owner.gid)
+  } catch (error) {
+    throw new Error(`cannot give it to uid ${owner.uid} gid ${owner.gid}: ${describeError(error)}`)
+  }
+}
+
 export const fsyncDirectory = (dir: string): void => {
   const fd = fs.openSync(dir, fs.constants.O_RDONLY)
   try {
@@ -55,9 +73,9 @@ export const fsyncDirectory = (dir: string): void => {
   }
 }
 
-export const writeJsonAtomic = (file: string, value: unknown): Effect.Effect<void, FileWriteError> =>
+export const writeJsonAtomic = (file: string, value: unknown, owner?: FileOwner): Effect.Effect<void, FileWriteError> =>
   Effect.try({
-    try: () => writeJsonAtomicSync(file, value),
+    try: () => writeJsonAtomicSync(file, value, owner),
     catch: (error) => new FileWriteError({ path: file, message: `cannot write ${file}: ${describeError(error)}` })
   })
 

@@ -1,6 +1,23 @@
 // gateway_state.json (CONTRACT 4): what the gateway is doing now and what the operator wants.
 // The gateway owns the file while it runs; readers treat a bad file as absent.
+// A file of the reference Python gateway is read too: integer `start_time`, maybe no `pid`, platform
+// entries with `error_code`/`error_message` instead of `error`, an epoch `updated_at` from older
+// versions. We write our own format.
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { StartTimeField } from "./StartTimeField.js"
+
+/** Older Python gateways stamped `updated_at` as epoch seconds; it is read as the ISO time we write. */
+const EpochSecondsAsIso = Schema.transformOrFail(Schema.Number, Schema.String, {
+  strict: true,
+  decode: (seconds, _, ast) => {
+    const date = new Date(seconds * 1000)
+    return Number.isFinite(date.getTime())
+      ? ParseResult.succeed(date.toISOString())
+      : ParseResult.fail(new ParseResult.Type(ast, seconds, "not a time in epoch seconds"))
+  },
+  encode: (iso) => ParseResult.succeed(Date.parse(iso) / 1000)
+})
 
 export const GatewayStateName = Schema.Literal("starting", "running", "draining", "stopped", "startup_failed")
 export type GatewayStateName = typeof GatewayStateName.Type
@@ -10,7 +27,7 @@ export type DesiredState = typeof DesiredState.Type
 
 export const PlatformState = Schema.Struct({
   state: Schema.String,
-  error: Schema.NullOr(Schema.String)
+  error: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 }).pipe(Schema.extend(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
 
 export const SupervisorInfo = Schema.Struct({
@@ -34,9 +51,9 @@ export type ShutdownSummary = typeof ShutdownSummary.Type
 export const GatewayStateDocument = Schema.Struct({
   gateway_state: GatewayStateName,
   desired_state: Schema.optional(DesiredState),
-  pid: Schema.NullOr(Schema.Number),
-  start_time: Schema.NullOr(Schema.String),
-  updated_at: Schema.String,
+  pid: Schema.optionalWith(Schema.NullOr(Schema.Number), { default: () => null }),
+  start_time: Schema.optionalWith(Schema.NullOr(StartTimeField), { default: () => null }),
+  updated_at: Schema.Union(Schema.String, EpochSecondsAsIso),
   exit_code: Schema.optionalWith(Schema.NullOr(Schema.Number), { default: () => null }),
   exit_reason: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
   restart_requested: Schema.optionalWith(Schema.Boolean, { default: () => false }),

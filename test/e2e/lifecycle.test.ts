@@ -212,14 +212,14 @@ describe.concurrent("stop classification", () => {
     const home = sb.home()
     const empty = await sb.cli(["gateway", "stop", "--home", home.dir, "--mark-only", "--pid", ""])
     expect(empty.code, empty.stdout + empty.stderr).toBe(0)
-    expect(empty.stdout).toMatch(/nothing to mark/)
+    expect(empty.stderr).toMatch(/nothing to mark/)
 
     const short = spawn(process.execPath, ["-e", ""], { stdio: "ignore" })
     const deadPid = short.pid!
     await waitForExit(short)
     const dead = await sb.cli(["gateway", "stop", "--home", home.dir, "--mark-only", `--pid=${deadPid}`])
     expect(dead.code, dead.stdout + dead.stderr).toBe(0)
-    expect(dead.stdout).toMatch(/not running; nothing to mark/)
+    expect(dead.stderr).toMatch(/not running; nothing to mark/)
     expect(fs.existsSync(home.plannedStop)).toBe(false)
   })
 
@@ -233,6 +233,7 @@ describe.concurrent("stop classification", () => {
 
     const mark = await sb.cli(["gateway", "stop", "--home", home.dir, "--mark-only", `--pid=${gw.pid}`])
     expect(mark.code, mark.stdout + mark.stderr).toBe(0)
+    expect(mark.stdout).toBe("") // a stop hook that did its job is quiet
     expect(gw.alive).toBe(true) // marks only, never signals
     const marker = JSON.parse(fs.readFileSync(home.plannedStop, "utf8"))
     expect(marker).toMatchObject({ target_pid: gw.pid, target_start_time: startTime, action: "stop" })

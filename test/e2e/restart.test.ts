@@ -84,7 +84,7 @@ describe.concurrent("unsupervised restart", () => {
     writeMarker(home, { target_pid: gw.pid, target_start_time: startTimeOf(home), action: "restart" })
     const hook = await sb.cli(["gateway", "stop", "--mark-only", `--pid=${gw.pid}`, "--home", home.dir])
     expect(hook.code, hook.stderr).toBe(0)
-    expect(hook.stdout).toContain("restart marker")
+    expect(hook.stderr).toContain("restart marker")
     gw.signal("SIGTERM")
     expect(await gw.waitExit(), gw.describe()).toEqual({ code: 75, signal: null })
   })
