@@ -130,8 +130,8 @@ const waitUntil = async (what: string, probe: () => boolean, timeoutMs = 10_000)
 
 describe.skipIf(process.platform !== "linux")("live identity checks", () => {
   it("a zombie is dead for every liveness check", async () => {
-    // The shell execs into sleep, which never reaps the `true` it started: a zombie.
-    const { child, line } = await spawnReporting("true & echo $!; exec sleep 1000")
+    // perl never reaps the child it forked: a zombie.
+    const { child, line } = await spawnReporting("exec perl -e '$| = 1; my $c = fork(); exit 0 if $c == 0; print \"$c\\n\"; sleep 1000'")
     try {
       const zombie = Number(line)
       await waitUntil("the zombie", () => fs.readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z "))
