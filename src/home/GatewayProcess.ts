@@ -5,6 +5,8 @@
 // Linux reads all of it from /proc; elsewhere only the start time can be checked here (the caller
 // adds the control socket's hello, which only the lock holder can serve).
 import * as fs from "node:fs"
+import * as path from "node:path"
+import { ownsLegacyLock } from "./LegacyLock.js"
 import { isExitedState, type ProcessIdentity, readProcessStat } from "./ProcessIdentity.js"
 
 export type GatewayCheck =
@@ -91,9 +93,10 @@ export const checkGatewayProcess = (identity: ProcessIdentity, lockFile: string)
     return { _tag: "Rejected", reason: `${who} is not a hermes gateway (command line: ${JSON.stringify((argv ?? []).join(" "))})` }
   }
   const lock = statLockFile(lockFile)
-  if (lock === undefined) return { _tag: "Rejected", reason: `${lockFile} does not exist, so ${who} cannot hold it` }
-  const held = holdsOpenFile(identity.pid, lock)
+  const held = lock === undefined ? "not_open" : holdsOpenFile(identity.pid, lock)
   if (held === "open") return { _tag: "Verified" }
+  // A gateway of the previous release, still running through an upgrade, holds the old lock.
+  if (ownsLegacyLock(identity.pid, path.dirname(lockFile))) return { _tag: "Verified" }
   if (held === "not_open") return { _tag: "Rejected", reason: `${who} does not hold this home's lock (${lockFile})` }
   return { _tag: "Rejected", reason: `cannot inspect the open files of ${who} (${held.error})` }
 }

@@ -58,7 +58,16 @@ export const takeHomeLock = (
   const attempt = tryLockFile(lockFileOf(homeDir)).pipe(Effect.mapError((error) => new LockError({ message: error.message })))
   const tryUntil = (deadline: number): Effect.Effect<void, HomeLocked | LockError, Scope.Scope> =>
     Effect.gen(function*() {
-      if (Option.isSome(yield* attempt)) return
+      if (Option.isSome(yield* attempt)) {
+        // Held, but a gateway of the previous release (abstract-socket lock) may still run here.
+        const legacy = pidFileGateway(homeDir)
+        if (Option.isNone(legacy)) return
+        return yield* new HomeLocked({
+          pid: legacy.value,
+          message: `home ${homeDir} is held by a running gateway of an earlier release (pid ${legacy.value}); ` +
+            "stop it first with `hermes gateway stop`"
+        })
+      }
       const holder = pidFileGateway(homeDir)
       if (Option.isSome(holder)) {
         return yield* new HomeLocked({

@@ -2,6 +2,8 @@
 // (a zombie is dead), /proc/locks, dev_t splitting, the gateway command line; and the live checks
 // against real processes of this machine (a zombie, an unrelated sleep, a holder of the lock file).
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -9,6 +11,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { tryLockFileSync } from "../../../src/home/FileLock.js"
 import { checkGatewayProcess, isGatewayCommandLine } from "../../../src/home/GatewayProcess.js"
+import { takeHomeLock } from "../../../src/home/InstanceLock.js"
+import { legacyLockName, listeningInodes, ownsLegacyLock } from "../../../src/home/LegacyLock.js"
 import { flockListed, flockListing, parseProcLocks, splitDevice } from "../../../src/home/ProcLocks.js"
 import {
   isAlive,
@@ -194,6 +198,49 @@ describe.skipIf(process.platform !== "linux")("live identity checks", () => {
       })
     } finally {
       child.kill("SIGKILL")
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("a gateway of the previous release (abstract-socket lock)", () => {
+  it("finds listening sockets by name in /proc/net/unix", () => {
+    const listing = [
+      "Num       RefCount Protocol Flags    Type St Inode Path",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4711 @hermes-gateway/abc@@@@@@@@",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4710 @hermes-gateway/abcd",
+      "0000000000000000: 00000003 00000000 00000000 0001 03 4712 @hermes-gateway/abc",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4713 /run/other.sock",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 4714"
+    ].join("\n")
+    expect(listeningInodes(listing, "@hermes-gateway/abc")).toEqual(["4711"])
+    expect(listeningInodes(listing, "@hermes-gateway/def")).toEqual([])
+  })
+
+  it.skipIf(process.platform !== "linux")("counts only while the process gateway.pid names owns the old lock socket itself", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hermes-legacy-"))
+    const name = legacyLockName(fs.statSync(dir, { bigint: true }))
+    const script = `require("net").createServer().listen({ path: "\\0" + ${JSON.stringify(name.slice(1))} }, () => console.log("listening"))`
+    const legacy = spawn(process.execPath, ["-e", script, "gateway", "run", "--home", dir], { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    legacy.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
+    const { child: stranger } = await spawnReporting("echo up; exec sleep 1000")
+    try {
+      await waitUntil("the old lock socket", () => out.includes("listening"))
+      const lockFile = path.join(dir, "gateway.lock")
+      const identity = { pid: legacy.pid!, startTime: readStartTime(legacy.pid!)! }
+      expect(checkGatewayProcess(identity, lockFile)).toEqual({ _tag: "Verified" })
+      // A new start on that home refuses to run beside it, naming it.
+      fs.writeFileSync(path.join(dir, "gateway.pid"), JSON.stringify({ pid: identity.pid, start_time: identity.startTime, argv: [], home: dir, started_at: "x" }))
+      const start = await Effect.runPromiseExit(Effect.scoped(takeHomeLock(dir, Duration.zero)))
+      expect(JSON.stringify(start)).toContain(`pid ${identity.pid}`)
+      // Someone else's process does not become a gateway because another one listens on the name.
+      await waitUntil("sleep to exec", () => fs.readFileSync(`/proc/${stranger.pid}/cmdline`, "utf8").startsWith("sleep"))
+      expect(ownsLegacyLock(stranger.pid!, dir)).toBe(false)
+      expect(ownsLegacyLock(identity.pid, path.join(dir, "elsewhere"))).toBe(false)
+    } finally {
+      legacy.kill("SIGKILL")
+      stranger.kill("SIGKILL")
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
