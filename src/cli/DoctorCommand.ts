@@ -11,6 +11,7 @@ import { checkHomeUsable } from "../forensics/HomeCheck.js"
 import { readJsonSync } from "../home/AtomicFile.js"
 import { CleanShutdownDocument } from "../home/CleanShutdownFile.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
+import { lockFileOf } from "../home/InstanceLock.js"
 import { PidFileDocument } from "../home/PidFile.js"
 import { PlannedStopDocument } from "../home/PlannedStopFile.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
@@ -33,6 +34,14 @@ export class DoctorFoundProblems extends Data.TaggedError("DoctorFoundProblems")
   readonly reported: true
 }> {
   readonly exitCode = ExitCode.CommandFailed
+}
+
+const lstatIfAny = (file: string): fs.Stats | undefined => {
+  try {
+    return fs.lstatSync(file)
+  } catch {
+    return undefined
+  }
 }
 
 export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ home }) =>
@@ -64,6 +73,14 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
         const mode = fs.lstatSync(file).mode & 0o777
         if ((mode & 0o077) !== 0) add("warn", name, `mode ${mode.toString(8)}: readable by others; expected 600`)
       }
+    }
+
+    const lockFile = lockFileOf(paths.dir)
+    const lockStat = lstatIfAny(lockFile)
+    if (lockStat !== undefined && !lockStat.isFile()) {
+      add("fail", "gateway.lock", "is not a regular file (a symbolic link?): no gateway can take the home's lock; remove it")
+    } else if (lockStat !== undefined && (lockStat.mode & 0o077) !== 0) {
+      add("warn", "gateway.lock", `mode ${(lockStat.mode & 0o777).toString(8)}: others may open it; expected 600`)
     }
 
     const target = yield* findGateway(paths)
