@@ -12,8 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { HomePaths } from "../home/HomePaths.js"
 import { requestControl } from "../home/ControlSocket.js"
-import { tryLockFile } from "../home/FileLock.js"
-import { lockFileOf } from "../home/InstanceLock.js"
+import { tryHomeLock } from "../home/InstanceLock.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import type { SessionSummary, SessionTranscript } from "../sessions/SessionDb.js"
 import { answerQuery, type SessionQuery } from "../sessions/SessionQueries.js"
@@ -47,7 +46,7 @@ const fromGateway = (paths: HomePaths, query: SessionQuery) =>
 /** No gateway: hold the home's lock while the database is open, so none starts and opens it too. */
 const fromDatabase = (paths: HomePaths, query: SessionQuery): Effect.Effect<Attempt, SessionsFailed> =>
   Effect.scoped(Effect.gen(function*() {
-    const held = yield* tryLockFile(lockFileOf(paths.dir))
+    const held = yield* tryHomeLock(paths.dir)
     if (Option.isNone(held)) return { _tag: "Busy" } as const
     return { _tag: "Done", value: yield* withSessionDb(paths.database, (db) => answerQuery(db, query)) } as const
   })).pipe(

@@ -9,11 +9,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import { describeError, readJsonSync } from "./AtomicFile.js"
 import { type ControlServer, type LockHello, serveControlSocket } from "./ControlSocket.js"
-import { tryLockFile } from "./FileLock.js"
+import { type HeldFileLock, tryLockFile } from "./FileLock.js"
 import { checkGatewayProcess } from "./GatewayProcess.js"
 import { PidFileDocument } from "./PidFile.js"
 
@@ -50,12 +51,37 @@ export const pidFileGateway = (homeDir: string): Option.Option<number> => {
   return checkGatewayProcess(identity, lockFileOf(homeDir))._tag === "Verified" ? Option.some(identity.pid) : Option.none()
 }
 
+/**
+ * One attempt at gateway.lock. Root reading another user's home (`hermes gateway sessions` while no
+ * gateway runs) may create the file: it is handed to the home's owner, or their gateway could not
+ * open it afterwards.
+ */
+export const tryHomeLock = (homeDir: string): Effect.Effect<Option.Option<HeldFileLock>, LockError, Scope.Scope> =>
+  tryLockFile(lockFileOf(homeDir)).pipe(
+    Effect.tap(Option.match({
+      onNone: () => Effect.void,
+      onSome: (held) => Effect.sync(() => giveToHomeOwner(homeDir, held.fd))
+    })),
+    Effect.mapError((error) => new LockError({ message: error.message }))
+  )
+
+const giveToHomeOwner = (homeDir: string, fd: number): void => {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return
+  try {
+    const home = fs.statSync(homeDir)
+    const lock = fs.fstatSync(fd)
+    if (lock.uid !== home.uid || lock.gid !== home.gid) fs.fchownSync(fd, home.uid, home.gid)
+  } catch {
+    // best effort: the owner's gateway names the file if it cannot open it
+  }
+}
+
 /** Takes gateway.lock, waiting up to `patience` while its holder is not (yet) a gateway. */
 export const takeHomeLock = (
   homeDir: string,
   patience: Duration.Duration = lockPatience
 ): Effect.Effect<void, HomeLocked | LockError, Scope.Scope> => {
-  const attempt = tryLockFile(lockFileOf(homeDir)).pipe(Effect.mapError((error) => new LockError({ message: error.message })))
+  const attempt = tryHomeLock(homeDir)
   const tryUntil = (deadline: number): Effect.Effect<void, HomeLocked | LockError, Scope.Scope> =>
     Effect.gen(function*() {
       if (Option.isSome(yield* attempt)) {

@@ -318,4 +318,26 @@ onLinux("the lock and the control socket across lives", () => {
     expect(doctor.stdout).toMatch(/FAIL\s+gateway\.lock\s+is not a regular file/)
     expect(fs.readFileSync(target, "utf8")).toBe("keep\n")
   })
+  it.skipIf(!canDropToNobody)("root reading another user's home leaves gateway.lock to that user, whose gateway then starts", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    fs.chownSync(home.dir, 65534, 65534)
+    fs.chownSync(home.config, 65534, 65534)
+    const sessions = await sb.cli(["gateway", "sessions", "--home", home.dir])
+    expect(sessions.code, output(sessions)).toBe(0)
+    const lock = fs.statSync(path.join(home.dir, "gateway.lock"))
+    expect({ uid: lock.uid, gid: lock.gid, mode: lock.mode & 0o777 }).toEqual({ uid: 65534, gid: 65534, mode: 0o600 })
+    // The owner's own gateway can take it.
+    const gw = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, hermesJs, "gateway", "run", "--home", home.dir], {
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    ctx.onTestFinished(() => void gw.kill("SIGKILL"))
+    let stderr = ""
+    gw.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    await waitFor("the owner's gateway running", () => home.readState()?.gateway_state === "running", { context: () => stderr })
+    gw.kill("SIGINT")
+    const code = await new Promise((resolve) => gw.once("exit", resolve))
+    expect(code, stderr).toBe(0)
+  })
 })
