@@ -12,6 +12,7 @@ import { readJsonSync } from "../home/AtomicFile.js"
 import { auditHomeFiles } from "../home/HomeFiles.js"
 import { CleanShutdownDocument } from "../home/CleanShutdownFile.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
+import { lockFileOf } from "../home/InstanceLock.js"
 import { PidFileDocument } from "../home/PidFile.js"
 import { PlannedStopDocument } from "../home/PlannedStopFile.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
@@ -34,6 +35,14 @@ export class DoctorFoundProblems extends Data.TaggedError("DoctorFoundProblems")
   readonly reported: true
 }> {
   readonly exitCode = ExitCode.CommandFailed
+}
+
+const lstatIfAny = (file: string): fs.Stats | undefined => {
+  try {
+    return fs.lstatSync(file)
+  } catch {
+    return undefined
+  }
 }
 
 export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ home }) =>
@@ -68,6 +77,14 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
       add("ok", "files", "the gateway's files in the home are private regular files (0600) and directories (0700) of the home's owner")
     }
     for (const problem of fileProblems) add("fail", "files", problem)
+
+    const lockFile = lockFileOf(paths.dir)
+    const lockStat = lstatIfAny(lockFile)
+    if (lockStat !== undefined && !lockStat.isFile()) {
+      add("fail", "gateway.lock", "is not a regular file (a symbolic link?): no gateway can take the home's lock; remove it")
+    } else if (lockStat !== undefined && (lockStat.mode & 0o077) !== 0) {
+      add("warn", "gateway.lock", `mode ${(lockStat.mode & 0o777).toString(8)}: others may open it; expected 600`)
+    }
 
     const target = yield* findGateway(paths)
     if (target._tag === "Running") {

@@ -1,17 +1,19 @@
 // `hermes gateway sessions [--json]`, `sessions show ID [--json]` and `sessions reactivate ID`:
 // while a gateway is alive the request goes over its control channel (only the gateway opens the
-// database); otherwise the database is opened directly, holding the home lock so no gateway
-// starts meanwhile.
+// database); otherwise the database is opened directly, holding the home's lock (gateway.lock, not
+// the control socket: this command never poses as a gateway) so no gateway starts meanwhile.
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { UnsafeHomeFiles } from "../home/HomeFiles.js"
 import type { HomePaths } from "../home/HomePaths.js"
-import { acquireInstanceLock, probeLock, requestControl } from "../home/InstanceLock.js"
-import { selfIdentity } from "../home/ProcessIdentity.js"
+import { requestControl } from "../home/ControlSocket.js"
+import { tryHomeLock } from "../home/InstanceLock.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import type { SessionSummary, SessionTranscript } from "../sessions/SessionDb.js"
 import { answerQuery, type SessionQuery } from "../sessions/SessionQueries.js"
@@ -25,39 +27,66 @@ export class SessionsFailed extends Data.TaggedError("SessionsFailed")<{
   readonly exitCode = ExitCode.CommandFailed
 }
 
-const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, SessionsFailed | UnsafeHomeFiles> =>
+/** How long to keep trying while the home is held by something that does not answer (a gateway starting). */
+const patience = Duration.seconds(10)
+const retryEvery = Duration.millis(100)
+
+type Attempt = { readonly _tag: "Done"; readonly value: unknown } | { readonly _tag: "Busy" }
+
+const fromGateway = (paths: HomePaths, query: SessionQuery) =>
   Effect.gen(function*() {
-    if (Option.isSome(yield* probeLock(paths.dir))) {
-      const answer = yield* requestControl(paths.dir, query)
-      if (Option.isNone(answer)) return yield* new SessionsFailed({ message: "the running gateway did not answer" })
-      const value = answer.value as { ok?: unknown; error?: string }
-      if (value.error !== undefined) return yield* new SessionsFailed({ message: value.error })
-      return value.ok
+    const reply = yield* requestControl(paths.dir, query)
+    if (reply._tag === "NoListener") return Option.none<unknown>()
+    if (reply._tag === "NoAnswer" || Option.isNone(reply.answer)) {
+      return yield* new SessionsFailed({ message: "the running gateway did not answer" })
     }
-    // No gateway: hold the lock while the file is open, so none starts and opens it too.
-    return yield* Effect.scoped(Effect.gen(function*() {
-      // SQLite may create -wal/-shm (and the wasm engine its lock directory) without a mode of ours.
-      process.umask(0o077)
-      const self = selfIdentity()
-      yield* acquireInstanceLock(paths.dir, { pid: self.pid, start_time: self.startTime, home: paths.dir })
-      return yield* withSessionDb(paths.database, (db) => answerQuery(db, query))
-    })).pipe(
-      Effect.catchTag("HomeLocked", () => ask(paths, query)),
-      // A home that never ran a gateway simply has no sessions yet (the file is never created here).
-      Effect.catchIf(
-        (error) => error._tag === "SessionDbError" && error.reason === "missing" && query.op === "sessions",
-        () => Effect.succeed([])
-      ),
-      Effect.mapError((error) =>
-        "reason" in error && error.reason === "unsafe"
-          // A link or a foreign file in the home is a misconfiguration, as it is for `gateway run`.
-          ? new UnsafeHomeFiles({ message: error.message, files: [] })
-          : new SessionsFailed({
-            message: "reason" in error && error.reason === "missing" ? `no sessions yet (${paths.database} does not exist)` : error.message
-          })
-      )
-    )
+    const value = reply.answer.value as { ok?: unknown; error?: string }
+    if (value.error !== undefined) return yield* new SessionsFailed({ message: value.error })
+    return Option.some(value.ok)
   })
+
+/** No gateway: hold the home's lock while the database is open, so none starts and opens it too. */
+const fromDatabase = (paths: HomePaths, query: SessionQuery): Effect.Effect<Attempt, SessionsFailed | UnsafeHomeFiles> =>
+  Effect.scoped(Effect.gen(function*() {
+    // SQLite may create -wal/-shm (and the wasm engine its lock directory) without a mode of ours.
+    process.umask(0o077)
+    const held = yield* tryHomeLock(paths.dir)
+    if (Option.isNone(held)) return { _tag: "Busy" } as const
+    return { _tag: "Done", value: yield* withSessionDb(paths.database, (db) => answerQuery(db, query)) } as const
+  })).pipe(
+    // A home that never ran a gateway simply has no sessions yet (the file is never created here).
+    Effect.catchIf(
+      (error) => error._tag === "SessionDbError" && error.reason === "missing" && query.op === "sessions",
+      () => Effect.succeed({ _tag: "Done", value: [] } as const)
+    ),
+    Effect.mapError((error) =>
+      "reason" in error && error.reason === "unsafe"
+        // A link or a foreign file in the home is a misconfiguration, as it is for `gateway run`.
+        ? new UnsafeHomeFiles({ message: error.message, files: [] })
+        : new SessionsFailed({
+          message: "reason" in error && error.reason === "missing" ? `no sessions yet (${paths.database} does not exist)` : error.message
+        })
+    )
+  )
+
+const ask = (paths: HomePaths, query: SessionQuery): Effect.Effect<unknown, SessionsFailed | UnsafeHomeFiles> => {
+  const attempt = (deadline: number): Effect.Effect<unknown, SessionsFailed | UnsafeHomeFiles> =>
+    Effect.gen(function*() {
+      const answered = yield* fromGateway(paths, query)
+      if (Option.isSome(answered)) return answered.value
+      const direct = yield* fromDatabase(paths, query)
+      if (direct._tag === "Done") return direct.value
+      // Held, but nobody serves the control socket yet: a gateway starting, or another CLI.
+      if ((yield* Clock.currentTimeMillis) >= deadline) {
+        return yield* new SessionsFailed({
+          message: `home ${paths.dir} is held by a process that does not answer (a gateway still starting?); try again`
+        })
+      }
+      yield* Effect.sleep(retryEvery)
+      return yield* attempt(deadline)
+    })
+  return Clock.currentTimeMillis.pipe(Effect.flatMap((now) => attempt(now + Duration.toMillis(patience))))
+}
 
 const print = (text: string) => Effect.sync(() => process.stdout.write(text + "\n"))
 

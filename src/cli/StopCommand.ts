@@ -22,7 +22,7 @@ import { execFile } from "node:child_process"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
-import { findGateway } from "./GatewayTarget.js"
+import { findGateway, verifyGateway } from "./GatewayTarget.js"
 import { markOnlyVerdict, parseMarkOnlyPid } from "./MarkOnlyTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
@@ -124,7 +124,11 @@ export const requestStop = (paths: HomePaths, target: ProcessIdentity, action: S
       if (result.ok) return
       process.stderr.write(`warning: ${route.command[0]} failed (${result.output}); signalling the gateway directly\n`)
     }
-    if (!isSameProcess(target)) return
+    const check = verifyGateway(paths, target)
+    if (check._tag === "Rejected") {
+      yield* say(`not signalling pid ${target.pid}: ${check.reason}`)
+      return
+    }
     process.kill(target.pid, route.signal)
     yield* say(`${action === "stop" ? "stopping" : "restarting"} gateway (pid ${target.pid})`)
   })
@@ -194,6 +198,10 @@ export const stopCommand = Command.make("stop", {
     if (!isSameProcess(identity)) {
       yield* say("gateway stopped")
       return
+    }
+    const check = verifyGateway(paths, identity)
+    if (check._tag === "Rejected") {
+      return yield* new StopFailed({ message: `not sending SIGKILL to pid ${identity.pid}: ${check.reason}` })
     }
     process.kill(identity.pid, "SIGKILL")
     yield* say(`gateway (pid ${identity.pid}) did not stop within ${formatDuration(wait)}; sent SIGKILL`)

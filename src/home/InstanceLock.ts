@@ -1,17 +1,24 @@
-// One gateway per home (CONTRACT 2). The lock is a listening Unix socket in Linux's abstract
-// namespace, named after the home directory's device and inode: binding is atomic, and the kernel
-// releases it the instant the holder dies, so a SIGKILLed gateway never blocks the next start.
-// Whoever connects gets one JSON line naming the holder, which is how a second `run` names the pid.
-import { createHash } from "node:crypto"
+// One gateway per home (CONTRACT 2): an flock(2) on `<home>/gateway.lock`, held through a descriptor
+// of the gateway (FileLock.ts), so the kernel releases it the instant the gateway dies and a
+// SIGKILLed gateway never blocks the next start. The file sits in the 0700 home: only the home's
+// owner and root can open it, so no other user can squat the lock or make start-up fail. Its
+// holder alone then serves the control socket (ControlSocket.ts).
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { ExitCode } from "../lifecycle/ExitCode.js"
-import { describeError } from "./AtomicFile.js"
+import { describeError, readJsonSync } from "./AtomicFile.js"
+import { type ControlServer, type LockHello, serveControlSocket } from "./ControlSocket.js"
+import { type HeldFileLock, tryLockFile } from "./FileLock.js"
+import { checkGatewayProcess } from "./GatewayProcess.js"
+import { PidFileDocument } from "./PidFile.js"
+
+export { type ControlServer, LockHello } from "./ControlSocket.js"
 
 export class HomeLocked extends Data.TaggedError("HomeLocked")<{
   readonly message: string
@@ -26,199 +33,96 @@ export class LockError extends Data.TaggedError("LockError")<{
   readonly exitCode = ExitCode.Config
 }
 
-export const LockHello = Schema.Struct({
-  pid: Schema.Number,
-  start_time: Schema.String,
-  home: Schema.String
-})
-export type LockHello = typeof LockHello.Type
+export const lockFileOf = (homeDir: string): string => path.join(homeDir, "gateway.lock")
 
 /**
- * Abstract sockets are Linux-only and scoped to a network namespace: homes shared between
- * containers with separate network namespaces are not guarded. Elsewhere a socket file in the
- * home is used, with a stale file (no listener) replaced on start.
+ * How long a start waits for a lock held by something that is not a running gateway: a gateway
+ * still starting (gateway.pid not written yet) or a CLI that holds the home for a moment
+ * (`hermes gateway sessions` reading the database while no gateway runs).
  */
-export const lockAddress = (homeDir: string): string => {
-  if (process.platform === "linux") {
-    const stat = fs.statSync(homeDir)
-    const key = createHash("sha256").update(`${stat.dev}:${stat.ino}`).digest("hex").slice(0, 40)
-    return `\0hermes-gateway/${key}`
-  }
-  return path.join(homeDir, "gateway.sock")
+export const lockPatience = Duration.seconds(5)
+const retryEvery = Duration.millis(100)
+
+/** The verified gateway named by gateway.pid, if the home has one. */
+export const pidFileGateway = (homeDir: string): Option.Option<number> => {
+  const reading = readJsonSync(path.join(homeDir, "gateway.pid"), PidFileDocument)
+  if (reading._tag !== "Valid") return Option.none()
+  const identity = { pid: reading.value.pid, startTime: reading.value.start_time }
+  return checkGatewayProcess(identity, lockFileOf(homeDir))._tag === "Verified" ? Option.some(identity.pid) : Option.none()
 }
 
 /**
- * One conversation with the holder of a home's lock: read its hello line, optionally send one
- * request line and read the answer. None when nobody answers within the time.
+ * One attempt at gateway.lock. Root reading another user's home (`hermes gateway sessions` while no
+ * gateway runs) may create the file: it is handed to the home's owner, or their gateway could not
+ * open it afterwards.
  */
-const converse = (
-  homeDir: string,
-  request: Option.Option<unknown>,
-  timeoutMs: number
-): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
-  Effect.async<Option.Option<ReadonlyArray<string>>>((resume) => {
-    let address: string
-    try {
-      address = lockAddress(homeDir)
-    } catch {
-      resume(Effect.succeed(Option.none()))
-      return
-    }
-    const wanted = Option.isSome(request) ? 2 : 1
-    const socket = net.connect({ path: address })
-    const lines: Array<string> = []
-    let buffer = ""
-    let done = false
-    const finish = (value: Option.Option<ReadonlyArray<string>>) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-      resume(Effect.succeed(value))
-    }
-    const timer = setTimeout(() => finish(Option.none()), timeoutMs)
-    socket.setEncoding("utf8")
-    socket.on("connect", () => {
-      if (Option.isSome(request)) socket.write(JSON.stringify(request.value) + "\n")
-    })
-    socket.on("data", (chunk: string) => {
-      buffer += chunk
-      let newline = buffer.indexOf("\n")
-      while (newline >= 0) {
-        lines.push(buffer.slice(0, newline))
-        buffer = buffer.slice(newline + 1)
-        newline = buffer.indexOf("\n")
-      }
-      if (lines.length >= wanted) finish(Option.some(lines))
-    })
-    socket.on("error", () => finish(Option.none()))
-    socket.on("end", () => finish(Option.none()))
-    return Effect.sync(() => finish(Option.none()))
-  })
+export const tryHomeLock = (homeDir: string): Effect.Effect<Option.Option<HeldFileLock>, LockError, Scope.Scope> =>
+  tryLockFile(lockFileOf(homeDir)).pipe(
+    Effect.tap(Option.match({
+      onNone: () => Effect.void,
+      onSome: (held) => Effect.sync(() => giveToHomeOwner(homeDir, held.fd))
+    })),
+    Effect.mapError((error) => new LockError({ message: error.message }))
+  )
 
-/** Asks the holder of a home's lock who it is; None when no gateway holds it. */
-export const probeLock = (homeDir: string, timeoutMs = 1000): Effect.Effect<Option.Option<LockHello>> =>
-  converse(homeDir, Option.none(), timeoutMs).pipe(Effect.map(Option.flatMap((lines) => decodeHello(lines[0]!))))
-
-const decodeHello = (line: string): Option.Option<LockHello> => {
+const giveToHomeOwner = (homeDir: string, fd: number): void => {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return
   try {
-    return Schema.decodeUnknownOption(LockHello)(JSON.parse(line))
+    const home = fs.statSync(homeDir)
+    const lock = fs.fstatSync(fd)
+    if (lock.uid !== home.uid || lock.gid !== home.gid) fs.fchownSync(fd, home.uid, home.gid)
   } catch {
-    return Option.none()
+    // best effort: the owner's gateway names the file if it cannot open it
   }
 }
 
-const listen = (server: net.Server, address: string): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      server.off("listening", onListening)
-      reject(error)
-    }
-    const onListening = () => {
-      server.off("error", onError)
-      resolve()
-    }
-    server.once("error", onError)
-    server.once("listening", onListening)
-    server.listen({ path: address })
-  })
-
-/**
- * The lock socket doubles as the gateway's control channel: after the hello line a client may send
- * one JSON request line and gets one JSON answer line. That is how the CLI reads sessions without
- * a second process opening the database.
- */
-export interface ControlServer {
-  readonly serve: (handler: (request: unknown) => Promise<unknown>) => void
+/** Takes gateway.lock, waiting up to `patience` while its holder is not (yet) a gateway. */
+export const takeHomeLock = (
+  homeDir: string,
+  patience: Duration.Duration = lockPatience
+): Effect.Effect<void, HomeLocked | LockError, Scope.Scope> => {
+  const attempt = tryHomeLock(homeDir)
+  const tryUntil = (deadline: number): Effect.Effect<void, HomeLocked | LockError, Scope.Scope> =>
+    Effect.gen(function*() {
+      if (Option.isSome(yield* attempt)) {
+        // Held, but a gateway of the previous release (abstract-socket lock) may still run here.
+        const legacy = pidFileGateway(homeDir)
+        if (Option.isNone(legacy)) return
+        return yield* new HomeLocked({
+          pid: legacy.value,
+          message: `home ${homeDir} is held by a running gateway of an earlier release (pid ${legacy.value}); ` +
+            "stop it first with `hermes gateway stop`"
+        })
+      }
+      const holder = pidFileGateway(homeDir)
+      if (Option.isSome(holder)) {
+        return yield* new HomeLocked({
+          pid: holder.value,
+          message: `home ${homeDir} is held by a running gateway (pid ${holder.value}); stop it first with \`hermes gateway stop\``
+        })
+      }
+      if ((yield* Clock.currentTimeMillis) >= deadline) {
+        return yield* new HomeLocked({
+          pid: null,
+          message: `home ${homeDir} is held by a gateway that is starting (it has not written gateway.pid within ` +
+            `${Duration.format(patience)}), or by another hermes command using the home, or by a gateway in another ` +
+            "pid namespace sharing it; try again, or see `hermes gateway status`"
+        })
+      }
+      yield* Effect.sleep(retryEvery)
+      return yield* tryUntil(deadline)
+    })
+  return Clock.currentTimeMillis.pipe(Effect.flatMap((now) => tryUntil(now + Duration.toMillis(patience))))
 }
 
-const maxRequestBytes = 64 * 1024
-
-/** Holds the home's lock for the life of the scope. */
+/** Holds the home's lock and serves its control socket for the life of the scope. */
 export const acquireInstanceLock = (
   homeDir: string,
   hello: LockHello
-): Effect.Effect<ControlServer, HomeLocked | LockError, import("effect/Scope").Scope> =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const address = yield* Effect.try({
-        try: () => lockAddress(homeDir),
-        catch: (error) => new LockError({ message: `cannot identify home ${homeDir}: ${describeError(error)}` })
-      })
-      const sockets = new Set<net.Socket>()
-      let handler: ((request: unknown) => Promise<unknown>) | undefined
-      const server = net.createServer((socket) => {
-        sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
-        socket.on("error", () => socket.destroy())
-        socket.setTimeout(10_000, () => socket.destroy())
-        socket.write(JSON.stringify(hello) + "\n")
-        let buffer = ""
-        socket.setEncoding("utf8")
-        socket.on("data", (chunk: string) => {
-          buffer += chunk
-          if (buffer.length > maxRequestBytes) return socket.destroy()
-          const newline = buffer.indexOf("\n")
-          if (newline < 0) return
-          const line = buffer.slice(0, newline)
-          socket.removeAllListeners("data")
-          const answer = (value: unknown) => socket.end(JSON.stringify(value) + "\n")
-          let request: unknown
-          try {
-            request = JSON.parse(line)
-          } catch {
-            return answer({ error: "the request is not valid JSON" })
-          }
-          if (handler === undefined) return answer({ error: "the gateway is not ready to answer yet" })
-          handler(request).then(answer, (error) => answer({ error: describeError(error) }))
-        })
-      })
-      const attempt = Effect.tryPromise({ try: () => listen(server, address), catch: (error) => error as NodeJS.ErrnoException })
-      const held = yield* attempt.pipe(
-        Effect.as(true),
-        Effect.catchAll((error) => error.code === "EADDRINUSE" ? Effect.succeed(false) : Effect.fail(error))
-      ).pipe(Effect.mapError((error) => new LockError({ message: `cannot take the home lock: ${describeError(error)}` })))
-      if (!held) {
-        const holder = yield* probeLock(homeDir)
-        if (Option.isSome(holder)) {
-          return yield* new HomeLocked({
-            pid: holder.value.pid,
-            message: `home ${homeDir} is held by a running gateway (pid ${holder.value.pid}); stop it first with \`hermes gateway stop\``
-          })
-        }
-        if (!address.startsWith("\0")) {
-          // A socket file with no listener is left over from a killed gateway.
-          fs.rmSync(address, { force: true })
-          yield* attempt.pipe(Effect.mapError(() =>
-            new HomeLocked({ pid: null, message: `home ${homeDir} is locked by another process` })
-          ))
-        } else {
-          return yield* new HomeLocked({ pid: null, message: `home ${homeDir} is locked by a process that does not answer` })
-        }
-      }
-      server.unref()
-      const control: ControlServer = { serve: (h) => void (handler = h) }
-      return { server, sockets, control }
-    }),
-    ({ server, sockets }) =>
-      Effect.sync(() => {
-        for (const socket of sockets) socket.destroy()
-        server.close()
-      })
-  ).pipe(Effect.map(({ control }) => control))
-
-/** Sends one request over a live gateway's control channel; None when no gateway answers. */
-export const requestControl = (
-  homeDir: string,
-  request: unknown,
-  timeoutMs = 10_000
-): Effect.Effect<Option.Option<unknown>> =>
-  converse(homeDir, Option.some(request), timeoutMs).pipe(
-    Effect.map(Option.flatMap((lines) => {
-      try {
-        return Option.some(JSON.parse(lines[1]!) as unknown)
-      } catch {
-        return Option.none()
-      }
-    }))
-  )
+): Effect.Effect<ControlServer, HomeLocked | LockError, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* takeHomeLock(homeDir)
+    return yield* serveControlSocket(homeDir, hello).pipe(
+      Effect.mapError((error) => new LockError({ message: describeError(error) }))
+    )
+  })

@@ -1,5 +1,7 @@
 // A process incarnation is (pid, start_time): a pid alone can be recycled by a stranger.
 // Linux: field 22 of /proc/PID/stat (clock ticks since boot); elsewhere `ps -o lstart=`.
+// One notion of "alive" for every check: a zombie (state Z) or a dying task (X) has already
+// exited — it only waits to be reaped — so it is dead here, whatever `kill(pid, 0)` says.
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 
@@ -8,32 +10,65 @@ export interface ProcessIdentity {
   readonly startTime: string
 }
 
-/** Parses field 22 (starttime) of a /proc/PID/stat line. The comm field may contain spaces and ')'. */
-export const parseProcStatStartTime = (stat: string): string | undefined => {
+export interface ProcStat {
+  /** Field 3: R, S, D, T, t, Z, X, ... */
+  readonly state: string
+  /** Field 22: clock ticks since boot. */
+  readonly startTime: string
+}
+
+/** Parses a /proc/PID/stat line. The comm field may contain spaces and ')': split after the last ')'. */
+export const parseProcStat = (stat: string): ProcStat | undefined => {
   const close = stat.lastIndexOf(")")
   if (close < 0) return undefined
   // Fields after the comm start at field 3 (state); starttime is field 22.
   const rest = stat.slice(close + 2).split(" ")
-  const value = rest[22 - 3]
-  return value !== undefined && /^\d+$/.test(value) ? value : undefined
+  const state = rest[0]
+  const startTime = rest[22 - 3]
+  if (state === undefined || !/^[A-Za-z]$/.test(state)) return undefined
+  if (startTime === undefined || !/^\d+$/.test(startTime)) return undefined
+  return { state, startTime }
 }
 
-/** The start time of a live pid, or undefined when the process does not exist (or cannot be read). */
-export const readStartTime = (pid: number): string | undefined => {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined
-  if (process.platform === "linux") {
-    try {
-      return parseProcStatStartTime(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
-    } catch {
-      return undefined
-    }
-  }
+/** Parses field 22 (starttime) of a /proc/PID/stat line. */
+export const parseProcStatStartTime = (stat: string): string | undefined => parseProcStat(stat)?.startTime
+
+/** States of a process that has exited: zombie (waiting to be reaped) and dead. */
+export const isExitedState = (state: string): boolean => state === "Z" || state === "X" || state === "x"
+
+const validPid = (pid: number): boolean => Number.isInteger(pid) && pid > 0
+
+/** /proc/PID/stat of a pid (Linux); undefined when there is no such process or it cannot be read. */
+export const readProcStat = (pid: number): ProcStat | undefined => {
+  if (!validPid(pid)) return undefined
   try {
-    const out = execFileSync("ps", ["-o", "lstart=", "-p", String(pid)], { encoding: "utf8", timeout: 2000 }).trim()
-    return out === "" ? undefined : out
+    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
   } catch {
     return undefined
   }
+}
+
+/** Elsewhere: `ps -o stat=,lstart=`; the first letter of STAT is the state (Z for a zombie). */
+const readPsStat = (pid: number): ProcStat | undefined => {
+  try {
+    const out = execFileSync("ps", ["-o", "stat=", "-o", "lstart=", "-p", String(pid)], { encoding: "utf8", timeout: 2000 }).trim()
+    const match = /^(\S+)\s+(.+)$/.exec(out)
+    return match === null ? undefined : { state: match[1]!.slice(0, 1), startTime: match[2]!.trim() }
+  } catch {
+    return undefined
+  }
+}
+
+/** State and start time of a pid; undefined when it does not exist. */
+export const readProcessStat = (pid: number): ProcStat | undefined => {
+  if (!validPid(pid)) return undefined
+  return process.platform === "linux" ? readProcStat(pid) : readPsStat(pid)
+}
+
+/** The start time of a live pid; undefined when the process does not exist, cannot be read, or has exited (zombie). */
+export const readStartTime = (pid: number): string | undefined => {
+  const stat = readProcessStat(pid)
+  return stat === undefined || isExitedState(stat.state) ? undefined : stat.startTime
 }
 
 let self: ProcessIdentity | undefined
@@ -44,15 +79,20 @@ export const selfIdentity = (): ProcessIdentity => {
   return self
 }
 
-/** True only when `pid` is alive and is the same incarnation that was recorded. */
+/** True only when `pid` is alive (not a zombie) and is the same incarnation that was recorded. */
 export const isSameProcess = (identity: ProcessIdentity): boolean =>
   readStartTime(identity.pid) === identity.startTime
 
+/** True when a process with this pid exists and has not exited (a zombie is dead). */
 export const isAlive = (pid: number): boolean => {
+  if (!validPid(pid)) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false
   }
+  const stat = readProcessStat(pid)
+  // Linux: no /proc entry means it is gone by now. Elsewhere ps may be missing: kill(0) decides.
+  if (stat === undefined) return process.platform !== "linux"
+  return !isExitedState(stat.state)
 }

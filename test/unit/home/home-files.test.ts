@@ -1,5 +1,6 @@
 // Home files: atomic writes, tolerant reads, process identity, home resolution, the instance lock.
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -9,7 +10,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { readJsonSync, writeJsonAtomicSync } from "../../../src/home/AtomicFile.js"
 import { homePaths, resolveHomeDir } from "../../../src/home/HomePaths.js"
-import { acquireInstanceLock, probeLock } from "../../../src/home/InstanceLock.js"
+import { probeControl, requestControl } from "../../../src/home/ControlSocket.js"
+import { acquireInstanceLock, takeHomeLock } from "../../../src/home/InstanceLock.js"
 import { parseProcStatStartTime, readStartTime } from "../../../src/home/ProcessIdentity.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "hermes-home-"))
@@ -53,7 +55,7 @@ describe("atomic JSON files", () => {
 
 describe("process identity", () => {
   it("reads field 22 even when the command name holds spaces and parentheses", () => {
-    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3))
+    const fields = Array.from({ length: 50 }, (_, i) => (i === 0 ? "S" : String(i + 3)))
     expect(parseProcStatStartTime(`123 (evil) name (x) ${fields.join(" ")}`)).toBe("22")
     expect(parseProcStatStartTime("garbage")).toBeUndefined()
   })
@@ -74,20 +76,45 @@ describe("home resolution", () => {
 })
 
 describe("instance lock", () => {
-  it.scoped("a second holder is refused naming the first; released, the home can be taken again", () =>
+  const hello = (dir: string) => ({ pid: process.pid, start_time: "1", home: dir })
+
+  it.live("a second holder is refused while the first holds gateway.lock; released, the home can be taken again", () =>
     Effect.gen(function*() {
       const dir = tempDir()
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-      const hello = { pid: process.pid, start_time: "1", home: dir }
-      const first = yield* Effect.scoped(Effect.gen(function*() {
-        yield* acquireInstanceLock(dir, hello)
-        const holder = yield* probeLock(dir)
+      const second = yield* Effect.scoped(Effect.gen(function*() {
+        yield* acquireInstanceLock(dir, hello(dir))
+        const holder = yield* probeControl(dir)
         expect(Option.getOrNull(holder)?.pid).toBe(process.pid)
-        return yield* Effect.exit(Effect.scoped(acquireInstanceLock(dir, { ...hello, pid: 1 })))
+        return yield* Effect.exit(Effect.scoped(takeHomeLock(dir, Duration.zero)))
       }))
-      expect(Exit.isFailure(first)).toBe(true)
-      expect(JSON.stringify(first)).toContain(`pid ${process.pid}`)
-      expect(Option.isNone(yield* probeLock(dir))).toBe(true)
-      yield* Effect.scoped(acquireInstanceLock(dir, hello))
-    }))
+      expect(Exit.isFailure(second)).toBe(true)
+      expect(JSON.stringify(second)).toContain("HomeLocked")
+      // Released: the socket file is gone, nobody answers, and the lock can be taken again.
+      expect(fs.existsSync(path.join(dir, "gateway.sock"))).toBe(false)
+      expect(Option.isNone(yield* probeControl(dir))).toBe(true)
+      yield* Effect.scoped(acquireInstanceLock(dir, hello(dir)))
+    }).pipe(Effect.scoped))
+
+  it.live("the control socket is a 0600 file in the home, replaces a stale one, and works for a home path over 108 bytes", () =>
+    Effect.gen(function*() {
+      const base = tempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(base, { recursive: true, force: true })))
+      const dir = path.join(base, "a-rather-long-directory-name-".repeat(4), "home")
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+      expect(Buffer.byteLength(path.join(dir, "gateway.sock"))).toBeGreaterThan(108)
+      // A socket file left by a killed gateway (nobody listens on it).
+      fs.writeFileSync(path.join(dir, "gateway.sock"), "stale")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const control = yield* acquireInstanceLock(dir, hello(dir))
+        control.serve((request) => Promise.resolve({ ok: request }))
+        const stat = fs.lstatSync(path.join(dir, "gateway.sock"))
+        expect(stat.isSocket()).toBe(true)
+        expect(stat.mode & 0o777).toBe(0o600)
+        const reply = yield* requestControl(dir, { op: "sessions" })
+        expect(reply).toMatchObject({ _tag: "Answered", hello: { pid: process.pid }, answer: Option.some({ ok: { op: "sessions" } }) })
+      }))
+      expect(fs.existsSync(path.join(dir, "gateway.sock"))).toBe(false)
+      expect(yield* requestControl(dir, { op: "sessions" })).toEqual({ _tag: "NoListener" })
+    }).pipe(Effect.scoped))
 })
