@@ -52,6 +52,17 @@ export const writePlannedStopMarker = (paths: HomePaths, target: ProcessIdentity
     Effect.mapError((error) => new StopFailed({ message: error.message }))
   )
 
+/**
+ * A user who could not hand a marker to the home's owner cannot see that user's gateway either
+ * (gateway.pid, the control socket and /proc/PID/fd are private): say so before looking, instead
+ * of reporting a gateway that could not be seen as not running.
+ */
+const stopperMayMark = (paths: HomePaths) =>
+  ownerForWrite(paths.dir, "the planned-stop marker").pipe(
+    Effect.asVoid,
+    Effect.mapError((error) => new StopFailed({ message: error.message }))
+  )
+
 /** Waits until the incarnation is gone; shows progress on a terminal, a line every 5 s otherwise. */
 const waitForExit = (target: ProcessIdentity, timeout: Duration.Duration) =>
   Effect.gen(function*() {
@@ -177,6 +188,7 @@ export const stopCommand = Command.make("stop", {
     if (onlyMark) return yield* markOnly(paths, Option.getOrUndefined(pid))
     if (Option.isSome(pid)) return yield* new UsageError({ message: "--pid is only used with --mark-only" })
     const wait = yield* waitBudget(paths, timeout)
+    yield* stopperMayMark(paths)
 
     const target = yield* findGateway(paths)
     if (target._tag === "NotRunning") {
@@ -217,6 +229,7 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
   Effect.gen(function*() {
     const paths = resolvePaths(home)
     const wait = yield* waitBudget(paths, timeout)
+    yield* stopperMayMark(paths)
     const target = yield* findGateway(paths)
     if (target._tag === "NotRunning") {
       return yield* new StopFailed({ message: `gateway is not running (${target.note}); start it with \`hermes gateway run\`` })
