@@ -37,7 +37,7 @@ export class DoctorFoundProblems extends Data.TaggedError("DoctorFoundProblems")
 
 export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ home }) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     const findings: Array<Finding> = []
     const add = (verdict: Verdict, check: string, detail: string) => findings.push({ verdict, check, detail })
 

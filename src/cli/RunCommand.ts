@@ -88,7 +88,7 @@ const systemdWatchdogOf = (env: NodeJS.ProcessEnv): { systemdWatchdog?: Duration
 /** The whole foreground life of a gateway in `home`; shared by `run` and `boot`. */
 export const runInHome = (home: Option.Option<string>) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     // A home we cannot own and write is refused up front (78) rather than failing mid-shutdown.
     yield* requireHomeUsable(paths.dir)
     yield* ensureHome(paths)
