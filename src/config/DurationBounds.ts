@@ -13,6 +13,8 @@ export interface DurationBounds {
   readonly max: Duration.Duration
   /** 0 is allowed as a switch (e.g. "off") even though `min` is larger. */
   readonly zero?: string
+  /** false: only ever compared with ages, never given to a timer, so it may pass the timer limit. */
+  readonly timer?: false
 }
 
 const s = Duration.seconds
@@ -30,7 +32,7 @@ export const durationBounds = {
   "gateway.db_close_timeout": { min: Duration.zero, max: minutes(5) },
   "gateway.marker_ttl": { min: s(1), max: Duration.hours(1) },
   "gateway.loop_stall_timeout": { min: s(1), max: Duration.hours(1), zero: "off" },
-  "gateway.resume_window": { min: Duration.zero, max: Duration.days(30), zero: "never" },
+  "gateway.resume_window": { min: Duration.zero, max: Duration.days(30), zero: "never", timer: false },
   "adapters.telegram.poll_timeout": { min: s(1), max: s(50) },
   "agent.echo.delay": { min: Duration.zero, max: Duration.hours(1) },
   "agent.openai.timeout": { min: s(1), max: Duration.hours(1) }
