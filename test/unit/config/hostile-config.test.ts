@@ -16,7 +16,7 @@ import { waitBudget } from "../../../src/cli/StopCommand.js"
 import { maxConfigBytes } from "../../../src/config/ConfigFile.js"
 import { formatDuration } from "../../../src/config/Duration.js"
 import { type DurationBounds, durationBounds, timerLimit } from "../../../src/config/DurationBounds.js"
-import type { GatewayConfig } from "../../../src/config/GatewayConfig.js"
+import { defaultConfig, type GatewayConfig } from "../../../src/config/GatewayConfig.js"
 import { ConfigError, loadConfig, parseConfigText, resolveConfig, variableFor } from "../../../src/config/LoadConfig.js"
 import { maxConfigNesting, yamlNesting } from "../../../src/config/YamlNesting.js"
 import { homePaths } from "../../../src/home/HomePaths.js"
@@ -67,6 +67,16 @@ describe("duration keys have bounds (item 5)", () => {
       expect(Duration.lessThan(bounds.max, timerLimit), key).toBe(true)
     }
     expect(keys.filter((key) => (durationBounds[key] as DurationBounds).timer === false)).toEqual(["gateway.resume_window"])
+  })
+
+  it("every duration key of the schema has an entry in the bounds table (a new key must choose its bounds)", () => {
+    const durationPaths = (node: unknown, prefix: ReadonlyArray<string>): ReadonlyArray<string> =>
+      Duration.isDuration(node)
+        ? [prefix.join(".")]
+        : typeof node === "object" && node !== null && !Array.isArray(node)
+        ? Object.entries(node).flatMap(([name, child]) => durationPaths(child, [...prefix, name]))
+        : []
+    expect([...durationPaths(defaultConfig, [])].sort()).toEqual([...keys].sort())
   })
 
   it.each(keys)("%s: its upper bound is accepted, a nanosecond more is refused naming the key", (key) => {
