@@ -26,15 +26,21 @@ const minutes = Duration.minutes
  * compared with message ages and never given to a timer, so it may be longer.
  */
 export const durationBounds = {
+  // 0: interrupt in-flight turns at once. An hour covers the slowest agent turn worth waiting for.
   "gateway.drain_timeout": { min: Duration.zero, max: Duration.hours(1) },
+  // 0 would fail every connect before it started.
   "gateway.adapter_connect_timeout": { min: s(1), max: minutes(10) },
   "gateway.adapter_disconnect_timeout": { min: Duration.zero, max: minutes(5) },
   "gateway.db_close_timeout": { min: Duration.zero, max: minutes(5) },
+  // 0 would expire every marker on arrival: every `gateway stop` would look unplanned (exit 1).
   "gateway.marker_ttl": { min: s(1), max: Duration.hours(1) },
+  // Below 1s a long garbage collection or a slow synchronous start-up step would count as a stall.
   "gateway.loop_stall_timeout": { min: s(1), max: Duration.hours(1), zero: "off" },
   "gateway.resume_window": { min: Duration.zero, max: Duration.days(30), zero: "never", timer: false },
+  // Telegram's long poll takes whole seconds up to 50; 0 would be busy polling.
   "adapters.telegram.poll_timeout": { min: s(1), max: s(50) },
   "agent.echo.delay": { min: Duration.zero, max: Duration.hours(1) },
+  // 0 would fail every request.
   "agent.openai.timeout": { min: s(1), max: Duration.hours(1) }
 } as const satisfies Record<string, DurationBounds>
 

@@ -113,9 +113,8 @@ const ConfigDuration = Schema.compose(Schema.Union(Schema.String, NumberAsText),
 ).annotations(expecting(`a duration such as "20s" or "1min 30s"`))
 
 /**
- * A duration key with its bounds (DurationBounds.ts): never past Node's timer limit, where a
- * deadline would fire at once. loop_stall_timeout's floor of 1s (0 = off) is there because below it a
- * long garbage collection or a slow synchronous start-up step would count as a stall.
+ * A duration key with its bounds from the table in DurationBounds.ts (which says why each is what it
+ * is): never near Node's timer limit, past which a deadline would fire at once.
  */
 const BoundedDuration = (key: keyof typeof durationBounds) =>
   ConfigDuration.pipe(Schema.filter((d) => boundsProblem(d, durationBounds[key]) ?? true))
