@@ -47,7 +47,7 @@ const idle = Effect.gen(function*() {
 
 export const bootCommand = Command.make("boot", { home: homeOption }, ({ home }) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     const decision = bootDecision(readJsonSync(paths.state, GatewayStateDocument))
     process.stderr.write(`hermes boot: ${decision.reason}: ${decision.start ? "starting the gateway" : "not starting it; idle until stopped"}\n`)
     if (decision.start) return yield* runInHome(home)

@@ -47,7 +47,7 @@ const lstatIfAny = (file: string): fs.Stats | undefined => {
 
 export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ home }) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     const findings: Array<Finding> = []
     const add = (verdict: Verdict, check: string, detail: string) => findings.push({ verdict, check, detail })
 

@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { defaultConfig } from "../config/GatewayConfig.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { ensureHome, homePaths, type HomePaths, resolveHomeDir } from "../home/HomePaths.js"
+import { requireHomeReachable } from "../home/HomeReach.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import type { ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 import {
@@ -157,6 +158,8 @@ const needsHome = (manager: Manager): boolean =>
 export const install = (options: InstallOptions, runtime: InstallRuntime) =>
   Effect.gen(function*() {
     const paths = homePaths(resolveHomeDir(Option.getOrUndefined(options.home), runtime.env))
+    // A definition for a home the service could never use would only fail later, under the supervisor.
+    yield* requireHomeReachable(paths.dir)
     const entry = yield* resolveEntry(runtime.script, runtime.cwd)
     const budget = yield* serviceBudget(paths, runtime.env)
     const user = Option.getOrUndefined(options.user)

@@ -20,7 +20,7 @@ export const reportCommand = Command.make("report", {
 }, ({ home, json, last }) =>
   Effect.gen(function*() {
     if (last < 1) return yield* new UsageError({ message: `--last: expected a positive number, got ${last}` })
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     const reading = readLifecycleLog(paths.lifecycleLog, { limit: last })
     if (json) {
       process.stdout.write(JSON.stringify(reading.records, null, 2) + "\n")

@@ -92,7 +92,7 @@ const systemdWatchdogOf = (env: NodeJS.ProcessEnv): { systemdWatchdog?: Duration
 /** The whole foreground life of a gateway in `home`; shared by `run` and `boot`. */
 export const runInHome = (home: Option.Option<string>) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     // Whatever the gateway, SQLite or the diagnostic shell create is private, whatever umask the
     // supervisor passed down (SQLite's -wal/-shm and the wasm engine's lock take no mode from us).
     process.umask(0o077)

@@ -98,7 +98,7 @@ const showCommand = Command.make("show", {
   id: Args.text({ name: "ID" }).pipe(Args.withDescription("session id (see `hermes gateway sessions`)"))
 }, ({ home, id, json }) =>
   Effect.gen(function*() {
-    const transcript = (yield* ask(resolvePaths(home), { op: "transcript", id })) as SessionTranscript
+    const transcript = (yield* ask(yield* resolvePaths(home), { op: "transcript", id })) as SessionTranscript
     if (json) return yield* print(JSON.stringify(transcript, null, 2))
     const s = transcript.session
     // Human renderings escape what clients wrote (TerminalText.ts); --json above stays exact.
@@ -115,7 +115,7 @@ const reactivateCommand = Command.make("reactivate", {
   id: Args.text({ name: "ID" }).pipe(Args.withDescription("id of a suspended session (see `hermes gateway sessions`)"))
 }, ({ home, id, json }) =>
   Effect.gen(function*() {
-    const session = (yield* ask(resolvePaths(home), { op: "reactivate", id })) as SessionSummary
+    const session = (yield* ask(yield* resolvePaths(home), { op: "reactivate", id })) as SessionSummary
     if (json) return yield* print(JSON.stringify(session, null, 2))
     yield* print(safe(
       `session ${session.id} (${session.platform}, key ${session.chatKey}) is ${session.status}: it takes new messages again; ` +
@@ -127,7 +127,7 @@ const reactivateCommand = Command.make("reactivate", {
 
 export const sessionsCommand = Command.make("sessions", { home: homeOption, json: jsonOption }, ({ home, json }) =>
   Effect.gen(function*() {
-    const sessions = (yield* ask(resolvePaths(home), { op: "sessions" })) as ReadonlyArray<SessionSummary>
+    const sessions = (yield* ask(yield* resolvePaths(home), { op: "sessions" })) as ReadonlyArray<SessionSummary>
     if (json) return yield* print(JSON.stringify(sessions, null, 2))
     if (sessions.length === 0) return yield* print("no sessions")
     yield* print(["id", "platform", "key", "messages", "last activity", "status"].join("\t"))

@@ -35,7 +35,7 @@ export const statusCommand = Command.make("status", {
   json: Options.boolean("json").pipe(Options.withDescription("print machine-readable JSON"))
 }, ({ home, json }) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     const target = yield* findGateway(paths)
     const reading = readJsonSync(paths.state, GatewayStateDocument)
     const state = reading._tag === "Valid" ? reading.value : undefined

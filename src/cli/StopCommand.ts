@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { formatDuration, parseDuration } from "../config/Duration.js"
+import { boundsProblem, stopWaitBounds } from "../config/DurationBounds.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { defaultConfig } from "../config/GatewayConfig.js"
 import { readJsonSync, writeJsonAtomic } from "../home/AtomicFile.js"
@@ -155,7 +156,10 @@ export const waitBudget = (paths: HomePaths, timeout: Option.Option<string>) =>
     if (Option.isSome(timeout)) {
       return yield* Either.match(parseDuration(timeout.value), {
         onLeft: (reason) => Effect.fail(new UsageError({ message: `--timeout: ${reason}` })),
-        onRight: Effect.succeed
+        onRight: (wait) => {
+          const problem = boundsProblem(wait, stopWaitBounds)
+          return problem === undefined ? Effect.succeed(wait) : Effect.fail(new UsageError({ message: `--timeout: ${problem}` }))
+        }
       })
     }
     const config = yield* loadConfig({ file: paths.config, env: process.env }).pipe(
@@ -184,7 +188,7 @@ export const stopCommand = Command.make("stop", {
   )
 }, ({ force, home, markOnly: onlyMark, pid, timeout }) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     if (onlyMark) return yield* markOnly(paths, Option.getOrUndefined(pid))
     if (Option.isSome(pid)) return yield* new UsageError({ message: "--pid is only used with --mark-only" })
     const wait = yield* waitBudget(paths, timeout)
@@ -227,7 +231,7 @@ export const stopCommand = Command.make("stop", {
 
 export const restartCommand = Command.make("restart", { home: homeOption, timeout: timeoutOption }, ({ home, timeout }) =>
   Effect.gen(function*() {
-    const paths = resolvePaths(home)
+    const paths = yield* resolvePaths(home)
     const wait = yield* waitBudget(paths, timeout)
     yield* stopperMayMark(paths)
     const target = yield* findGateway(paths)

@@ -3,7 +3,8 @@
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { DurationFromString, formatDuration } from "./Duration.js"
+import { DurationFromString } from "./Duration.js"
+import { boundsProblem, durationBounds } from "./DurationBounds.js"
 
 export interface GatewayConfig {
   readonly gateway: {
@@ -118,15 +119,11 @@ const ConfigDuration = Schema.compose(Schema.Union(Schema.String, NumberAsText),
 ).annotations(expecting(`a duration such as "20s" or "1min 30s"`))
 
 /**
- * 0 turns the event-loop watchdog off; anything else must be at least a second, because below that
- * a long garbage collection or a slow synchronous start-up step would count as a stall.
+ * A duration key with its bounds from the table in DurationBounds.ts (which says why each is what it
+ * is): never near Node's timer limit, past which a deadline would fire at once.
  */
-const StallTimeout = ConfigDuration.pipe(
-  Schema.filter((d) =>
-    Duration.toMillis(d) === 0 || Duration.toMillis(d) >= 1000 ||
-    `must be 0 (off) or at least 1s, got ${formatDuration(d)}`
-  )
-)
+const BoundedDuration = (key: keyof typeof durationBounds) =>
+  ConfigDuration.pipe(Schema.filter((d) => boundsProblem(d, durationBounds[key]) ?? true))
 
 const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotations(
   expecting("an integer between 0 and 65535")
@@ -134,12 +131,23 @@ const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotati
 const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive()).annotations(expecting("a positive integer"))
 const Flag = Schema.Boolean.annotations(expecting("true or false"))
 const Host = Schema.String.pipe(Schema.minLength(1)).annotations(expecting("a host name or address"))
-/** One spelling for "no key": an empty string means the same as null. */
+/**
+ * One spelling for "no key": an empty string means the same as null. A key that begins or ends with
+ * whitespace could never match: clients send it in an Authorization header, which is trimmed.
+ */
 const ApiKey = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
   strict: true,
   decode: (key) => (key === "" ? null : key),
   encode: (key) => key
-}).annotations(expecting("a string or null"))
+}).pipe(
+  Schema.filter((key) =>
+    key === null || key.trim() === key ||
+    "must not begin or end with whitespace: no client could send it in an Authorization header"
+  )
+).annotations(expecting("a string or null"))
+
+/** Off loopback the key is all that keeps strangers from the agent: too short a key is guessable. */
+export const minimumRemoteApiKeyLength = 16
 
 /** An http(s) URL; a trailing slash is dropped so paths can be appended. */
 const BaseUrl = Schema.transform(Schema.String, Schema.String, {
@@ -179,14 +187,6 @@ const RequiredVariableName = Schema.transform(Schema.String, Schema.String, {
     `must be the name of an environment variable (letters, digits, _), got ${JSON.stringify(name)}`
   )
 ).annotations(expecting("the name of an environment variable"))
-
-/** Telegram takes the long-poll timeout in whole seconds; 0 would be busy polling. */
-const PollTimeout = ConfigDuration.pipe(
-  Schema.filter((d) => {
-    const ms = Duration.toMillis(d)
-    return (ms >= 1000 && ms <= 50_000) || `must be between 1s and 50s, got ${formatDuration(d)}`
-  })
-)
 
 /** One allowed user: a numeric user id, or a username (an optional leading @ is dropped). */
 const allowedUser = (raw: unknown): number | string | undefined => {
@@ -233,16 +233,6 @@ const AllowedUsers = Schema.transformOrFail(
   }
 ).annotations(expecting("a list of Telegram user ids or usernames"))
 
-/** Below a second, a slow but honest client on a loaded link could not deliver its request. */
-const AtLeastOneSecond = ConfigDuration.pipe(
-  Schema.filter((d) => Duration.toMillis(d) >= 1000 || `must be at least 1s, got ${formatDuration(d)}`)
-)
-
-/** A request timeout: a zero one would fail every request. */
-const PositiveDuration = ConfigDuration.pipe(
-  Schema.filter((d) => Duration.toMillis(d) > 0 || "must be more than 0")
-)
-
 const oneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
   Schema.Literal(...values).annotations(expecting(`one of ${values.join(", ")}`))
 
@@ -266,13 +256,13 @@ const seconds = (n: number) => () => Duration.seconds(n)
 
 const ConfigFields = Schema.Struct({
   gateway: section(Schema.Struct({
-    drain_timeout: key(ConfigDuration, seconds(20)),
-    adapter_connect_timeout: key(ConfigDuration, seconds(30)),
-    adapter_disconnect_timeout: key(ConfigDuration, seconds(5)),
-    db_close_timeout: key(ConfigDuration, seconds(5)),
-    marker_ttl: key(ConfigDuration, seconds(60)),
-    loop_stall_timeout: key(StallTimeout, seconds(60)),
-    resume_window: key(ConfigDuration, seconds(3600))
+    drain_timeout: key(BoundedDuration("gateway.drain_timeout"), seconds(20)),
+    adapter_connect_timeout: key(BoundedDuration("gateway.adapter_connect_timeout"), seconds(30)),
+    adapter_disconnect_timeout: key(BoundedDuration("gateway.adapter_disconnect_timeout"), seconds(5)),
+    db_close_timeout: key(BoundedDuration("gateway.db_close_timeout"), seconds(5)),
+    marker_ttl: key(BoundedDuration("gateway.marker_ttl"), seconds(60)),
+    loop_stall_timeout: key(BoundedDuration("gateway.loop_stall_timeout"), seconds(60)),
+    resume_window: key(BoundedDuration("gateway.resume_window"), seconds(3600))
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({
@@ -284,27 +274,27 @@ const ConfigFields = Schema.Struct({
       // Half of the usual 1024 open files a process may have, leaving the rest to the database,
       // logs, Telegram and the agent; a few hundred idle sockets cost a few MiB.
       max_connections: key(PositiveInt, () => 512),
-      request_timeout: key(AtLeastOneSecond, seconds(30)),
+      request_timeout: key(BoundedDuration("adapters.http.request_timeout"), seconds(30)),
       max_inflight_body_bytes: key(PositiveInt, () => 64 * 1_048_576)
     })),
     telegram: section(Schema.Struct({
       enabled: key(Flag, () => false),
       token_env: key(RequiredVariableName, () => "TELEGRAM_BOT_TOKEN"),
       api_base_url: key(BaseUrl, () => "https://api.telegram.org"),
-      poll_timeout: key(PollTimeout, seconds(30)),
+      poll_timeout: key(BoundedDuration("adapters.telegram.poll_timeout"), seconds(30)),
       allowed_users: key(AllowedUsers, () => [])
     }))
   })),
   agent: section(Schema.Struct({
     kind: key(oneOf("echo", "openai"), () => "echo" as const),
     echo: section(Schema.Struct({
-      delay: key(ConfigDuration, seconds(0))
+      delay: key(BoundedDuration("agent.echo.delay"), seconds(0))
     })),
     openai: section(Schema.Struct({
       base_url: key(BaseUrl, () => "http://127.0.0.1:11434/v1"),
       model: key(Text, () => ""),
       api_key_env: key(VariableName, () => null),
-      timeout: key(PositiveDuration, seconds(60)),
+      timeout: key(BoundedDuration("agent.openai.timeout"), seconds(60)),
       max_context_messages: key(PositiveInt, () => 40)
     }))
   })),
@@ -336,11 +326,31 @@ export const isLoopbackHost = (host: string): boolean => {
 /** Anyone who can reach a non-loopback listener could drive the agent, so it must demand a key. */
 const requireApiKeyOffLoopback = (config: Schema.Schema.Type<typeof ConfigFields>) => {
   const http = config.adapters.http
-  if (!http.enabled || http.api_key !== null || isLoopbackHost(http.host)) return true
+  if (!http.enabled || isLoopbackHost(http.host)) return true
+  if (http.api_key === null) {
+    return {
+      path: ["adapters", "http", "api_key"],
+      message: `required when adapters.http.host is not a loopback address (host is ${JSON.stringify(http.host)}); ` +
+        "set an API key, bind to 127.0.0.1, or disable the http adapter"
+    }
+  }
+  const significant = http.api_key.replace(/\s/g, "").length
+  if (significant >= minimumRemoteApiKeyLength) return true
   return {
     path: ["adapters", "http", "api_key"],
-    message: `required when adapters.http.host is not a loopback address (host is ${JSON.stringify(http.host)}); ` +
-      "set an API key, bind to 127.0.0.1, or disable the http adapter"
+    message: `must have at least ${minimumRemoteApiKeyLength} characters other than whitespace when adapters.http.host ` +
+      `is not a loopback address (host is ${JSON.stringify(http.host)}; the key has ${significant}); ` +
+      "e.g. `openssl rand -hex 32`"
+  }
+}
+
+/** A gateway with no platform could only sit there: that is a mistake in the file, not an outage (78, not 69). */
+const requireAnAdapter = (config: Schema.Schema.Type<typeof ConfigFields>) => {
+  const { http, telegram } = config.adapters
+  if (http.enabled || telegram.enabled) return true
+  return {
+    path: ["adapters", "http", "enabled"],
+    message: "no adapter is enabled: set adapters.http.enabled or adapters.telegram.enabled to true"
   }
 }
 
@@ -365,7 +375,7 @@ const budgetHoldsOneBody = (config: Schema.Schema.Type<typeof ConfigFields>) => 
 }
 
 export const GatewayConfig = ConfigFields.pipe(
-  Schema.filter((config) => [requireApiKeyOffLoopback(config), requireModelForOpenAi(config)]),
+  Schema.filter((config) => [requireApiKeyOffLoopback(config), requireModelForOpenAi(config), requireAnAdapter(config)]),
   Schema.filter(budgetHoldsOneBody)
 )
 

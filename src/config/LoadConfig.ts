@@ -8,10 +8,11 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
-import { readFile } from "node:fs/promises"
 import * as YAML from "yaml"
 import { ExitCode } from "../lifecycle/ExitCode.js"
+import { readConfigText } from "./ConfigFile.js"
 import { GatewayConfig, showValue } from "./GatewayConfig.js"
+import { maxConfigNesting, yamlNesting } from "./YamlNesting.js"
 
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   /** Every problem found, one per line, each naming its file or variable, key path and reason. */
@@ -270,22 +271,29 @@ export const decodeConfig = (
   )
 }
 
-/** YAML text to plain data; a syntax error names the file, line and column. Empty text is `{}`. */
+/**
+ * YAML text to plain data; a syntax error names the file, line and column. Empty text is `{}`.
+ * Nesting is measured before the document is composed, since composing recurses once per level.
+ */
 export const parseConfigText = (text: string, file: string): Either.Either<unknown, ConfigError> => {
-  const lineCounter = new YAML.LineCounter()
-  const document = YAML.parseDocument(text, { lineCounter, prettyErrors: false })
-  const [first] = document.errors
-  if (first !== undefined) {
-    const { line, col } = lineCounter.linePos(first.pos[0])
-    return Either.left(
-      new ConfigError({ message: `${file}: line ${line}, column ${col}: invalid YAML: ${first.message}`, path: "" })
-    )
-  }
+  const whole = (message: string) => Either.left(new ConfigError({ message: `${file}: ${message}`, path: "" }))
   try {
+    const nesting = yamlNesting(text)
+    if (nesting > maxConfigNesting) {
+      return whole(`nests deeper than ${maxConfigNesting} levels: this is not a gateway config (it needs 5)`)
+    }
+    const lineCounter = new YAML.LineCounter()
+    const document = YAML.parseDocument(text, { lineCounter, prettyErrors: false })
+    const [first] = document.errors
+    if (first !== undefined) {
+      const { line, col } = lineCounter.linePos(first.pos[0])
+      return whole(`line ${line}, column ${col}: invalid YAML: ${first.message}`)
+    }
     return Either.right(document.toJS() ?? {})
   } catch (error) {
-    // toJS refuses e.g. alias expansions past its limit: still the file's fault, not ours.
-    return Either.left(new ConfigError({ message: `${file}: invalid YAML: ${errorText(error)}`, path: "" }))
+    // toJS refuses e.g. alias expansions past its limit; a stack overflow the nesting check missed
+    // is the file's doing too. Either way the file is at fault, not the program.
+    return whole(`invalid YAML: ${error instanceof RangeError ? "too deeply nested or too complex" : errorText(error)}`)
   }
 }
 
@@ -301,16 +309,9 @@ export const resolveConfig = (
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
-/** A missing file is not an error (every key has a default); any other read failure is. */
+/** A missing file is not an error (every key has a default); anything but a small regular file is. */
 const readConfigFile = (file: string): Effect.Effect<Option.Option<string>, ConfigError> =>
-  Effect.tryPromise({
-    try: () =>
-      readFile(file, "utf8").then(
-        Option.some,
-        (error: NodeJS.ErrnoException) => error.code === "ENOENT" ? Option.none() : Promise.reject(error)
-      ),
-    catch: (error) => new ConfigError({ message: `${file}: cannot read: ${errorText(error)}`, path: "" })
-  })
+  readConfigText(file).pipe(Effect.mapError((problem) => new ConfigError({ message: problem.message, path: "" })))
 
 export const loadConfig = (options: {
   readonly file: string

@@ -41,6 +41,7 @@ import { ExitCode } from "./ExitCode.js"
 import {
   EnvironmentError,
   NoAdapterConnected,
+  NoAdapterEnabled,
   RestartRequested,
   sessionDbStartupError,
   type StorageUnavailable,
@@ -87,6 +88,7 @@ export type GatewayRunError =
   | HomeLocked
   | LockError
   | NoAdapterConnected
+  | NoAdapterEnabled
   | EnvironmentError
   | StorageUnavailable
   | AdapterConnectError
@@ -546,7 +548,7 @@ const life = (settings: GatewaySettings, control: Control) =>
           ))
         )
         if (settings.adapters.length === 0) {
-          return yield* new NoAdapterConnected({ message: "no adapter is enabled: enable adapters.http (or another platform) in config.yaml" })
+          return yield* new NoAdapterEnabled({ message: "no adapter is enabled: enable adapters.http (or another platform) in config.yaml" })
         }
         const results = yield* Effect.forEach(settings.adapters, (adapter) =>
           Ref.update(attempted, (list) => [...list, adapter]).pipe(

@@ -20,6 +20,13 @@ export class NoAdapterConnected extends Data.TaggedError("NoAdapterConnected")<{
   readonly exitCode = ExitCode.Unavailable
 }
 
+/** Nothing to connect: a configuration mistake (78), which restarting after a delay cannot fix. */
+export class NoAdapterEnabled extends Data.TaggedError("NoAdapterEnabled")<{
+  readonly message: string
+}> {
+  readonly exitCode = ExitCode.Config
+}
+
 /** The home or its files cannot be used (read-only, wrong owner, full disk at start-up). */
 export class EnvironmentError extends Data.TaggedError("EnvironmentError")<{
   readonly message: string

@@ -15,6 +15,7 @@ import * as Ref from "effect/Ref"
 import * as inspector from "node:inspector"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
+import { timerLimit } from "../config/DurationBounds.js"
 import { secretVariable } from "../forensics/DiagnosticReport.js"
 import { ExitCode } from "./ExitCode.js"
 
@@ -68,7 +69,9 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
           arm: (deadline, record) =>
             Effect.sync(() => {
               stopHeartbeat()
-              worker.postMessage({ type: "arm", ms: Duration.toMillis(deadline), record })
+              // Config bounds keep deadlines far below the limit; past it setTimeout would fire at once.
+              const ms = Math.min(Duration.toMillis(deadline), Duration.toMillis(timerLimit))
+              worker.postMessage({ type: "arm", ms, record })
             }),
           phase: (name) => Effect.sync(() => worker.postMessage({ type: "phase", name })),
           disarm: Effect.sync(() => worker.postMessage({ type: "disarm" })),

@@ -1,6 +1,7 @@
 // What every generated service definition is made from and what it must promise (CONTRACT 3 and 8):
 // the input a renderer gets, the files it returns, and the numbers all renderers derive the same way.
 import * as Duration from "effect/Duration"
+import { timerLimit } from "../config/DurationBounds.js"
 import { hardDeadline, minimumKillTimeout, type ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 
 export const managers = [
@@ -123,6 +124,10 @@ export const inputProblems = (manager: Manager, input: DefinitionInput): Readonl
   }
   if (input.user !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/.test(input.user)) {
     problems.push(`user ${JSON.stringify(input.user)} is not a valid account name`)
+  }
+  // Config bounds keep budgets far below this; a budget from elsewhere must not reach a unit either.
+  if (!Duration.lessThan(minimumKillTimeout(input.budget), timerLimit)) {
+    problems.push("the shutdown budget is longer than the 24.8-day timer limit: see the duration bounds in README.md")
   }
   return problems
 }

@@ -50,6 +50,9 @@ const rejected = (text: string | undefined, env: Env = {}): ConfigError =>
 
 const millisOf = (d: Duration.Duration) => Duration.toMillis(d)
 
+/** Long enough for a non-loopback host (16 characters other than whitespace). */
+const remoteKey = "k3y-0f-s1xteen-chars"
+
 describe("defaults", () => {
   it("are the values CONTRACT 7 lists", () => {
     expect(millisOf(defaultConfig.gateway.drain_timeout)).toBe(20_000)
@@ -191,7 +194,7 @@ describe("file errors", () => {
     ["adapters:\n  http:\n    port: 80.5\n", "adapters.http.port", "between 0 and 65535, got 80.5"],
     ["adapters:\n  http:\n    max_body_bytes: 0\n", "adapters.http.max_body_bytes", "expected a positive integer, got 0"],
     ["adapters:\n  http:\n    max_connections: 0\n", "adapters.http.max_connections", "expected a positive integer, got 0"],
-    ["adapters:\n  http:\n    request_timeout: 500ms\n", "adapters.http.request_timeout", "must be at least 1s, got 500ms"],
+    ["adapters:\n  http:\n    request_timeout: 500ms\n", "adapters.http.request_timeout", "must be between 1s and 10min, got 500ms"],
     ["adapters:\n  http:\n    max_inflight_body_bytes: 1.5\n", "adapters.http.max_inflight_body_bytes", "expected a positive integer"],
     [
       "adapters:\n  http:\n    max_body_bytes: 2048\n    max_inflight_body_bytes: 1024\n",
@@ -242,10 +245,10 @@ describe("file errors", () => {
   it.effect("a file that cannot be read is an error, not the defaults", () =>
     Effect.gen(function*() {
       const file = path.join(dir, "config.yaml")
-      fs.mkdirSync(file) // a directory: reading fails with EISDIR even for root
+      fs.mkdirSync(file) // a directory: refused before any read, even for root
       const error = yield* Effect.flip(loadConfig({ file, env: {} }))
       expect(error.exitCode).toBe(78)
-      expect(error.message).toContain(`${file}: cannot read`)
+      expect(error.message).toBe(`${file} is a directory, not a regular file: replace it with a YAML file`)
     }))
 })
 
@@ -260,8 +263,9 @@ describe("http adapter exposure", () => {
   )
 
   it("a non-loopback host is fine with a key, or with the adapter disabled", () => {
-    expect(accepted("adapters:\n  http:\n    host: 0.0.0.0\n    api_key: k\n").adapters.http.host).toBe("0.0.0.0")
-    expect(accepted("adapters:\n  http:\n    host: 0.0.0.0\n    enabled: false\n").adapters.http.enabled).toBe(false)
+    expect(accepted(`adapters:\n  http:\n    host: 0.0.0.0\n    api_key: ${remoteKey}\n`).adapters.http.host).toBe("0.0.0.0")
+    expect(accepted("adapters:\n  http:\n    host: 0.0.0.0\n    enabled: false\n  telegram:\n    enabled: true\n").adapters.http.enabled)
+      .toBe(false)
   })
 
   it("an empty api_key does not count as a key", () => {
@@ -271,8 +275,8 @@ describe("http adapter exposure", () => {
   it("the rule also applies when the host comes from the environment", () => {
     const error = rejected(undefined, { HERMES_ADAPTERS_HTTP_HOST: "0.0.0.0" })
     expect(error.path).toBe("adapters.http.api_key")
-    expect(accepted(undefined, { HERMES_ADAPTERS_HTTP_HOST: "0.0.0.0", HERMES_ADAPTERS_HTTP_API_KEY: "k" }).adapters.http.api_key)
-      .toBe("k")
+    expect(accepted(undefined, { HERMES_ADAPTERS_HTTP_HOST: "0.0.0.0", HERMES_ADAPTERS_HTTP_API_KEY: remoteKey }).adapters.http.api_key)
+      .toBe(remoteKey)
   })
 
   it.each(["127.0.0.1", "127.1.2.3", "127.255.255.255", "localhost", "LOCALHOST", "localhost.", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"])(
@@ -355,8 +359,9 @@ describe("environment overrides", () => {
     ["true", true], ["false", false], ["1", true], ["0", false], ["yes", true], ["no", false], ["TRUE", true], ["No", false]
   ])("HERMES_ADAPTERS_HTTP_ENABLED=%s is %s", (raw, value) => {
     expect(
-      accepted("adapters:\n  http:\n    enabled: " + String(!value) + "\n", { HERMES_ADAPTERS_HTTP_ENABLED: raw }).adapters.http
-        .enabled
+      accepted("adapters:\n  http:\n    enabled: " + String(!value) + "\n  telegram:\n    enabled: true\n", {
+        HERMES_ADAPTERS_HTTP_ENABLED: raw
+      }).adapters.http.enabled
     ).toBe(value)
   })
 
@@ -436,7 +441,7 @@ describe("environment overrides", () => {
 
   it.prop(
     "a duration written by formatDuration into a variable comes back unchanged",
-    [FastCheck.integer({ min: 0, max: 10 * 24 * 3600 * 1000 })],
+    [FastCheck.integer({ min: 0, max: 3600 * 1000 })],
     ([millis]) => {
       const config = accepted(undefined, { HERMES_GATEWAY_DRAIN_TIMEOUT: formatDuration(Duration.millis(millis)) })
       expect(Duration.toMillis(config.gateway.drain_timeout)).toBe(millis)
@@ -458,8 +463,8 @@ describe("gateway.loop_stall_timeout", () => {
   })
 
   it.each([
-    ["gateway:\n  loop_stall_timeout: 500ms\n", {}, "config.yaml: gateway.loop_stall_timeout: must be 0 (off) or at least 1s, got 500ms"],
-    [undefined, { HERMES_GATEWAY_LOOP_STALL_TIMEOUT: "100ms" }, "HERMES_GATEWAY_LOOP_STALL_TIMEOUT: must be 0 (off) or at least 1s, got 100ms"],
+    ["gateway:\n  loop_stall_timeout: 500ms\n", {}, "config.yaml: gateway.loop_stall_timeout: must be 0 (off) or between 1s and 1h, got 500ms"],
+    [undefined, { HERMES_GATEWAY_LOOP_STALL_TIMEOUT: "100ms" }, "HERMES_GATEWAY_LOOP_STALL_TIMEOUT: must be 0 (off) or between 1s and 1h, got 100ms"],
     ["gateway:\n  loop_stall_timeout: infinity\n", {}, "config.yaml: gateway.loop_stall_timeout: infinity is not allowed"],
     ["gateway:\n  loop_stall_timeout: -5\n", {}, "config.yaml: gateway.loop_stall_timeout: invalid duration \"-5\""]
   ] as const)("%j %j is rejected naming its source", (text, env, message) => {

@@ -1,0 +1,76 @@
+// How long a configured duration may be. Node runs a timer of 2^31 - 1 ms (about 24.8 days) or more
+// after 1 ms, so a value past that would make a deadline fire at once; every duration key therefore
+// has an upper bound of its own, far below it, and a lower bound where 0 would break the gateway.
+import * as Duration from "effect/Duration"
+import { formatDuration } from "./Duration.js"
+
+/** Node's (and the watchdog worker's) largest timer delay: setTimeout fires at once past it. */
+export const timerLimit: Duration.Duration = Duration.millis(2 ** 31 - 1)
+
+export interface DurationBounds {
+  /** The smallest value; 0 allowed when it is 0. */
+  readonly min: Duration.Duration
+  readonly max: Duration.Duration
+  /** 0 is allowed as a switch (e.g. "off") even though `min` is larger. */
+  readonly zero?: string
+  /** false: only ever compared with ages, never given to a timer, so it may pass the timer limit. */
+  readonly timer?: false
+}
+
+const s = Duration.seconds
+const minutes = Duration.minutes
+
+/**
+ * The bound of every duration key of config.yaml (README, "Configuration"). The shutdown steps stay
+ * small enough that their sum, the hard deadline, is a little over an hour at most; resume_window is
+ * compared with message ages and never given to a timer, so it may be longer.
+ */
+export const durationBounds = {
+  // 0: interrupt in-flight turns at once. An hour covers the slowest agent turn worth waiting for.
+  "gateway.drain_timeout": { min: Duration.zero, max: Duration.hours(1) },
+  // 0 would fail every connect before it started.
+  "gateway.adapter_connect_timeout": { min: s(1), max: minutes(10) },
+  "gateway.adapter_disconnect_timeout": { min: Duration.zero, max: minutes(5) },
+  "gateway.db_close_timeout": { min: Duration.zero, max: minutes(5) },
+  // 0 would expire every marker on arrival: every `gateway stop` would look unplanned (exit 1).
+  "gateway.marker_ttl": { min: s(1), max: Duration.hours(1) },
+  // Below 1s a long garbage collection or a slow synchronous start-up step would count as a stall.
+  "gateway.loop_stall_timeout": { min: s(1), max: Duration.hours(1), zero: "off" },
+  "gateway.resume_window": { min: Duration.zero, max: Duration.days(30), zero: "never", timer: false },
+  // Headers and body must arrive within it. Below a second a slow but honest client on a loaded
+  // link could not deliver its request; beyond 10 minutes a stalled upload holds its slot too long.
+  "adapters.http.request_timeout": { min: s(1), max: minutes(10) },
+  // Telegram's long poll takes whole seconds up to 50; 0 would be busy polling.
+  "adapters.telegram.poll_timeout": { min: s(1), max: s(50) },
+  "agent.echo.delay": { min: Duration.zero, max: Duration.hours(1) },
+  // 0 would fail every request.
+  "agent.openai.timeout": { min: s(1), max: Duration.hours(1) }
+} as const satisfies Record<string, DurationBounds>
+
+/** `stop --timeout` / `restart --timeout`: how long the CLI waits for the gateway to exit. */
+export const stopWaitBounds: DurationBounds = { min: Duration.zero, max: Duration.hours(24) }
+
+/** A bound as people write it: whole days as days (`30d`, not formatDuration's `4w 2d`). */
+const spell = (duration: Duration.Duration): string => {
+  const millis = Duration.toMillis(duration)
+  const day = 24 * 3600 * 1000
+  return millis >= day && millis % day === 0 ? `${millis / day}d` : formatDuration(duration)
+}
+
+/** Pure: why `duration` is outside `bounds`, or undefined when it is inside. */
+export const boundsProblem = (duration: Duration.Duration, bounds: DurationBounds): string | undefined => {
+  if (!Duration.isFinite(duration)) return "infinity is not allowed here: give a finite duration such as 20s"
+  if (bounds.zero !== undefined && Duration.toMillis(duration) === 0) return undefined
+  if (Duration.lessThan(duration, bounds.min) || Duration.greaterThan(duration, bounds.max)) {
+    return `${describeBounds(bounds)}, got ${spell(duration)}`
+  }
+  return undefined
+}
+
+/** `must be at most 1h`, `must be between 1s and 1h`, or `must be 0 (off) or between 1s and 1h`. */
+export const describeBounds = (bounds: DurationBounds): string => {
+  const range = Duration.toMillis(bounds.min) === 0
+    ? `at most ${spell(bounds.max)}`
+    : `between ${spell(bounds.min)} and ${spell(bounds.max)}`
+  return bounds.zero !== undefined ? `must be 0 (${bounds.zero}) or ${range}` : `must be ${range}`
+}
