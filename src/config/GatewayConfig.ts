@@ -20,6 +20,10 @@ export interface GatewayConfig {
      * runs them again.
      */
     readonly resume_window: Duration.Duration
+    /** Lock to ready longer than this: record, exit 75. 0 turns it off. */
+    readonly startup_timeout: Duration.Duration
+    /** More than max_starts starts within window: the next start waits first (window 0: off). */
+    readonly respawn_storm: { readonly max_starts: number; readonly window: Duration.Duration }
   }
   readonly adapters: {
     readonly http: {
@@ -120,6 +124,18 @@ const StallTimeout = ConfigDuration.pipe(
     Duration.toMillis(d) === 0 || Duration.toMillis(d) >= 1000 ||
     `must be 0 (off) or at least 1s, got ${formatDuration(d)}`
   )
+)
+
+/** 0 turns the start-up watchdog off; else 1s to 24h (far below Node's ~24.8-day timer limit). */
+const StartupTimeout = ConfigDuration.pipe(
+  Schema.filter((d) => {
+    const ms = Duration.toMillis(d)
+    return ms === 0 || (ms >= 1000 && ms <= 86_400_000) || `must be 0 (off) or between 1s and 24h, got ${formatDuration(d)}`
+  })
+)
+/** Also bounds starts.json: the history keeps enough starts to reach the backoff cap. */
+const MaxStarts = Schema.Number.pipe(Schema.int(), Schema.between(1, 100)).annotations(
+  expecting("an integer between 1 and 100")
 )
 
 const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotations(
@@ -261,7 +277,12 @@ const ConfigFields = Schema.Struct({
     db_close_timeout: key(ConfigDuration, seconds(5)),
     marker_ttl: key(ConfigDuration, seconds(60)),
     loop_stall_timeout: key(StallTimeout, seconds(60)),
-    resume_window: key(ConfigDuration, seconds(3600))
+    resume_window: key(ConfigDuration, seconds(3600)),
+    startup_timeout: key(StartupTimeout, seconds(300)),
+    respawn_storm: section(Schema.Struct({
+      max_starts: key(MaxStarts, () => 5),
+      window: key(ConfigDuration, seconds(120))
+    }))
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({
