@@ -597,7 +597,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         }
         yield* saveState({ platforms })
         for (const { result } of results) {
-          if (result._tag === "Left" && result.left.exitCode === ExitCode.Config) return yield* Effect.fail(result.left)
+          if (result._tag === "Left" && (result.left.exitCode === ExitCode.Config || result.left.endsStartup === true)) return yield* Effect.fail(result.left)
         }
         if (connected.length === 0) {
           return yield* new NoAdapterConnected({
