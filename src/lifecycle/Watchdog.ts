@@ -215,7 +215,8 @@ parentPort.on("message", (message) => {
     phase = message.name
   } else if (message.type === "disarm") {
     clearTimeout(timer)
-    timer = undefined
+    clearTimeout(startupTimer)
+    timer = startupTimer = undefined
   }
 })
 
