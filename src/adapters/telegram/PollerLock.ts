@@ -4,6 +4,7 @@
 // never appears in a file name or a log) in the user's runtime directory, and writes who it is next
 // to it, so a second one can refuse with the other home and pid. The kernel drops the lock when its
 // holder dies.
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -13,7 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describeError, readJsonSync, writeJsonAtomicSync } from "../../home/AtomicFile.js"
 import { type HeldFileLock, tryLockFileSync } from "../../home/FileLock.js"
-import { selfIdentity } from "../../home/ProcessIdentity.js"
+import { isSameProcess, selfIdentity } from "../../home/ProcessIdentity.js"
 import { runtimeDirOptions, type RuntimeDirOptions, userRuntimeDirSync } from "../../home/RuntimeDir.js"
 import { ExitCode } from "../../lifecycle/ExitCode.js"
 import { AdapterConnectError } from "../Adapter.js"
@@ -48,17 +49,20 @@ export interface PollerLockSlot {
 const failure = (message: string, exitCode: typeof ExitCode.Unavailable | typeof ExitCode.Config) =>
   new AdapterConnectError({ adapter: "telegram", message, exitCode, endsStartup: true })
 
-/** The holder as it describes itself, for the refusal; the record may be missing or from an earlier holder. */
+/**
+ * The holder as it describes itself, for the refusal. The record may be missing, or left by an
+ * earlier holder that died (the new one has not written its own yet): only a live one is named.
+ */
 const describeHolder = (sidecar: string): string => {
   const reading = readJsonSync(sidecar, PollerRecord)
-  return reading._tag === "Valid"
+  return reading._tag === "Valid" && isSameProcess({ pid: reading.value.pid, startTime: reading.value.start_time })
     ? `the gateway of home ${reading.value.home} (pid ${reading.value.pid})`
     : "another gateway (it has not said which yet)"
 }
 
 export const makePollerLock = (options: PollerLockOptions): PollerLockSlot => {
   let held: { readonly lock: HeldFileLock; readonly sidecar: string; readonly record: PollerRecord } | undefined
-  const take = Effect.suspend(() => {
+  const take = Effect.flatMap(Clock.currentTimeMillis, (now) => {
     if (held !== undefined) return Effect.void
     let dir: string
     try {
@@ -83,7 +87,7 @@ export const makePollerLock = (options: PollerLockOptions): PollerLockSlot => {
       ))
     }
     const self = selfIdentity()
-    const record: PollerRecord = { home: options.home, pid: self.pid, start_time: self.startTime, started_at: new Date().toISOString() }
+    const record: PollerRecord = { home: options.home, pid: self.pid, start_time: self.startTime, started_at: new Date(now).toISOString() }
     held = { lock: lock.value, sidecar, record }
     try {
       writeJsonAtomicSync(sidecar, record)

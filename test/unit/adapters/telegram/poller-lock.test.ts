@@ -51,6 +51,28 @@ describe("one poller per bot token", () => {
     }))
 })
 
+describe("the holder's record", () => {
+  it.effect("a record left by a holder that died is not named (the new holder has not written its own yet)", () =>
+    Effect.gen(function*() {
+      const runtime: RuntimeDirOptions = { xdgRuntimeDir: scratch(), uid, tmpDir: scratch() }
+      const first = makePollerLock({ token, tokenEnv: "TELEGRAM_BOT_TOKEN", home: "/homes/first", runtime })
+      yield* first.take
+      const lockDir = path.join(runtime.xdgRuntimeDir!, "hermes-gateway")
+      const sidecar = fs.readdirSync(lockDir).find((name) => name.endsWith(".json"))!
+      fs.writeFileSync(
+        path.join(lockDir, sidecar),
+        JSON.stringify({ home: "/homes/long-gone", pid: 999_999_999, start_time: "1", started_at: "2020-01-01T00:00:00Z" })
+      )
+      const second = makePollerLock({ token, tokenEnv: "TELEGRAM_BOT_TOKEN", home: "/homes/second", runtime })
+      const refused = yield* Effect.flip(second.take)
+      expect(refused.message).toContain("already polled by another gateway (it has not said which yet)")
+      expect(refused.message).not.toContain("long-gone")
+      yield* first.release
+      // not ours any more: left alone
+      expect(fs.existsSync(path.join(lockDir, sidecar))).toBe(true)
+    }))
+})
+
 describe("per-user runtime directory", () => {
   it("uses $XDG_RUNTIME_DIR/hermes-gateway when XDG_RUNTIME_DIR is ours and 0700, else /tmp/hermes-gateway-<uid>", () => {
     const xdg = scratch()
