@@ -431,7 +431,6 @@ const life = (settings: GatewaySettings, control: Control) =>
         controlServer.serve((request) => Runtime.runPromise(runtime)(answerRawQuery(db)(request)))
         yield* watchdog.phase("startup:connect_adapters")
         const adapters = yield* connectAdapters()
-        yield* watchdog.phase("startup:intake")
         const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active))
         const carryover = yield* prepareCarryover(db, adapters)
         yield* Effect.addFinalizer(() => interruptStep(turns))

@@ -82,9 +82,14 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
           phase: (name) => Effect.sync(() => worker.postMessage({ type: "phase", name })),
           disarm: Effect.sync(() => worker.postMessage({ type: "disarm" })),
           armStartup: (deadline, record) =>
-            Effect.sync(() => {
+            Effect.gen(function*() {
               const ms = Duration.toMillis(deadline)
-              if (ms > 0 && Number.isFinite(ms)) worker.postMessage({ type: "startup", ms, record })
+              if (ms <= 0 || !Number.isFinite(ms)) return
+              // A debugger paused at a breakpoint during start-up is not a hang either.
+              if (inspector.url() !== undefined) {
+                return yield* Effect.logWarning("start-up watchdog off: a debugger port is open (--inspect)")
+              }
+              yield* Effect.sync(() => worker.postMessage({ type: "startup", ms, record }))
             }),
           startupReady: Effect.sync(() => worker.postMessage({ type: "startup_done" })),
           startLoopMonitor: (stallTimeout, record = {}) =>
