@@ -141,6 +141,8 @@ export class AdapterConnectError extends Data.TaggedError("AdapterConnectError")
   readonly message: string
   /** 69 when the platform is unavailable (address in use, unreachable); 78 when it is misconfigured. */
   readonly exitCode: typeof ExitCode.Unavailable | typeof ExitCode.Config
+  /** Ends start-up even when other adapters connect (e.g. another gateway already polls this bot). */
+  readonly endsStartup?: boolean
 }> {}
 
 export type StopReason = "stopping" | "restarting"

@@ -20,6 +20,7 @@ import { describeTightened, secureHomeFiles } from "../home/HomeFiles.js"
 import { ensureHome } from "../home/HomePaths.js"
 import { HomeStore } from "../home/HomeStore.js"
 import { selfIdentity } from "../home/ProcessIdentity.js"
+import { StartHistory, startHistoryFile } from "../home/StartHistory.js"
 import { ExitCode, PassThroughExit } from "../lifecycle/ExitCode.js"
 import type { RestartRequested } from "../lifecycle/GatewayErrors.js"
 import { runGateway } from "../lifecycle/Gateway.js"
@@ -129,6 +130,8 @@ export const runInHome = (home: Option.Option<string>) =>
         supervisor,
         loopStallTimeout: config.gateway.loop_stall_timeout,
         resumeWindow: config.gateway.resume_window,
+        startupTimeout: config.gateway.startup_timeout,
+        respawnStorm: { maxStarts: config.gateway.respawn_storm.max_starts, window: config.gateway.respawn_storm.window },
         agentLabel: config.agent.kind === "echo" ? "echo" : `openai ${agentModel(config)}`,
         ...systemdWatchdogOf(process.env)
       }).pipe(
@@ -139,6 +142,7 @@ export const runInHome = (home: Option.Option<string>) =>
           SystemdNotify.live,
           Forensics.live(paths, selfIdentity()),
           SessionStore.sqlite(paths.database),
+          StartHistory.live(startHistoryFile(paths.dir)),
           agent
         ))
       )

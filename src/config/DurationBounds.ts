@@ -36,6 +36,10 @@ export const durationBounds = {
   "gateway.marker_ttl": { min: s(1), max: Duration.hours(1) },
   // Below 1s a long garbage collection or a slow synchronous start-up step would count as a stall.
   "gateway.loop_stall_timeout": { min: s(1), max: Duration.hours(1), zero: "off" },
+  // Start-up (lock to ready) may wait for a slow adapter or a respawn backoff; 0 turns it off.
+  "gateway.startup_timeout": { min: s(1), max: Duration.hours(24), zero: "off" },
+  // Only compared with the ages of recorded starts; 0 turns the respawn-storm breaker off.
+  "gateway.respawn_storm.window": { min: Duration.zero, max: Duration.days(1), zero: "off" },
   "gateway.resume_window": { min: Duration.zero, max: Duration.days(30), zero: "never", timer: false },
   // Headers and body must arrive within it. Below a second a slow but honest client on a loaded
   // link could not deliver its request; beyond 10 minutes a stalled upload holds its slot too long.

@@ -21,6 +21,10 @@ export interface GatewayConfig {
      * runs them again.
      */
     readonly resume_window: Duration.Duration
+    /** Lock to ready longer than this: record, exit 75. 0 turns it off. */
+    readonly startup_timeout: Duration.Duration
+    /** More than max_starts starts within window: the next start waits first (window 0: off). */
+    readonly respawn_storm: { readonly max_starts: number; readonly window: Duration.Duration }
   }
   readonly adapters: {
     readonly http: {
@@ -124,6 +128,11 @@ const ConfigDuration = Schema.compose(Schema.Union(Schema.String, NumberAsText),
  */
 const BoundedDuration = (key: keyof typeof durationBounds) =>
   ConfigDuration.pipe(Schema.filter((d) => boundsProblem(d, durationBounds[key]) ?? true))
+
+/** Also bounds starts.json: the history keeps enough starts to reach the backoff cap. */
+const MaxStarts = Schema.Number.pipe(Schema.int(), Schema.between(1, 100)).annotations(
+  expecting("an integer between 1 and 100")
+)
 
 const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotations(
   expecting("an integer between 0 and 65535")
@@ -262,7 +271,12 @@ const ConfigFields = Schema.Struct({
     db_close_timeout: key(BoundedDuration("gateway.db_close_timeout"), seconds(5)),
     marker_ttl: key(BoundedDuration("gateway.marker_ttl"), seconds(60)),
     loop_stall_timeout: key(BoundedDuration("gateway.loop_stall_timeout"), seconds(60)),
-    resume_window: key(BoundedDuration("gateway.resume_window"), seconds(3600))
+    resume_window: key(BoundedDuration("gateway.resume_window"), seconds(3600)),
+    startup_timeout: key(BoundedDuration("gateway.startup_timeout"), seconds(300)),
+    respawn_storm: section(Schema.Struct({
+      max_starts: key(MaxStarts, () => 5),
+      window: key(BoundedDuration("gateway.respawn_storm.window"), seconds(120))
+    }))
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({

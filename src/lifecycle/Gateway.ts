@@ -48,7 +48,9 @@ import {
   UnplannedStop
 } from "./GatewayErrors.js"
 import { hardDeadline, type ShutdownBudget, stepBounds } from "./ShutdownBudget.js"
+import type { RespawnPolicy } from "./RespawnStorm.js"
 import { Signals } from "./Signals.js"
+import { recordStart, serveBackoff, startupDeadline } from "./StartGate.js"
 import {
   type Classification,
   classify,
@@ -80,6 +82,10 @@ export interface GatewaySettings {
   readonly resumeWindow: Duration.Duration
   /** Who answers, for the chat command /status (e.g. "openai llama3.1:8b"). */
   readonly agentLabel: string
+  /** gateway.startup_timeout: lock to ready within this, else exit 75; undefined or zero: off. */
+  readonly startupTimeout?: Duration.Duration
+  /** gateway.respawn_storm; undefined: every start goes ahead at once. */
+  readonly respawnStorm?: RespawnPolicy
 }
 
 export type GatewayRunError =
@@ -312,6 +318,9 @@ const life = (settings: GatewaySettings, control: Control) =>
     // --- the lock, and the final step that runs while it is still held ---------------------
     const controlServer = yield* store.acquireLock({ pid: settings.self.pid, start_time: settings.self.startTime, home: store.dir })
     yield* Effect.addFinalizer((exit) => finalStep(exit))
+    const startVerdict = yield* recordStart(settings.respawnStorm)
+    const startupLimit = startupDeadline(settings.startupTimeout, startVerdict)
+    if (Option.isSome(startupLimit)) yield* watchdog.armStartup(startupLimit.value, { start_time: settings.self.startTime })
     if (settings.loopStallTimeout !== undefined) {
       yield* watchdog.startLoopMonitor(settings.loopStallTimeout, { start_time: settings.self.startTime })
     }
@@ -353,6 +362,7 @@ const life = (settings: GatewaySettings, control: Control) =>
       yield* Effect.log("stop requested during start-up; releasing what was acquired")
       return
     }
+    yield* watchdog.startupReady
     yield* saveState({ gateway_state: "running" })
     yield* Effect.log(`gateway running pid=${settings.self.pid}`)
     yield* systemd.notify(["READY=1", `STATUS=running (pid ${settings.self.pid})`])
@@ -399,6 +409,9 @@ const life = (settings: GatewaySettings, control: Control) =>
 
     function startUp() {
       return Effect.gen(function*() {
+        yield* watchdog.phase("startup:respawn_backoff")
+        yield* serveBackoff(startVerdict, settings.respawnStorm, settings.startupTimeout ?? Duration.minutes(5))
+        yield* watchdog.phase("startup:session_db")
         const sessions = yield* SessionStore
         const db = yield* Effect.acquireRelease(
           sessions.open({
@@ -418,6 +431,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         // `hermes gateway sessions` asks us instead of opening the database a second time.
         const runtime = yield* Effect.runtime<never>()
         controlServer.serve((request) => Runtime.runPromise(runtime)(answerRawQuery(db)(request)))
+        yield* watchdog.phase("startup:connect_adapters")
         const adapters = yield* connectAdapters()
         const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active))
         const carryover = yield* prepareCarryover(db, adapters)
@@ -584,7 +598,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         }
         yield* saveState({ platforms })
         for (const { result } of results) {
-          if (result._tag === "Left" && result.left.exitCode === ExitCode.Config) return yield* Effect.fail(result.left)
+          if (result._tag === "Left" && (result.left.exitCode === ExitCode.Config || result.left.endsStartup === true)) return yield* Effect.fail(result.left)
         }
         if (connected.length === 0) {
           return yield* new NoAdapterConnected({

@@ -1,7 +1,8 @@
-// Two watchdogs on a worker thread, so they fire even when the main event loop is blocked:
-// the hard shutdown deadline (CONTRACT 3.3: record in logs/lifecycle.jsonl, exit 70) and, while the
-// gateway runs, an event-loop liveness check (no heartbeat for gateway.loop_stall_timeout: Node
-// diagnostic report in logs/, record, exit 75 so the supervisor restarts it). Exiting the whole
+// Watchdogs on a worker thread, so they fire even when the main event loop is blocked: the hard
+// shutdown deadline (CONTRACT 3.3: record in logs/lifecycle.jsonl, exit 70), the start-up deadline
+// (lock to ready longer than gateway.startup_timeout: record, exit 75) and, while the gateway runs,
+// an event-loop liveness check (no heartbeat for gateway.loop_stall_timeout: Node diagnostic report
+// in logs/, record, exit 75 so the supervisor restarts it). Exiting the whole
 // process from a worker needs the inspector: the worker evaluates code on the main thread, which V8
 // runs even in the middle of a busy loop.
 import * as Clock from "effect/Clock"
@@ -31,6 +32,13 @@ export interface WatchdogService {
    * second call replaces the timeout.
    */
   readonly startLoopMonitor: (stallTimeout: Duration.Duration, record?: Record<string, unknown>) => Effect.Effect<void>
+  /**
+   * Start-up must reach `startupReady` within `deadline`, else a `startup_timeout` record (with
+   * `record`'s fields) and exit 75. A second call restarts the countdown; `arm` (shutdown has
+   * begun) ends it; a zero deadline turns it off.
+   */
+  readonly armStartup: (deadline: Duration.Duration, record: Record<string, unknown>) => Effect.Effect<void>
+  readonly startupReady: Effect.Effect<void>
 }
 
 /** How often the main thread says it is alive: often enough that a short test timeout is not flaky. */
@@ -51,6 +59,7 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
                 reportDir: path.dirname(lifecycleLog),
                 exitCode: ExitCode.Software,
                 loopStallExitCode: ExitCode.Restart,
+                startupExitCode: ExitCode.Restart,
                 secretPattern: secretVariable.source
               }
             })
@@ -75,6 +84,17 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
             }),
           phase: (name) => Effect.sync(() => worker.postMessage({ type: "phase", name })),
           disarm: Effect.sync(() => worker.postMessage({ type: "disarm" })),
+          armStartup: (deadline, record) =>
+            Effect.gen(function*() {
+              const ms = Duration.toMillis(deadline)
+              if (ms <= 0 || !Number.isFinite(ms)) return
+              // A debugger paused at a breakpoint during start-up is not a hang either.
+              if (inspector.url() !== undefined) {
+                return yield* Effect.logWarning("start-up watchdog off: a debugger port is open (--inspect)")
+              }
+              yield* Effect.sync(() => worker.postMessage({ type: "startup", ms, record }))
+            }),
+          startupReady: Effect.sync(() => worker.postMessage({ type: "startup_done" })),
           startLoopMonitor: (stallTimeout, record = {}) =>
             Effect.gen(function*() {
               const timeoutMs = Duration.toMillis(stallTimeout)
@@ -133,7 +153,9 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
           disarm: Ref.get(current).pipe(
             Effect.flatMap(({ fiber }) => fiber === undefined ? Effect.void : Fiber.interrupt(fiber))
           ),
-          startLoopMonitor: () => Effect.void
+          startLoopMonitor: () => Effect.void,
+          armStartup: () => Effect.void,
+          startupReady: Effect.void
         }
       })
     )
@@ -145,6 +167,7 @@ const fs = require("node:fs")
 const path = require("node:path")
 const inspector = require("node:inspector")
 let timer
+let startupTimer
 let phase = "none"
 let armedAt = 0
 let ending = false
@@ -181,9 +204,18 @@ parentPort.on("message", (message) => {
     lastBeat = lastCheck = performance.now()
     lastBeatWall = Date.now()
     checker = setInterval(check, Math.min(250, message.intervalMs))
+  } else if (message.type === "startup") {
+    clearTimeout(startupTimer)
+    const startupArmedAt = Date.now()
+    startupTimer = setTimeout(() => startupTimeout(message, startupArmedAt), message.ms)
+  } else if (message.type === "startup_done") {
+    clearTimeout(startupTimer)
+    startupTimer = undefined
   } else if (message.type === "arm") {
     // Shutdown has begun: from here on the hard deadline is the only watchdog.
     stopMonitor()
+    clearTimeout(startupTimer)
+    startupTimer = undefined
     clearTimeout(timer)
     armedAt = Date.now()
     timer = setTimeout(() => fire(message), message.ms)
@@ -191,7 +223,8 @@ parentPort.on("message", (message) => {
     phase = message.name
   } else if (message.type === "disarm") {
     clearTimeout(timer)
-    timer = undefined
+    clearTimeout(startupTimer)
+    timer = startupTimer = undefined
   }
 })
 
@@ -245,6 +278,24 @@ function fire(message) {
   appendRecord(record)
   say("shutdown hard deadline of " + message.ms + "ms passed in phase=" + phase + "; exiting " + workerData.exitCode)
   exitProcess(workerData.exitCode)
+}
+
+function startupTimeout(message, startupArmedAt) {
+  if (ending) return
+  ending = true
+  stopMonitor()
+  const code = workerData.startupExitCode
+  appendRecord(Object.assign({}, message.record, {
+    event: "startup_timeout",
+    pid: process.pid,
+    startup_timeout_ms: message.ms,
+    phase,
+    armed_at: new Date(startupArmedAt).toISOString(),
+    at: new Date().toISOString(),
+    exit_code: code
+  }))
+  say("start-up did not reach ready within " + message.ms + "ms (gateway.startup_timeout) in phase=" + phase + "; exiting " + code)
+  exitProcess(code)
 }
 
 // Evaluated on the main thread: its report shows the JavaScript stack that holds the loop.

@@ -266,6 +266,11 @@ export class Sandbox {
   private readonly children: Array<{ child: ChildProcess; describe: () => string }> = []
   /** pid → its start time when adopted, so a pid reused by another process is never killed. */
   private readonly adopted = new Map<number, string | undefined>()
+  /**
+   * The XDG_RUNTIME_DIR of this sandbox's processes: machine-wide per-user locks (one Telegram
+   * poller per token) are shared by its gateways and by no other test's.
+   */
+  private runtimeDir: string | undefined
 
   constructor(context: TestContext) {
     context.onTestFailed(() => {
@@ -287,7 +292,7 @@ export class Sandbox {
   run(home: Home, env: Record<string, string | undefined> = {}, label = "gateway"): Gateway {
     const child = spawn(process.execPath, [hermesJs, "gateway", "run", "--home", home.dir], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: cleanEnv(env)
+      env: this.env(env)
     })
     const gateway = new Gateway(child, home, label)
     this.children.push({ child, describe: () => gateway.describe() })
@@ -296,7 +301,7 @@ export class Sandbox {
 
   /** Runs another `hermes` command to completion. */
   cli(args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<CliResult> {
-    const child = spawn(process.execPath, [hermesJs, ...args], { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv(env) })
+    const child = spawn(process.execPath, [hermesJs, ...args], { stdio: ["ignore", "pipe", "pipe"], env: this.env(env) })
     let stdout = ""
     let stderr = ""
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
@@ -313,6 +318,11 @@ export class Sandbox {
         resolve({ code, signal, stdout, stderr })
       })
     })
+  }
+
+  private env(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+    this.runtimeDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "hermes-e2e-run-"))
+    return cleanEnv({ XDG_RUNTIME_DIR: this.runtimeDir, ...extra })
   }
 
   /**
@@ -336,6 +346,7 @@ export class Sandbox {
       }
     }
     for (const dir of this.homes) fs.rmSync(dir, { recursive: true, force: true })
+    if (this.runtimeDir !== undefined) fs.rmSync(this.runtimeDir, { recursive: true, force: true })
   }
 }
 

@@ -37,7 +37,8 @@ interface Sent {
 }
 
 const configWithDelay = (delayMs: number) =>
-  ["gateway:", "  drain_timeout: 5s", "adapters:", "  http:", "    port: 0", "agent:", "  echo:", `    delay: ${delayMs}ms`, ""].join("\n")
+  // A deliberate crash loop: the respawn-storm breaker (tested on its own) would make later rounds wait.
+  ["gateway:", "  drain_timeout: 5s", "  respawn_storm:", "    window: 0", "adapters:", "  http:", "    port: 0", "agent:", "  echo:", `    delay: ${delayMs}ms`, ""].join("\n")
 
 const recoveryRecords = (home: Home) => home.lifecycle().filter((r) => r.event === "session_db_recovery")
 

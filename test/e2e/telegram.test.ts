@@ -370,7 +370,8 @@ describe("telegram: SIGKILL under traffic", () => {
     const started = Date.now()
     const { tg, model, sb, home } = await setup(
       ctx,
-      { allowedUsers: [], drain: "2s", resumeWindow: "1h" },
+      // A deliberate crash loop: the respawn-storm breaker (tested on its own) would make later rounds wait.
+      { allowedUsers: [], drain: "2s", resumeWindow: "1h", gatewayExtra: ["respawn_storm:", "  window: 0"] },
       { delay: () => randomInt(0, 100) }
     )
     const env = telegramEnv(tg.token)

@@ -55,6 +55,7 @@ import {
   statusReply,
   stopNotice
 } from "./ChatReplies.js"
+import { makePollerLock, noPollerLock } from "./PollerLock.js"
 import { splitMessage } from "./SplitMessage.js"
 import { loadUpdateLedger, type UpdateLedger } from "./UpdateLedger.js"
 
@@ -68,6 +69,8 @@ export interface TelegramAdapterOptions {
   readonly allowedUsers: ReadonlyArray<number | string>
   /** The durable record of handled updates (`<home>/telegram_offset.json`). */
   readonly ledgerFile: string
+  /** The gateway's home: when given, connect takes the machine-wide one-poller-per-token lock. */
+  readonly home?: string
   /** Between two "typing" actions while a turn runs; default 4s. */
   readonly typingInterval?: Duration.DurationInput
   /** First retry delay after a 5xx or network error, doubled up to backoffCap; defaults 1s and 30s. */
@@ -174,6 +177,7 @@ export const makeTelegramAdapter = (
     const pollSeconds = Math.max(1, Math.floor(Duration.toSeconds(Duration.decode(options.pollTimeout))))
 
     const api = yield* makeBotApi({ baseUrl: options.apiBaseUrl, token: options.token, timeout: requestTimeout })
+    const pollerLock = options.home === undefined ? noPollerLock : makePollerLock({ ...options, home: options.home })
     const status = yield* Ref.make<TelegramStatus>({
       state: "disconnected",
       error: null,
@@ -632,6 +636,7 @@ export const makeTelegramAdapter = (
      * loop keeps trying, rather than the gateway failing or running on without Telegram.
      */
     const connect: Effect.Effect<PlatformInfo, AdapterConnectError> = Effect.gen(function*() {
+      yield* pollerLock.take
       yield* loadLedger
       const result = yield* Effect.either(handshake)
       if (Either.isRight(result)) {
@@ -703,6 +708,8 @@ export const makeTelegramAdapter = (
 
     const disconnect: Effect.Effect<void> = Effect.gen(function*() {
       yield* stopPolling
+      // Nothing polls any more: the next gateway for this token (a successor) may start at once.
+      yield* pollerLock.release
       // Replies already on their way get a moment; then every worker is cut off.
       for (let waited = 0; replying > 0 && waited < replyGraceMillis; waited += 50) yield* Effect.sleep(50)
       const fibers = [...[...workers.values()].map((worker) => worker.fiber), ...commandFibers]

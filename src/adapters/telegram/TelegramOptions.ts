@@ -33,6 +33,7 @@ export const telegramOptionsFrom = (
     apiBaseUrl: config.api_base_url,
     pollTimeout: Duration.decode(config.poll_timeout),
     allowedUsers: config.allowed_users,
-    ledgerFile: telegramLedgerFile(home)
+    ledgerFile: telegramLedgerFile(home),
+    home
   })
 }
