@@ -22,6 +22,7 @@ import { ExitCode } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway } from "./GatewayTarget.js"
+import { readHandOff, stopTargetDuringHandOff } from "./HandOff.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
 import { budgetOf } from "./RunCommand.js"
@@ -128,6 +129,13 @@ export const requestStop = (paths: HomePaths, target: ProcessIdentity, action: S
     yield* say(`${action === "stop" ? "stopping" : "restarting"} gateway (pid ${target.pid})`)
   })
 
+/** The incarnation is gone and its final state says an operator stopped it (a stop won over the restart). */
+const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
+  if (isSameProcess(old)) return false
+  const state = readJsonSync(paths.state, GatewayStateDocument)
+  return state._tag === "Valid" && state.value.pid === old.pid && state.value.desired_state === "stopped"
+}
+
 const timeoutOption = Options.text("timeout").pipe(
   Options.withDescription("how long to wait for the gateway to exit (e.g. 40s; default: its hard shutdown deadline + 5s)"),
   Options.optional
@@ -174,11 +182,15 @@ export const stopCommand = Command.make("stop", {
     const wait = yield* waitBudget(paths, timeout)
 
     const target = yield* findGateway(paths)
-    if (target._tag === "NotRunning") {
-      yield* say(`gateway is not running (${target.note})`)
+    // Between a restarting gateway and its successor nobody holds the home: stop what comes back.
+    const handOff = target._tag === "NotRunning" && Option.isSome(readHandOff(paths))
+    if (handOff) yield* say("a restart is under way; stopping the gateway it brings back")
+    const found = target._tag === "Running" ? Option.some(target.identity) : yield* stopTargetDuringHandOff(paths)
+    if (Option.isNone(found)) {
+      yield* say(`gateway is not running (${target._tag === "NotRunning" ? target.note : "it exited"}${handOff ? "; no successor came up" : ""})`)
       return
     }
-    const { identity } = target
+    const identity = found.value
     yield* requestStop(paths, identity, "stop")
     if (yield* waitForExit(identity, wait)) {
       yield* say("gateway stopped")
@@ -209,11 +221,14 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
     const paths = resolvePaths(home)
     const wait = yield* waitBudget(paths, timeout)
     const target = yield* findGateway(paths)
-    if (target._tag === "NotRunning") {
+    // A restart already under way (no gateway holds the home yet) is this one: wait for its successor.
+    const underWay = target._tag === "NotRunning" ? readHandOff(paths) : Option.none()
+    if (target._tag === "NotRunning" && Option.isNone(underWay)) {
       return yield* new StopFailed({ message: `gateway is not running (${target.note}); start it with \`hermes gateway run\`` })
     }
-    const old = target.identity
-    yield* requestStop(paths, old, "restart")
+    const old = target._tag === "Running" ? target.identity : Option.getOrThrow(underWay).old
+    if (target._tag === "Running") yield* requestStop(paths, old, "restart")
+    else yield* say(`a restart of the gateway (pid ${old.pid}) is already under way; waiting for its successor`)
     // Done when a new incarnation holds the home: started by the supervisor, or, alone in a
     // terminal, by the old process, which stays behind as its parent (so its exit is no signal).
     const deadline = Date.now() + Duration.toMillis(wait) + 60_000
@@ -222,6 +237,9 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
       if (next._tag === "Running" && next.identity.pid !== old.pid) {
         yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)
         return
+      }
+      if (next._tag === "NotRunning" && stoppedForGood(paths, old)) {
+        return yield* new StopFailed({ message: `gateway (pid ${old.pid}) was stopped by a planned stop, which wins over a restart; not restarted` })
       }
       yield* Effect.sleep(Duration.millis(200))
     }

@@ -57,6 +57,7 @@ import {
   followUp,
   type StopRequest
 } from "./StopClassification.js"
+import { overridingDecision } from "./StopFollowUp.js"
 import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
 import { Watchdog } from "./Watchdog.js"
 import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
@@ -64,6 +65,7 @@ import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
 import { formatSnapshot, type Snapshot } from "../forensics/Snapshot.js"
+import { droppedLogWrites } from "../logging/StreamGuard.js"
 
 export interface GatewaySettings {
   readonly budget: ShutdownBudget
@@ -281,13 +283,24 @@ const life = (settings: GatewaySettings, control: Control) =>
       }
     })))
 
+    /** Reads the planned-stop marker as it stands for this incarnation, consuming it when it should. */
+    const readMarker = Effect.gen(function*() {
+      const reading = yield* store.readPlannedStop
+      const now = yield* Clock.currentTimeMillis
+      const marker = evaluateMarker(reading, settings.self, now, Duration.toMillis(settings.budget.markerTtl))
+      if (marker.file === "consume") yield* store.removePlannedStop
+      return marker
+    })
+
     const handleStopRequest = (request: StopRequest) =>
       Effect.gen(function*() {
         const previous = yield* Ref.get(control.decision)
         if (Option.isSome(previous)) {
+          const overriding = yield* overridingDecision(previous.value, request, readMarker)
+          if (Option.isSome(overriding)) yield* Ref.set(control.decision, overriding)
           if (followUp(request) === "force") {
             yield* Effect.logWarning(
-              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${previous.value.classification})`
+              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the decision: ${Option.getOrElse(overriding, () => previous.value).classification})`
             )
             yield* Deferred.succeed(control.force, undefined)
           } else {
@@ -297,10 +310,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         }
         // Before the marker is read and consumed, so the record shows it as the stopper left it.
         const snapshot = yield* forensics.snapshot(describeRequest(request))
-        const reading = yield* store.readPlannedStop
-        const now = yield* Clock.currentTimeMillis
-        const marker = evaluateMarker(reading, settings.self, now, Duration.toMillis(settings.budget.markerTtl))
-        if (marker.file === "consume") yield* store.removePlannedStop
+        const marker = yield* readMarker
         const classification = classify(request, marker)
         yield* Ref.set(control.decision, Option.some({ classification, request, marker: marker.note }))
         yield* beginShutdown(snapshot, classification, marker.note)
@@ -736,7 +746,8 @@ const life = (settings: GatewaySettings, control: Control) =>
             start_time: settings.self.startTime,
             ...summary,
             exit_reason: exitReason,
-            phases
+            phases,
+            log_writes_dropped: droppedLogWrites()
           }).pipe(
             Effect.catchAll((error) => Effect.logWarning(error.message))
           )
