@@ -129,6 +129,28 @@ export const requestStop = (paths: HomePaths, target: ProcessIdentity, action: S
     yield* say(`${action === "stop" ? "stopping" : "restarting"} gateway (pid ${target.pid})`)
   })
 
+/**
+ * Stops `identity` and waits. A restart already past its final state when the stop arrived brings
+ * a successor back; the last planned stop wins over a restart, so that successor is stopped too.
+ * Returns the incarnation still running when the wait ran out, if any.
+ */
+const stopFollowingRestarts = (
+  paths: HomePaths,
+  identity: ProcessIdentity,
+  wait: Duration.Duration,
+  rounds: number
+): Effect.Effect<Option.Option<ProcessIdentity>, StopFailed> =>
+  Effect.gen(function*() {
+    yield* requestStop(paths, identity, "stop")
+    if (!(yield* waitForExit(identity, wait))) return Option.some(identity)
+    const handOff = readHandOff(paths)
+    if (rounds <= 0 || Option.isNone(handOff) || handOff.value.old.pid !== identity.pid) return Option.none()
+    yield* say(`gateway (pid ${identity.pid}) was restarting when the stop reached it; stopping its successor`)
+    const next = yield* stopTargetDuringHandOff(paths)
+    if (Option.isNone(next) || next.value.pid === identity.pid) return Option.none()
+    return yield* stopFollowingRestarts(paths, next.value, wait, rounds - 1)
+  })
+
 /** The incarnation is gone and its final state says an operator stopped it (a stop won over the restart). */
 const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
   if (isSameProcess(old)) return false
@@ -190,12 +212,12 @@ export const stopCommand = Command.make("stop", {
       yield* say(`gateway is not running (${target._tag === "NotRunning" ? target.note : "it exited"}${handOff ? "; no successor came up" : ""})`)
       return
     }
-    const identity = found.value
-    yield* requestStop(paths, identity, "stop")
-    if (yield* waitForExit(identity, wait)) {
+    const left = yield* stopFollowingRestarts(paths, found.value, wait, 3)
+    if (Option.isNone(left)) {
       yield* say("gateway stopped")
       return
     }
+    const identity = left.value
     if (!force) {
       return yield* new StopFailed({
         message: `gateway (pid ${identity.pid}) is still running after ${formatDuration(wait)}; ` +

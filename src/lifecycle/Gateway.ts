@@ -118,6 +118,8 @@ interface Control {
   readonly turns: Ref.Ref<{ drained: number; interrupted: number; drainEnded: string | null }>
   readonly state: Ref.Ref<GatewayStateDocument>
   readonly activeTurns: Ref.Ref<number>
+  /** Set when the final state is being written: from then on the decision no longer changes. */
+  readonly final: Ref.Ref<boolean>
 }
 
 /**
@@ -149,6 +151,7 @@ export const runGateway = (
       phases: yield* Ref.make<ReadonlyArray<PhaseRecord>>([]),
       turns: yield* Ref.make({ drained: 0, interrupted: 0, drainEnded: null as string | null }),
       activeTurns: yield* Ref.make(0),
+      final: yield* Ref.make(false),
       state: yield* Ref.make<GatewayStateDocument>({
         gateway_state: "starting",
         desired_state: "running",
@@ -258,6 +261,9 @@ const life = (settings: GatewaySettings, control: Control) =>
     const signals = yield* Signals
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       const signal = yield* signals.take
+      // Past the final state this life decides nothing: the signal is left to whoever comes next
+      // (the restart parent passes a planned stop on to the successor).
+      if (yield* Ref.get(control.final)) return yield* signals.giveBack(signal)
       if (signal === "SIGUSR2") {
         const active = yield* Ref.get(control.activeTurns)
         const phase = Option.isSome(yield* Ref.get(control.shutdownStartedAt))
@@ -688,6 +694,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     /** Phase 8: final state, shutdown report, pid file; the lock is released right after. */
     function finalStep(exit: Exit.Exit<unknown, unknown>) {
       return Effect.gen(function*() {
+        yield* Ref.set(control.final, true)
         const decision = yield* Ref.get(control.decision)
         const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
         const startupError = Option.isNone(decision) && Option.isSome(failure) ? failure : Option.none()

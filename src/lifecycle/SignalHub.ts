@@ -23,6 +23,8 @@ export interface SignalHub {
   readonly holdForGateway: () => void
   /** Called with each signal that is held (and the signals held so far, it included). */
   readonly onHeld: (hook: (signal: ProcessSignal, held: ReadonlyArray<ProcessSignal>) => void) => void
+  /** A signal a claimant took but leaves to the next one (a gateway past its final state). */
+  readonly giveBack: (signal: ProcessSignal) => void
   /** Signals held and never delivered to a claimant. */
   readonly held: () => ReadonlyArray<ProcessSignal>
   /** Whether any claimant ever took the signals. */
@@ -73,6 +75,9 @@ const createHub = (): SignalHub => {
     },
     onHeld: (hook) => {
       heldHook = hook
+    },
+    giveBack: (signal) => {
+      held.push(signal)
     },
     held: () => [...held],
     everClaimed: () => claimedOnce

@@ -13,6 +13,8 @@ export { handledSignals, installSignalHub, type ProcessSignal, type SignalHub } 
 export class Signals extends Context.Tag("hermes/Signals")<Signals, {
   /** The next signal, in arrival order. */
   readonly take: Effect.Effect<ProcessSignal>
+  /** Leaves a signal to whoever takes the signals next (e.g. the restart parent). */
+  readonly giveBack: (signal: ProcessSignal) => Effect.Effect<void>
 }>() {
   /** Claims the process's signals for the life of the layer. */
   static readonly live: Layer.Layer<Signals> = Layer.scoped(
@@ -20,15 +22,22 @@ export class Signals extends Context.Tag("hermes/Signals")<Signals, {
     Effect.gen(function*() {
       const queue = yield* Queue.unbounded<ProcessSignal>()
       const hub = installSignalHub()
+      // Signals nobody took before the release go to the next claimant, not into the void.
       yield* Effect.acquireRelease(
         Effect.sync(() => hub.claim((signal) => Queue.unsafeOffer(queue, signal))),
-        (release) => Effect.sync(release)
+        (release) =>
+          Queue.takeAll(queue).pipe(Effect.flatMap((left) =>
+            Effect.sync(() => {
+              release()
+              for (const signal of left) hub.giveBack(signal)
+            })
+          ))
       )
-      return { take: Queue.take(queue) }
+      return { take: Queue.take(queue), giveBack: (signal) => Effect.sync(() => hub.giveBack(signal)) }
     })
   )
 
   /** Signals delivered by a test through the returned queue. */
   static readonly fromQueue = (queue: Queue.Queue<ProcessSignal>): Layer.Layer<Signals> =>
-    Layer.succeed(Signals, { take: Queue.take(queue) })
+    Layer.succeed(Signals, { take: Queue.take(queue), giveBack: () => Effect.void })
 }
