@@ -33,7 +33,8 @@ export interface SignalHub {
 
 const hubKey = Symbol.for("hermes/SignalHub")
 
-const createHub = (): SignalHub => {
+/** A hub over `listen`, which subscribes a handler to one process signal (process.on in production). */
+export const makeSignalHub = (listen: (signal: ProcessSignal, handler: () => void) => void): SignalHub => {
   let claimant: ((signal: ProcessSignal) => void) | undefined
   let fallback: ((signal: ProcessSignal) => void) | undefined
   let holding = false
@@ -55,7 +56,7 @@ const createHub = (): SignalHub => {
     for (const signal of waiting) target(signal)
   }
 
-  for (const signal of handledSignals) process.on(signal, () => route(signal))
+  for (const signal of handledSignals) listen(signal, () => route(signal))
 
   return {
     claim: (listener) => {
@@ -89,7 +90,7 @@ export const installSignalHub = (): SignalHub => {
   const registry = globalThis as unknown as Record<symbol, SignalHub | undefined>
   const existing = registry[hubKey]
   if (existing !== undefined) return existing
-  const hub = createHub()
+  const hub = makeSignalHub((signal, handler) => process.on(signal, handler))
   registry[hubKey] = hub
   return hub
 }
