@@ -306,7 +306,7 @@ const life = (settings: GatewaySettings, control: Control) =>
           if (Option.isSome(overriding)) yield* Ref.set(control.decision, overriding)
           if (followUp(request) === "force") {
             yield* Effect.logWarning(
-              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the decision: ${Option.getOrElse(overriding, () => previous.value).classification})`
+              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${Option.getOrElse(overriding, () => previous.value).classification})`
             )
             yield* Deferred.succeed(control.force, undefined)
           } else {
