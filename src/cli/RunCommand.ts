@@ -142,6 +142,8 @@ export const runInHome = (home: Option.Option<string>) =>
           : runSuccessors({
             argv: process.argv.slice(1),
             plannedStopFile: paths.plannedStop,
+            stateFile: paths.state,
+            lifecycleLog: paths.lifecycleLog,
             self: selfIdentity(),
             markerTtlMs: Duration.toMillis(config.gateway.marker_ttl)
           }).pipe(

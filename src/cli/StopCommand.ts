@@ -151,11 +151,17 @@ const stopFollowingRestarts = (
     return yield* stopFollowingRestarts(paths, next.value, wait, rounds - 1)
   })
 
-/** The incarnation is gone and its final state says an operator stopped it (a stop won over the restart). */
+/**
+ * The incarnation is gone (with its successor, if one came up) and the last final state says an
+ * operator stopped it: a stop won over the restart.
+ */
 const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
   if (isSameProcess(old)) return false
   const state = readJsonSync(paths.state, GatewayStateDocument)
-  return state._tag === "Valid" && state.value.pid === old.pid && state.value.desired_state === "stopped"
+  if (state._tag !== "Valid" || state.value.desired_state !== "stopped" || state.value.gateway_state !== "stopped") return false
+  const last = state.value
+  return last.pid === old.pid || last.pid === null || last.start_time === null ||
+    !isSameProcess({ pid: last.pid, startTime: last.start_time })
 }
 
 const timeoutOption = Options.text("timeout").pipe(
@@ -261,7 +267,7 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
         return
       }
       if (next._tag === "NotRunning" && stoppedForGood(paths, old)) {
-        return yield* new StopFailed({ message: `gateway (pid ${old.pid}) was stopped by a planned stop, which wins over a restart; not restarted` })
+        return yield* new StopFailed({ message: `gateway (pid ${old.pid}) was stopped by a planned stop, which wins over a restart; it is not running` })
       }
       yield* Effect.sleep(Duration.millis(200))
     }

@@ -12,6 +12,8 @@ import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
 import { constants } from "node:os"
 import { readJsonSync, removeFileSync, writeJsonAtomicSync } from "../home/AtomicFile.js"
+import { GatewayStateDocument } from "../home/GatewayStateFile.js"
+import { appendJsonLineSync } from "../home/HomeStore.js"
 import { PlannedStopDocument } from "../home/PlannedStopFile.js"
 import { type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
 import { ExitCode } from "./ExitCode.js"
@@ -25,6 +27,9 @@ export interface SuccessorSettings {
   readonly argv: ReadonlyArray<string>
   /** The home's planned-stop marker file. */
   readonly plannedStopFile: string
+  /** gateway_state.json and logs/lifecycle.jsonl, for a restart a planned stop cancelled. */
+  readonly stateFile: string
+  readonly lifecycleLog: string
   /** This process: the gateway incarnation stoppers know. */
   readonly self: ProcessIdentity
   readonly markerTtlMs: number
@@ -58,6 +63,7 @@ export const chainOutcome = (exit: SuccessorExit): { readonly done: boolean; rea
 }
 
 export interface SuccessorExit {
+  readonly pid?: number | undefined
   readonly code: number
   readonly signal: NodeJS.Signals | null
   readonly stopPassedOn: boolean
@@ -131,7 +137,7 @@ const runOnce = (settings: SuccessorSettings) =>
     const release = installSignalHub().claim(passOn)
     child.on("exit", (code, signal) => {
       release()
-      resume(Effect.succeed({ code: code ?? 128 + (signal === null ? 0 : constants.signals[signal]), signal, stopPassedOn }))
+      resume(Effect.succeed({ pid: child.pid, code: code ?? 128 + (signal === null ? 0 : constants.signals[signal]), signal, stopPassedOn }))
     })
     child.on("error", (error) => {
       release()
@@ -140,10 +146,46 @@ const runOnce = (settings: SuccessorSettings) =>
     })
   })
 
+/**
+ * The successor died by the planned stop passed on before it could run code of its own, so it never
+ * wrote a state: the final state left by this incarnation (a restart) is corrected to the planned
+ * stop that won, so that `boot` keeps it stopped and `stop` does not wait for a successor.
+ */
+const recordRestartCancelled = (settings: SuccessorSettings, successorPid: number | undefined): void => {
+  const state = readJsonSync(settings.stateFile, GatewayStateDocument)
+  if (state._tag !== "Valid" || state.value.pid !== settings.self.pid) return
+  const at = new Date().toISOString()
+  const exitReason = `planned stop during the restart hand-off: the successor (pid ${successorPid ?? "-"}) was stopped before it started`
+  try {
+    writeJsonAtomicSync(settings.stateFile, GatewayStateDocument.make({
+      ...state.value,
+      desired_state: "stopped",
+      restart_requested: false,
+      exit_code: ExitCode.PlannedStop,
+      exit_reason: exitReason,
+      updated_at: at,
+      shutdown: state.value.shutdown === null ? null : { ...state.value.shutdown, classification: "planned", exit_code: 0 }
+    }))
+    appendJsonLineSync(settings.lifecycleLog, {
+      event: "restart_cancelled",
+      at,
+      pid: settings.self.pid,
+      start_time: settings.self.startTime,
+      successor_pid: successorPid ?? null,
+      exit_code: ExitCode.PlannedStop,
+      exit_reason: exitReason
+    })
+  } catch (error) {
+    say(`cannot record the cancelled restart: ${String(error)}`)
+  }
+}
+
 /** Runs successors until one ends other than with a restart; its code becomes ours. */
 export const runSuccessors = (settings: SuccessorSettings): Effect.Effect<number> =>
   Effect.gen(function*() {
     yield* Effect.log("restart requested and no supervisor: starting the successor in this terminal")
-    const outcome = chainOutcome(yield* runOnce(settings))
+    const exit = yield* runOnce(settings)
+    const outcome = chainOutcome(exit)
+    if (exit.stopPassedOn && exit.signal === "SIGTERM") recordRestartCancelled(settings, exit.pid)
     return outcome.done ? outcome.code : yield* runSuccessors(settings)
   })
