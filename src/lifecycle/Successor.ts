@@ -37,13 +37,14 @@ export interface SuccessorSettings {
 
 /**
  * What the parent does with a signal. `leave`: Ctrl+C reaches the successor from the terminal
- * itself (same process group). `stop`: a planned stop of this incarnation, passed on as a planned
- * stop of the successor. `coalesce`: a restart of this incarnation, which is the one under way.
+ * itself (same process group). `stop`: a planned stop of this incarnation (a marked SIGTERM/SIGHUP,
+ * or a Ctrl+C that came before the successor existed), passed on as a planned stop of the successor. `coalesce`: a restart of this incarnation, which is the one under way.
  */
 export type ParentAction = "leave" | "stop" | "coalesce" | "forward"
 
-export const parentAction = (signal: ProcessSignal, marker: MarkerVerdict | null): ParentAction => {
-  if (signal === "SIGINT") return "leave"
+export const parentAction = (signal: ProcessSignal, marker: MarkerVerdict | null, arrivedBeforeSuccessor = false): ParentAction => {
+  // A Ctrl+C that came before the successor existed never reached it: it is a planned stop to pass on.
+  if (signal === "SIGINT") return arrivedBeforeSuccessor ? "stop" : "leave"
   if ((signal === "SIGTERM" || signal === "SIGHUP") && marker !== null) {
     if (marker.applies === "stop") return "stop"
     if (marker.applies === "restart") return "coalesce"
@@ -56,11 +57,14 @@ export const parentAction = (signal: ProcessSignal, marker: MarkerVerdict | null
  * and over its death by the very signal we passed on before it could run code of its own.
  */
 export const chainOutcome = (exit: SuccessorExit): { readonly done: boolean; readonly code: number } => {
-  if (exit.stopPassedOn && (exit.code === ExitCode.PlannedStop || exit.code === ExitCode.Restart || exit.signal === "SIGTERM")) {
+  if (exit.stopPassedOn && (exit.code === ExitCode.PlannedStop || exit.code === ExitCode.Restart || diedByStop(exit))) {
     return { done: true, code: ExitCode.PlannedStop }
   }
   return { done: exit.code !== ExitCode.Restart, code: exit.code }
 }
+
+/** The successor died by the stop signal passed on, before its own handlers were in place. */
+const diedByStop = (exit: SuccessorExit): boolean => exit.signal === "SIGTERM" || exit.signal === "SIGINT"
 
 export interface SuccessorExit {
   readonly pid?: number | undefined
@@ -114,10 +118,11 @@ const runOnce = (settings: SuccessorSettings) =>
       stdio: "inherit",
       env: { ...process.env, HERMES_SUPERVISOR: restartParentKind }
     })
+    let successorStarted = false
     const passOn = (signal: ProcessSignal): void => {
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
       const marker = signal === "SIGTERM" || signal === "SIGHUP" ? readMarker(settings) : null
-      switch (parentAction(signal, marker)) {
+      switch (parentAction(signal, marker, !successorStarted)) {
         case "leave":
           return
         case "coalesce":
@@ -126,6 +131,10 @@ const runOnce = (settings: SuccessorSettings) =>
         case "stop":
           say(`${signal} is a planned stop of this gateway (pid ${settings.self.pid}): stopping its successor (pid ${child.pid}) as planned`)
           stopPassedOn = true
+          if (signal === "SIGINT") {
+            child.kill("SIGINT")
+            return
+          }
           markSuccessorForStop(settings, child.pid)
           child.kill("SIGTERM")
           return
@@ -135,6 +144,7 @@ const runOnce = (settings: SuccessorSettings) =>
     }
     // Signals that arrived since the gateway gave them up are delivered here first.
     const release = installSignalHub().claim(passOn)
+    successorStarted = true
     child.on("exit", (code, signal) => {
       release()
       resume(Effect.succeed({ pid: child.pid, code: code ?? 128 + (signal === null ? 0 : constants.signals[signal]), signal, stopPassedOn }))
@@ -186,6 +196,6 @@ export const runSuccessors = (settings: SuccessorSettings): Effect.Effect<number
     yield* Effect.log("restart requested and no supervisor: starting the successor in this terminal")
     const exit = yield* runOnce(settings)
     const outcome = chainOutcome(exit)
-    if (exit.stopPassedOn && exit.signal === "SIGTERM") recordRestartCancelled(settings, exit.pid)
+    if (exit.stopPassedOn && diedByStop(exit)) recordRestartCancelled(settings, exit.pid)
     return outcome.done ? outcome.code : yield* runSuccessors(settings)
   })

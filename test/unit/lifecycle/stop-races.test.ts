@@ -214,15 +214,17 @@ describe("restart parent", () => {
     expect(parentAction("SIGTERM", verdict(null))).toBe("forward")
     expect(parentAction("SIGUSR1", null)).toBe("forward")
     expect(parentAction("SIGINT", verdict("stop"))).toBe("leave")
+    // a Ctrl+C held from before the successor existed never reached it: passed on as a stop
+    expect(parentAction("SIGINT", null, true)).toBe("stop")
   })
 
   it.prop("the chain ends with 0 once a planned stop was passed on, unless the successor failed otherwise", {
     code: fc.constantFrom(0, 1, 69, 70, 75, 78, 143),
-    signal: fc.constantFrom<NodeJS.Signals | null>(null, "SIGTERM", "SIGKILL"),
+    signal: fc.constantFrom<NodeJS.Signals | null>(null, "SIGTERM", "SIGINT", "SIGKILL"),
     stopPassedOn: fc.boolean()
   }, ({ code, signal, stopPassedOn }) => {
     const outcome = chainOutcome({ code, signal, stopPassedOn })
-    if (stopPassedOn && (code === 0 || code === 75 || signal === "SIGTERM")) {
+    if (stopPassedOn && (code === 0 || code === 75 || signal === "SIGTERM" || signal === "SIGINT")) {
       expect(outcome).toEqual({ done: true, code: 0 })
     } else {
       expect(outcome).toEqual({ done: code !== 75, code })
