@@ -3,6 +3,7 @@
 // or restart asked then must not answer "not running": the gateway is coming back. `stop` stops the
 // thin parent that is starting the successor (it passes the planned stop on) or, once up, the
 // successor itself; `restart` waits for the successor of the restart already under way.
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -32,8 +33,8 @@ export const handOffOf = (state: FileReading<GatewayStateDocument>, nowMs: numbe
   return Option.some({ old: { pid: doc.pid, startTime: doc.start_time }, since })
 }
 
-export const readHandOff = (paths: HomePaths): Option.Option<HandOff> =>
-  handOffOf(readJsonSync(paths.state, GatewayStateDocument), Date.now())
+export const readHandOff = (paths: HomePaths): Effect.Effect<Option.Option<HandOff>> =>
+  Clock.currentTimeMillis.pipe(Effect.map((now) => handOffOf(readJsonSync(paths.state, GatewayStateDocument), now)))
 
 /**
  * Whom to stop while a restart is under way: the successor once it holds the home, else the old
@@ -44,7 +45,7 @@ export const stopTargetDuringHandOff = (paths: HomePaths): Effect.Effect<Option.
   Effect.gen(function*() {
     const target = yield* findGateway(paths)
     if (target._tag === "Running") return Option.some(target.identity)
-    const handOff = readHandOff(paths)
+    const handOff = yield* readHandOff(paths)
     if (Option.isNone(handOff)) return Option.none()
     if (isSameProcess(handOff.value.old)) return Option.some(handOff.value.old)
     yield* Effect.sleep(Duration.millis(100))

@@ -143,7 +143,7 @@ const stopFollowingRestarts = (
   Effect.gen(function*() {
     yield* requestStop(paths, identity, "stop")
     if (!(yield* waitForExit(identity, wait))) return Option.some(identity)
-    const handOff = readHandOff(paths)
+    const handOff = yield* readHandOff(paths)
     if (rounds <= 0 || Option.isNone(handOff) || handOff.value.old.pid !== identity.pid) return Option.none()
     yield* say(`gateway (pid ${identity.pid}) was restarting when the stop reached it; stopping its successor`)
     const next = yield* stopTargetDuringHandOff(paths)
@@ -211,7 +211,7 @@ export const stopCommand = Command.make("stop", {
 
     const target = yield* findGateway(paths)
     // Between a restarting gateway and its successor nobody holds the home: stop what comes back.
-    const handOff = target._tag === "NotRunning" && Option.isSome(readHandOff(paths))
+    const handOff = target._tag === "NotRunning" && Option.isSome(yield* readHandOff(paths))
     if (handOff) yield* say("a restart is under way; stopping the gateway it brings back")
     const found = target._tag === "Running" ? Option.some(target.identity) : yield* stopTargetDuringHandOff(paths)
     if (Option.isNone(found)) {
@@ -250,7 +250,7 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
     const wait = yield* waitBudget(paths, timeout)
     const target = yield* findGateway(paths)
     // A restart already under way (no gateway holds the home yet) is this one: wait for its successor.
-    const underWay = target._tag === "NotRunning" ? readHandOff(paths) : Option.none()
+    const underWay = target._tag === "NotRunning" ? yield* readHandOff(paths) : Option.none()
     if (target._tag === "NotRunning" && Option.isNone(underWay)) {
       return yield* new StopFailed({ message: `gateway is not running (${target.note}); start it with \`hermes gateway run\`` })
     }

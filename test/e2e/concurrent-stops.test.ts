@@ -2,7 +2,7 @@
 // planned stop wins over a restart, no command reports success for something that did not happen,
 // and the gateway never exits by a signal it had claimed.
 import { beforeAll, describe, it } from "vitest"
-import { assertBuilt, chat, type CliResult, defaultConfig, type Gateway, type Home, Sandbox } from "./harness.js"
+import { assertBuilt, chat, type CliResult, defaultConfig, type Gateway, type Home, Sandbox, waitFor } from "./harness.js"
 import { readStartTime } from "../../src/home/ProcessIdentity.js"
 
 beforeAll(assertBuilt)
@@ -84,6 +84,28 @@ describe.concurrent("concurrent stop and restart commands", () => {
     const restarted = await restart
     expect(restarted.code).toBe(1)
     expect(restarted.stderr).toContain("wins over a restart")
+  })
+
+  it("`stop` while a successor (supervised by its restart parent) restarts: the stop follows it to the next one", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gw = sb.run(home)
+    await gw.waitRunning()
+    gw.signal("SIGUSR1")
+    const first = await gw.waitSuccessor()
+    sb.adopt(first)
+    // The successor's restart is an exit 75 to its parent, which starts the next one.
+    const restart = sb.cli(restartArgs(home))
+    await waitFor("the successor's final state", () => (gw.stderr.match(/gateway exiting code=75/g) ?? []).length >= 2, {
+      timeoutMs: 30_000,
+      context: () => gw.describe()
+    })
+    const stop = await sb.cli(stopArgs(home))
+    expect(stop.code, stop.stdout + stop.stderr).toBe(0)
+    expect(stop.stdout).not.toContain("not running")
+    await expectStoppedForGood(ctx, sb, gw, home)
+    await restart
   })
 
   const stopMoments = [
