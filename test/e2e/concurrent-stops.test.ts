@@ -23,6 +23,18 @@ const expectStoppedForGood = async (ctx: { expect: any }, sb: Sandbox, gw: Gatew
   expect(status.code, status.stdout).toBe(3)
 }
 
+/**
+ * Successors are started by the gateway, not by the test: each one the state file names is adopted
+ * by the sandbox, so that none outlives a failing test.
+ */
+const adoptSuccessors = (ctx: { onTestFinished: (fn: () => void) => void }, sb: Sandbox, home: Home): void => {
+  const timer = setInterval(() => {
+    const pid = home.readState()?.pid
+    if (typeof pid === "number") sb.adopt(pid)
+  }, 50)
+  ctx.onTestFinished(() => clearInterval(timer))
+}
+
 const stopArgs = (home: Home) => ["gateway", "stop", "--home", home.dir, "--timeout", "60s"]
 const restartArgs = (home: Home) => ["gateway", "restart", "--home", home.dir, "--timeout", "60s"]
 
@@ -33,6 +45,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     for (let round = 0; round < 3; round++) {
       const home = sb.home()
       const gw = sb.run(home, {}, `gateway round ${round}`)
+      adoptSuccessors(ctx, sb, home)
       await gw.waitRunning()
       const [a, b] = await Promise.all([sb.cli(stopArgs(home)), sb.cli(stopArgs(home))])
       expect(a.code, a.stdout + a.stderr).toBe(0)
@@ -46,6 +59,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     const sb = new Sandbox(ctx)
     const home = sb.home()
     const gw = sb.run(home)
+    adoptSuccessors(ctx, sb, home)
     await gw.waitRunning()
     const results = await Promise.all([sb.cli(restartArgs(home)), sb.cli(restartArgs(home)), sb.cli(restartArgs(home))])
     const successor = await gw.waitSuccessor()
@@ -68,6 +82,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     const sb = new Sandbox(ctx)
     const home = sb.home(defaultConfig({ delay: "60s", drain: "90s" }))
     const gw = sb.run(home)
+    adoptSuccessors(ctx, sb, home)
     const port = await gw.waitRunning()
     const reply = chat(port, "a slow one")
     reply.catch(() => {})
@@ -91,6 +106,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     const sb = new Sandbox(ctx)
     const home = sb.home()
     const gw = sb.run(home)
+    adoptSuccessors(ctx, sb, home)
     await gw.waitRunning()
     gw.signal("SIGUSR1")
     const first = await gw.waitSuccessor()
@@ -122,6 +138,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
       for (let round = 0; round < 3; round++) {
         const home = sb.home()
         const gw = sb.run(home, {}, `gateway round ${round}`)
+        adoptSuccessors(ctx, sb, home)
         await gw.waitRunning()
         const restart = sb.cli(restartArgs(home))
         await gw.waitLog(moment.line, 30_000)
