@@ -153,7 +153,14 @@ export const runInHome = (home: Option.Option<string>) =>
       Effect.catchTag("RestartRequested", (restart): Effect.Effect<void, RestartRequested | PassThroughExit> =>
         supervised
           ? Effect.fail(restart)
-          : runSuccessors(process.argv.slice(1)).pipe(
+          : runSuccessors({
+            argv: process.argv.slice(1),
+            plannedStopFile: paths.plannedStop,
+            stateFile: paths.state,
+            lifecycleLog: paths.lifecycleLog,
+            self: selfIdentity(),
+            markerTtlMs: Duration.toMillis(config.gateway.marker_ttl)
+          }).pipe(
             Effect.flatMap((code) =>
               code === ExitCode.PlannedStop
                 ? Effect.void

@@ -25,6 +25,7 @@ import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway, verifyGateway } from "./GatewayTarget.js"
 import { markOnlyVerdict, parseMarkOnlyPid } from "./MarkOnlyTarget.js"
+import { readHandOff, stopTargetDuringHandOff } from "./HandOff.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
 import { budgetOf } from "./RunCommand.js"
@@ -145,6 +146,41 @@ export const requestStop = (paths: HomePaths, target: ProcessIdentity, action: S
     yield* say(`${action === "stop" ? "stopping" : "restarting"} gateway (pid ${target.pid})`)
   })
 
+/**
+ * Stops `identity` and waits. A restart already past its final state when the stop arrived brings
+ * a successor back; the last planned stop wins over a restart, so that successor is stopped too.
+ * Returns the incarnation still running when the wait ran out, if any.
+ */
+const stopFollowingRestarts = (
+  paths: HomePaths,
+  identity: ProcessIdentity,
+  wait: Duration.Duration,
+  rounds: number
+): Effect.Effect<Option.Option<ProcessIdentity>, StopFailed> =>
+  Effect.gen(function*() {
+    yield* requestStop(paths, identity, "stop")
+    if (!(yield* waitForExit(identity, wait))) return Option.some(identity)
+    const handOff = yield* readHandOff(paths)
+    if (rounds <= 0 || Option.isNone(handOff) || handOff.value.old.pid !== identity.pid) return Option.none()
+    yield* say(`gateway (pid ${identity.pid}) was restarting when the stop reached it; stopping its successor`)
+    const next = yield* stopTargetDuringHandOff(paths)
+    if (Option.isNone(next) || next.value.pid === identity.pid) return Option.none()
+    return yield* stopFollowingRestarts(paths, next.value, wait, rounds - 1)
+  })
+
+/**
+ * The incarnation is gone (with its successor, if one came up) and the last final state says an
+ * operator stopped it: a stop won over the restart.
+ */
+const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
+  if (isSameProcess(old)) return false
+  const state = readJsonSync(paths.state, GatewayStateDocument)
+  if (state._tag !== "Valid" || state.value.desired_state !== "stopped" || state.value.gateway_state !== "stopped") return false
+  const last = state.value
+  return last.pid === old.pid || last.pid === null || last.start_time === null ||
+    !isSameProcess({ pid: last.pid, startTime: last.start_time })
+}
+
 const timeoutOption = Options.text("timeout").pipe(
   Options.withDescription("how long to wait for the gateway to exit (e.g. 40s; default: its hard shutdown deadline + 5s)"),
   Options.optional
@@ -195,16 +231,20 @@ export const stopCommand = Command.make("stop", {
     yield* stopperMayMark(paths)
 
     const target = yield* findGateway(paths)
-    if (target._tag === "NotRunning") {
-      yield* say(`gateway is not running (${target.note})`)
+    // Between a restarting gateway and its successor nobody holds the home: stop what comes back.
+    const handOff = target._tag === "NotRunning" && Option.isSome(yield* readHandOff(paths))
+    if (handOff) yield* say("a restart is under way; stopping the gateway it brings back")
+    const found = target._tag === "Running" ? Option.some(target.identity) : yield* stopTargetDuringHandOff(paths)
+    if (Option.isNone(found)) {
+      yield* say(`gateway is not running (${target._tag === "NotRunning" ? target.note : "it exited"}${handOff ? "; no successor came up" : ""})`)
       return
     }
-    const { identity } = target
-    yield* requestStop(paths, identity, "stop")
-    if (yield* waitForExit(identity, wait)) {
+    const left = yield* stopFollowingRestarts(paths, found.value, wait, 3)
+    if (Option.isNone(left)) {
       yield* say("gateway stopped")
       return
     }
+    const identity = left.value
     if (!force) {
       return yield* new StopFailed({
         message: `gateway (pid ${identity.pid}) is still running after ${formatDuration(wait)}; ` +
@@ -235,11 +275,14 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
     const wait = yield* waitBudget(paths, timeout)
     yield* stopperMayMark(paths)
     const target = yield* findGateway(paths)
-    if (target._tag === "NotRunning") {
+    // A restart already under way (no gateway holds the home yet) is this one: wait for its successor.
+    const underWay = target._tag === "NotRunning" ? yield* readHandOff(paths) : Option.none()
+    if (target._tag === "NotRunning" && Option.isNone(underWay)) {
       return yield* new StopFailed({ message: `gateway is not running (${target.note}); start it with \`hermes gateway run\`` })
     }
-    const old = target.identity
-    yield* requestStop(paths, old, "restart")
+    const old = target._tag === "Running" ? target.identity : Option.getOrThrow(underWay).old
+    if (target._tag === "Running") yield* requestStop(paths, old, "restart")
+    else yield* say(`a restart of the gateway (pid ${old.pid}) is already under way; waiting for its successor`)
     // Done when a new incarnation holds the home: started by the supervisor, or, alone in a
     // terminal, by the old process, which stays behind as its parent (so its exit is no signal).
     const deadline = Date.now() + Duration.toMillis(wait) + 60_000
@@ -248,6 +291,9 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
       if (next._tag === "Running" && next.identity.pid !== old.pid) {
         yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)
         return
+      }
+      if (next._tag === "NotRunning" && stoppedForGood(paths, old)) {
+        return yield* new StopFailed({ message: `gateway (pid ${old.pid}) was stopped by a planned stop, which wins over a restart; it is not running` })
       }
       yield* Effect.sleep(Duration.millis(200))
     }

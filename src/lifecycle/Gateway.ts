@@ -60,6 +60,7 @@ import {
   followUp,
   type StopRequest
 } from "./StopClassification.js"
+import { overridingDecision } from "./StopFollowUp.js"
 import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
 import { Watchdog } from "./Watchdog.js"
 import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
@@ -67,6 +68,7 @@ import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
 import { formatSnapshot, type Snapshot } from "../forensics/Snapshot.js"
+import { droppedLogWrites } from "../logging/StreamGuard.js"
 
 export interface GatewaySettings {
   readonly budget: ShutdownBudget
@@ -124,6 +126,8 @@ interface Control {
   readonly turns: Ref.Ref<{ drained: number; interrupted: number; drainEnded: string | null }>
   readonly state: Ref.Ref<GatewayStateDocument>
   readonly activeTurns: Ref.Ref<number>
+  /** Set when the final state is being written: from then on the decision no longer changes. */
+  readonly final: Ref.Ref<boolean>
 }
 
 /**
@@ -155,6 +159,7 @@ export const runGateway = (
       phases: yield* Ref.make<ReadonlyArray<PhaseRecord>>([]),
       turns: yield* Ref.make({ drained: 0, interrupted: 0, drainEnded: null as string | null }),
       activeTurns: yield* Ref.make(0),
+      final: yield* Ref.make(false),
       state: yield* Ref.make<GatewayStateDocument>({
         gateway_state: "starting",
         desired_state: "running",
@@ -264,6 +269,9 @@ const life = (settings: GatewaySettings, control: Control) =>
     const signals = yield* Signals
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       const signal = yield* signals.take
+      // Past the final state this life decides nothing: the signal is left to whoever comes next
+      // (the restart parent passes a planned stop on to the successor).
+      if (yield* Ref.get(control.final)) return yield* signals.giveBack(signal)
       if (signal === "SIGUSR2") {
         const active = yield* Ref.get(control.activeTurns)
         const phase = Option.isSome(yield* Ref.get(control.shutdownStartedAt))
@@ -289,13 +297,24 @@ const life = (settings: GatewaySettings, control: Control) =>
       }
     })))
 
+    /** Reads the planned-stop marker as it stands for this incarnation, consuming it when it should. */
+    const readMarker = Effect.gen(function*() {
+      const reading = yield* store.readPlannedStop
+      const now = yield* Clock.currentTimeMillis
+      const marker = evaluateMarker(reading, settings.self, now, Duration.toMillis(settings.budget.markerTtl))
+      if (marker.file === "consume") yield* store.removePlannedStop
+      return marker
+    })
+
     const handleStopRequest = (request: StopRequest) =>
       Effect.gen(function*() {
         const previous = yield* Ref.get(control.decision)
         if (Option.isSome(previous)) {
+          const overriding = yield* overridingDecision(previous.value, request, readMarker)
+          if (Option.isSome(overriding)) yield* Ref.set(control.decision, overriding)
           if (followUp(request) === "force") {
             yield* Effect.logWarning(
-              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${previous.value.classification})`
+              `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${Option.getOrElse(overriding, () => previous.value).classification})`
             )
             yield* Deferred.succeed(control.force, undefined)
           } else {
@@ -305,10 +324,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         }
         // Before the marker is read and consumed, so the record shows it as the stopper left it.
         const snapshot = yield* forensics.snapshot(describeRequest(request))
-        const reading = yield* store.readPlannedStop
-        const now = yield* Clock.currentTimeMillis
-        const marker = evaluateMarker(reading, settings.self, now, Duration.toMillis(settings.budget.markerTtl))
-        if (marker.file === "consume") yield* store.removePlannedStop
+        const marker = yield* readMarker
         const classification = classify(request, marker)
         yield* Ref.set(control.decision, Option.some({ classification, request, marker: marker.note }))
         yield* beginShutdown(snapshot, classification, marker.note)
@@ -694,6 +710,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     /** Phase 8: final state, shutdown report, pid file; the lock is released right after. */
     function finalStep(exit: Exit.Exit<unknown, unknown>) {
       return Effect.gen(function*() {
+        yield* Ref.set(control.final, true)
         const decision = yield* Ref.get(control.decision)
         const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
         const startupError = Option.isNone(decision) && Option.isSome(failure) ? failure : Option.none()
@@ -752,7 +769,8 @@ const life = (settings: GatewaySettings, control: Control) =>
             start_time: settings.self.startTime,
             ...summary,
             exit_reason: exitReason,
-            phases
+            phases,
+            log_writes_dropped: droppedLogWrites()
           }).pipe(
             Effect.catchAll((error) => Effect.logWarning(error.message))
           )

@@ -6,8 +6,8 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { constants } from "node:os"
-import { exitCodeOf, isExiting, PassThroughExit } from "./ExitCode.js"
-import { installSignalHub, type ProcessSignal } from "./Signals.js"
+import { ExitCode, exitCodeOf, isExiting, PassThroughExit } from "./ExitCode.js"
+import { installSignalHub, type ProcessSignal, type SignalHub } from "./SignalHub.js"
 
 /** How a failure is told to the operator: typed errors by their message, defects in full. */
 const report = (exit: Exit.Exit<unknown, unknown>): void => {
@@ -27,16 +27,27 @@ const report = (exit: Exit.Exit<unknown, unknown>): void => {
 
 /** The signal that interrupted an unclaiming command, if any: its exit code is 128 + signo. */
 let interruptedBy: ProcessSignal | undefined
+/** A gateway forced out by a second signal before it could claim them: the code its first one means. */
+let forcedBeforeClaim: number | undefined
 
 export const runMain = makeRunMain(({ fiber, teardown }) => {
   const hub = installSignalHub()
-  // Commands that do not claim signals (stop, status, and `run` before it has taken them over)
-  // are interrupted by the first one; a second one ends the process at once.
+  // Commands that do not claim signals (stop, status) are interrupted by the first one; a second
+  // one ends the process at once. A gateway process never gets here (SignalHub holds its signals).
   hub.setFallback((signal) => {
     if (signal === "SIGUSR1" || signal === "SIGUSR2") return
     if (interruptedBy !== undefined) process.exit(128 + constants.signals[signal])
     interruptedBy = signal
     process.stderr.write(`hermes: interrupted by ${signal}\n`)
+    fiber.unsafeInterruptAsFork(fiber.id())
+  })
+  // A gateway still parsing, loading or starting holds the first signal for its own classification;
+  // a second one forces start-up to be abandoned (CONTRACT 3.2), with the exit code of the first.
+  hub.onHeld((_signal, held) => {
+    if (hub.everClaimed() || forcedBeforeClaim !== undefined) return
+    const stops = held.filter(isStopSignal)
+    if (stops.length < 2) return
+    forcedBeforeClaim = unclaimedExitCode(stops[0]!)
     fiber.unsafeInterruptAsFork(fiber.id())
   })
   // A fiber waiting on a signal or a deferred holds no libuv handle: without this timer Node would
@@ -49,9 +60,28 @@ export const runMain = makeRunMain(({ fiber, teardown }) => {
   })
 })
 
+const isStopSignal = (signal: ProcessSignal): boolean => signal === "SIGTERM" || signal === "SIGINT" || signal === "SIGHUP"
+
+/** What a stop signal means to a gateway that never read its marker: Ctrl+C is planned, the rest not. */
+const unclaimedExitCode = (signal: ProcessSignal): number =>
+  signal === "SIGINT" ? ExitCode.PlannedStop : ExitCode.UnplannedStop
+
+/**
+ * The process's exit code. Only a command that never claimed signals may end with 128 + signo; a
+ * gateway's code follows its first classification, and a gateway that ended before it could
+ * classify an unannounced signal it held did not stop as planned (never 0).
+ */
+export const finalExitCode = (exit: Exit.Exit<unknown, unknown>, hub: SignalHub = installSignalHub()): number => {
+  const interruptedOnly = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+  if (forcedBeforeClaim !== undefined && interruptedOnly) return forcedBeforeClaim
+  if (interruptedBy !== undefined && interruptedOnly && !hub.everClaimed()) return 128 + constants.signals[interruptedBy]
+  const code = exitCodeOf(exit)
+  if (code === ExitCode.PlannedStop && !hub.everClaimed()) {
+    const firstStop = hub.held().find(isStopSignal)
+    if (firstStop !== undefined) return unclaimedExitCode(firstStop)
+  }
+  return code
+}
+
 export const exitTeardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void =>
-  onExit(
-    interruptedBy !== undefined && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-      ? 128 + constants.signals[interruptedBy]
-      : exitCodeOf(exit)
-  )
+  onExit(finalExitCode(exit))

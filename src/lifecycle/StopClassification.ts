@@ -80,6 +80,21 @@ export const needsMarker = (request: StopRequest): boolean =>
 export const followUp = (request: StopRequest): "force" | "ignore" =>
   request._tag === "Signal" && request.signal !== "SIGUSR1" ? "force" : "ignore"
 
+/**
+ * The classification after a later request whose own classification is `later`. The first
+ * decision sticks (a marker written after an unplanned signal does not make it planned; a planned
+ * stop stays planned when a restart or the supervisor's SIGTERM follows), with one exception: the
+ * last planned stop wins over a restart, so a stop asked while a restart drains is a stop.
+ */
+export const settle = (current: Classification, later: Classification): Classification =>
+  current === "restart" && later === "planned" ? "planned" : current
+
+/**
+ * Whether a later request must be classified at all (its marker read and consumed): only while the
+ * decision is a restart, which a planned stop may still override.
+ */
+export const laterRequestMatters = (current: Classification): boolean => current === "restart"
+
 export interface ExitVerdict {
   readonly exitCode: ExitCode
   readonly gatewayState: "stopped" | "running"

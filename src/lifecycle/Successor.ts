@@ -3,43 +3,199 @@
 // a thin parent that forwards signals and returns the successor's exit code. The successor is
 // told it is supervised by this parent, so its own restarts exit 75 and the parent starts the
 // next one: the chain never grows deeper than one parent.
+//
+// The parent is still the incarnation a stopper may have found a moment ago, so it reads the
+// planned-stop marker like the gateway did: a planned stop naming it is passed on as a planned stop
+// of the successor (the last planned stop wins over the restart), a restart naming it is the one
+// already under way, and anything else is passed on as it came.
 import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
 import { constants } from "node:os"
+import { readJsonSync, removeFileSync, writeJsonAtomicSync } from "../home/AtomicFile.js"
+import { GatewayStateDocument } from "../home/GatewayStateFile.js"
+import { appendJsonLineSync } from "../home/HomeStore.js"
+import { PlannedStopDocument } from "../home/PlannedStopFile.js"
+import { type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
 import { ExitCode } from "./ExitCode.js"
-import { installSignalHub } from "./Signals.js"
+import { installSignalHub, type ProcessSignal } from "./SignalHub.js"
+import { evaluateMarker, type MarkerVerdict } from "./StopClassification.js"
 
 /** The HERMES_SUPERVISOR value a successor runs under. */
 export const restartParentKind = "hermes-restart-parent"
 
-const runOnce = (argv: ReadonlyArray<string>) =>
-  Effect.async<number>((resume) => {
-    const child = spawn(process.execPath, [...process.execArgv, ...argv], {
+export interface SuccessorSettings {
+  readonly argv: ReadonlyArray<string>
+  /** The home's planned-stop marker file. */
+  readonly plannedStopFile: string
+  /** gateway_state.json and logs/lifecycle.jsonl, for a restart a planned stop cancelled. */
+  readonly stateFile: string
+  readonly lifecycleLog: string
+  /** This process: the gateway incarnation stoppers know. */
+  readonly self: ProcessIdentity
+  readonly markerTtlMs: number
+}
+
+/**
+ * What the parent does with a signal. `leave`: Ctrl+C reaches the successor from the terminal
+ * itself (same process group). `stop`: a planned stop of this incarnation (a marked SIGTERM/SIGHUP,
+ * or a Ctrl+C that came before the successor existed), passed on as a planned stop of the successor. `coalesce`: a restart of this incarnation, which is the one under way.
+ */
+export type ParentAction = "leave" | "stop" | "coalesce" | "forward"
+
+export const parentAction = (signal: ProcessSignal, marker: MarkerVerdict | null, arrivedBeforeSuccessor = false): ParentAction => {
+  // A Ctrl+C that came before the successor existed never reached it: it is a planned stop to pass on.
+  if (signal === "SIGINT") return arrivedBeforeSuccessor ? "stop" : "leave"
+  if ((signal === "SIGTERM" || signal === "SIGHUP") && marker !== null) {
+    if (marker.applies === "stop") return "stop"
+    if (marker.applies === "restart") return "coalesce"
+  }
+  return "forward"
+}
+
+/**
+ * How the chain ends once a successor exited: a planned stop passed on wins over its restart (75)
+ * and over its death by the very signal we passed on before it could run code of its own.
+ */
+export const chainOutcome = (exit: SuccessorExit): { readonly done: boolean; readonly code: number } => {
+  if (exit.stopPassedOn && (exit.code === ExitCode.PlannedStop || exit.code === ExitCode.Restart || diedByStop(exit))) {
+    return { done: true, code: ExitCode.PlannedStop }
+  }
+  return { done: exit.code !== ExitCode.Restart, code: exit.code }
+}
+
+/** The successor died by the stop signal passed on, before its own handlers were in place. */
+const diedByStop = (exit: SuccessorExit): boolean => exit.signal === "SIGTERM" || exit.signal === "SIGINT"
+
+export interface SuccessorExit {
+  readonly pid?: number | undefined
+  readonly code: number
+  readonly signal: NodeJS.Signals | null
+  readonly stopPassedOn: boolean
+}
+
+const say = (line: string): void => {
+  process.stderr.write(`hermes: ${line}\n`)
+}
+
+const readMarker = (settings: SuccessorSettings): MarkerVerdict => {
+  const verdict = evaluateMarker(
+    readJsonSync(settings.plannedStopFile, PlannedStopDocument),
+    settings.self,
+    Date.now(),
+    settings.markerTtlMs
+  )
+  if (verdict.file === "consume") {
+    try {
+      removeFileSync(settings.plannedStopFile)
+    } catch {
+      // left for the successor, which treats a marker naming another process as not its own
+    }
+  }
+  return verdict
+}
+
+/** Writes a planned-stop marker naming the successor, so that the SIGTERM that follows is planned. */
+const markSuccessorForStop = (settings: SuccessorSettings, pid: number): void => {
+  const startTime = readStartTime(pid)
+  if (startTime === undefined) return
+  try {
+    writeJsonAtomicSync(settings.plannedStopFile, {
+      target_pid: pid,
+      target_start_time: startTime,
+      action: "stop",
+      stopper_pid: settings.self.pid,
+      written_at: new Date().toISOString()
+    })
+  } catch (error) {
+    say(`cannot write the planned-stop marker for the successor (pid ${pid}): ${String(error)}`)
+  }
+}
+
+const runOnce = (settings: SuccessorSettings) =>
+  Effect.async<SuccessorExit>((resume) => {
+    let stopPassedOn = false
+    const child = spawn(process.execPath, [...process.execArgv, ...settings.argv], {
       stdio: "inherit",
       env: { ...process.env, HERMES_SUPERVISOR: restartParentKind }
     })
-    // Ctrl+C reaches the successor from the terminal itself (same process group); everything
-    // else sent to this parent (a plain kill, a stop hook) is passed on.
-    const release = installSignalHub().claim((signal) => {
-      if (signal !== "SIGINT") child.kill(signal)
-    })
+    let successorStarted = false
+    const passOn = (signal: ProcessSignal): void => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+      const marker = signal === "SIGTERM" || signal === "SIGHUP" ? readMarker(settings) : null
+      switch (parentAction(signal, marker, !successorStarted)) {
+        case "leave":
+          return
+        case "coalesce":
+          say(`${signal} asks this gateway (pid ${settings.self.pid}) to restart: already restarting (successor pid ${child.pid})`)
+          return
+        case "stop":
+          say(`${signal} is a planned stop of this gateway (pid ${settings.self.pid}): stopping its successor (pid ${child.pid}) as planned`)
+          stopPassedOn = true
+          if (signal === "SIGINT") {
+            child.kill("SIGINT")
+            return
+          }
+          markSuccessorForStop(settings, child.pid)
+          child.kill("SIGTERM")
+          return
+        case "forward":
+          child.kill(signal)
+      }
+    }
+    // Signals that arrived since the gateway gave them up are delivered here first.
+    const release = installSignalHub().claim(passOn)
+    successorStarted = true
     child.on("exit", (code, signal) => {
       release()
-      resume(Effect.succeed(code ?? 128 + (signal === null ? 0 : constants.signals[signal])))
+      resume(Effect.succeed({ pid: child.pid, code: code ?? 128 + (signal === null ? 0 : constants.signals[signal]), signal, stopPassedOn }))
     })
     child.on("error", (error) => {
       release()
-      process.stderr.write(`hermes: cannot start the successor: ${error.message}\n`)
-      resume(Effect.succeed(ExitCode.Software))
+      say(`cannot start the successor: ${error.message}`)
+      resume(Effect.succeed({ code: ExitCode.Software, signal: null, stopPassedOn }))
     })
   })
 
+/**
+ * The successor died by the planned stop passed on before it could run code of its own, so it never
+ * wrote a state: the final state left by this incarnation (a restart) is corrected to the planned
+ * stop that won, so that `boot` keeps it stopped and `stop` does not wait for a successor.
+ */
+const recordRestartCancelled = (settings: SuccessorSettings, successorPid: number | undefined): void => {
+  const state = readJsonSync(settings.stateFile, GatewayStateDocument)
+  if (state._tag !== "Valid" || state.value.pid !== settings.self.pid) return
+  const at = new Date().toISOString()
+  const exitReason = `planned stop during the restart hand-off: the successor (pid ${successorPid ?? "-"}) was stopped before it started`
+  try {
+    writeJsonAtomicSync(settings.stateFile, GatewayStateDocument.make({
+      ...state.value,
+      desired_state: "stopped",
+      restart_requested: false,
+      exit_code: ExitCode.PlannedStop,
+      exit_reason: exitReason,
+      updated_at: at,
+      shutdown: state.value.shutdown === null ? null : { ...state.value.shutdown, classification: "planned", exit_code: 0 }
+    }))
+    appendJsonLineSync(settings.lifecycleLog, {
+      event: "restart_cancelled",
+      at,
+      pid: settings.self.pid,
+      start_time: settings.self.startTime,
+      successor_pid: successorPid ?? null,
+      exit_code: ExitCode.PlannedStop,
+      exit_reason: exitReason
+    })
+  } catch (error) {
+    say(`cannot record the cancelled restart: ${String(error)}`)
+  }
+}
+
 /** Runs successors until one ends other than with a restart; its code becomes ours. */
-export const runSuccessors = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
+export const runSuccessors = (settings: SuccessorSettings): Effect.Effect<number> =>
   Effect.gen(function*() {
-    while (true) {
-      yield* Effect.log("restart requested and no supervisor: starting the successor in this terminal")
-      const code = yield* runOnce(argv)
-      if (code !== ExitCode.Restart) return code
-    }
+    yield* Effect.log("restart requested and no supervisor: starting the successor in this terminal")
+    const exit = yield* runOnce(settings)
+    const outcome = chainOutcome(exit)
+    if (exit.stopPassedOn && diedByStop(exit)) recordRestartCancelled(settings, exit.pid)
+    return outcome.done ? outcome.code : yield* runSuccessors(settings)
   })
