@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import { type FileReading, readJsonSync } from "../home/AtomicFile.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
 import type { HomePaths } from "../home/HomePaths.js"
-import { isSameProcess, type ProcessIdentity } from "../home/ProcessIdentity.js"
+import type { ProcessIdentity } from "../home/ProcessIdentity.js"
 import { findGateway } from "./GatewayTarget.js"
 
 /** How long after the old gateway's final state a successor is still expected. */
@@ -37,9 +37,11 @@ export const readHandOff = (paths: HomePaths): Effect.Effect<Option.Option<HandO
   Clock.currentTimeMillis.pipe(Effect.map((now) => handOffOf(readJsonSync(paths.state, GatewayStateDocument), now)))
 
 /**
- * Whom to stop while a restart is under way: the successor once it holds the home, else the old
- * incarnation while it is alive (it is the successor's parent and passes a planned stop on).
- * None when no restart is under way, or when no successor came within the hand-off window.
+ * Whom to stop while a restart is under way: the successor, once it holds the home. The old
+ * incarnation has given up the home's lock by then, so it can no longer prove it is this home's
+ * gateway and is never signalled (GatewayTarget.ts); a successor that holds the lock has claimed
+ * its signals and classifies the marked stop itself. None when no restart is under way, or when
+ * no successor came within the hand-off window.
  */
 export const stopTargetDuringHandOff = (paths: HomePaths): Effect.Effect<Option.Option<ProcessIdentity>> =>
   Effect.gen(function*() {
@@ -47,7 +49,6 @@ export const stopTargetDuringHandOff = (paths: HomePaths): Effect.Effect<Option.
     if (target._tag === "Running") return Option.some(target.identity)
     const handOff = yield* readHandOff(paths)
     if (Option.isNone(handOff)) return Option.none()
-    if (isSameProcess(handOff.value.old)) return Option.some(handOff.value.old)
     yield* Effect.sleep(Duration.millis(100))
     return yield* stopTargetDuringHandOff(paths)
   })

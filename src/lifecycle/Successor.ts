@@ -38,18 +38,37 @@ export interface SuccessorSettings {
 /**
  * What the parent does with a signal. `leave`: Ctrl+C reaches the successor from the terminal
  * itself (same process group). `stop`: a planned stop of this incarnation (a marked SIGTERM/SIGHUP,
- * or a Ctrl+C that came before the successor existed), passed on as a planned stop of the successor. `coalesce`: a restart of this incarnation, which is the one under way.
+ * or a Ctrl+C that came before the successor existed), passed on as a planned stop of the
+ * successor. `coalesce`: a restart of this incarnation, which is the one under way.
+ *
+ * Until the successor has taken over the home, the parent is still the incarnation that decided to
+ * restart, and an unmarked SIGTERM/SIGHUP is a second signal of that decision: it cannot turn the
+ * restart into anything else (CONTRACT 3.2). Concurrent `restart` commands produce exactly that:
+ * each writes its marker and signals, markers overwrite one another, and the gateway consumes them,
+ * so a late signal finds none. Passed on, it would kill a successor still loading and end the home
+ * with no gateway at all. Once the successor holds the home, signals are its own again.
  */
 export type ParentAction = "leave" | "stop" | "coalesce" | "forward"
 
-export const parentAction = (signal: ProcessSignal, marker: MarkerVerdict | null, arrivedBeforeSuccessor = false): ParentAction => {
+export const parentAction = (
+  signal: ProcessSignal,
+  marker: MarkerVerdict | null,
+  arrivedBeforeSuccessor = false,
+  successorHoldsHome = true
+): ParentAction => {
   // A Ctrl+C that came before the successor existed never reached it: it is a planned stop to pass on.
   if (signal === "SIGINT") return arrivedBeforeSuccessor ? "stop" : "leave"
-  if ((signal === "SIGTERM" || signal === "SIGHUP") && marker !== null) {
-    if (marker.applies === "stop") return "stop"
-    if (marker.applies === "restart") return "coalesce"
+  if (signal === "SIGTERM" || signal === "SIGHUP") {
+    if (marker?.applies === "stop") return "stop"
+    if (marker?.applies === "restart" || !successorHoldsHome) return "coalesce"
   }
   return "forward"
+}
+
+/** The successor has taken over the home once the state file names it. */
+const holdsHome = (settings: SuccessorSettings, pid: number): boolean => {
+  const state = readJsonSync(settings.stateFile, GatewayStateDocument)
+  return state._tag === "Valid" && state.value.pid === pid
 }
 
 /**
@@ -122,11 +141,13 @@ const runOnce = (settings: SuccessorSettings) =>
     const passOn = (signal: ProcessSignal): void => {
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
       const marker = signal === "SIGTERM" || signal === "SIGHUP" ? readMarker(settings) : null
-      switch (parentAction(signal, marker, !successorStarted)) {
+      switch (parentAction(signal, marker, !successorStarted, holdsHome(settings, child.pid))) {
         case "leave":
           return
         case "coalesce":
-          say(`${signal} asks this gateway (pid ${settings.self.pid}) to restart: already restarting (successor pid ${child.pid})`)
+          say(marker?.applies === "restart"
+            ? `${signal} asks this gateway (pid ${settings.self.pid}) to restart: already restarting (successor pid ${child.pid})`
+            : `${signal} while the successor (pid ${child.pid}) is still starting: the restart under way stands`)
           return
         case "stop":
           say(`${signal} is a planned stop of this gateway (pid ${settings.self.pid}): stopping its successor (pid ${child.pid}) as planned`)

@@ -275,8 +275,18 @@ describe("shutdown ordering (property)", () => {
         const events = r.events
         const startupFailsAt = startupFailureTime(s)
 
-        // the exit code equals the table's verdict
-        expect(exitCodeOf(exit)).toBe(expectedExitCode(s, startupFailsAt))
+        // the exit code equals the table's verdict; the last planned stop wins over a restart while
+        // the decision is open (a SIGTERM with a stop marker naming self after SIGUSR1). The model
+        // only logs when it sends the second signal, not when the gateway reads it, so a signal sent
+        // before the final state was written may land on either side of the freeze; after it, 75.
+        const code = exitCodeOf(exit)
+        const expected = expectedExitCode(s, startupFailsAt)
+        const second = events.indexOf("signal:second")
+        const finalState = events.indexOf("state:stopped")
+        const stopMayWin = expected === 75 && s.firstSignal.signal === "SIGUSR1" && s.marker === "self-stop" &&
+          second >= 0 && (finalState === -1 || second < finalState)
+        if (stopMayWin) expect([0, 75]).toContain(code)
+        else expect(code).toBe(expected)
 
         // the clean-shutdown marker is written before any other shutdown step
         const marker = events.indexOf("clean_shutdown")

@@ -218,6 +218,16 @@ describe("restart parent", () => {
     expect(parentAction("SIGINT", null, true)).toBe("stop")
   })
 
+  it("before the successor holds the home, an unmarked SIGTERM/SIGHUP cannot end the restart; a stop marker still wins", () => {
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+      expect(parentAction(signal, verdict(null), false, false)).toBe("coalesce")
+      expect(parentAction(signal, null, false, false)).toBe("coalesce")
+      expect(parentAction(signal, verdict("stop"), false, false)).toBe("stop")
+      expect(parentAction(signal, verdict(null), false, true)).toBe("forward")
+    }
+    expect(parentAction("SIGUSR1", null, false, false)).toBe("forward")
+  })
+
   it.prop("the chain ends with 0 once a planned stop was passed on, unless the successor failed otherwise", {
     code: fc.constantFrom(0, 1, 69, 70, 75, 78, 143),
     signal: fc.constantFrom<NodeJS.Signals | null>(null, "SIGTERM", "SIGINT", "SIGKILL"),
