@@ -49,6 +49,12 @@ export const homeEntries = (paths: HomePaths): ReadonlyArray<HomeEntry> => [
 
 /** Names the gateway makes in the home besides the fixed ones (temp files, corrupt copies, probes, lock). */
 const gatewayNamePattern = /^(\..+\.\d+\.\d+\.tmp|state\.db\.corrupt-.+|\.hermes-probe-.+|gateway\.lock|gateway\.sock)$/
+/**
+ * What the gateway itself writes under logs/ besides its fixed files: SIGUSR2 diagnostic reports.
+ * Other files there (a supervisor's own logs, e.g. supervisord's stdout/stderr files) belong to
+ * whoever writes them, under that writer's umask and owner, and are not the gateway's to judge.
+ */
+const gatewayLogPattern = /^(diagnostic-.+\.(report|summary)\.json|\..+\.\d+\.\d+\.tmp)$/
 
 export type EntryFinding =
   | { readonly _tag: "Unsafe"; readonly file: string; readonly reason: "link" | "kind" | "owner" | "unexaminable"; readonly message: string }
@@ -179,7 +185,7 @@ const kindOf = (file: string): EntryKind => {
 
 /**
  * `gateway doctor`: every problem with the gateway's entries in the home (the fixed ones, temp
- * files, corrupt copies, everything under logs/), one message each, without changing anything.
+ * files, corrupt copies, its files under logs/), one message each, without changing anything.
  * The owner they must have is the home's owner. config.yaml is the operator's: it may be a link,
  * but it must not be writable by others (it names the agent and holds secrets).
  */
@@ -199,6 +205,7 @@ export const auditHomeFiles = (paths: HomePaths): ReadonlyArray<string> => {
       .filter((file) => !known.has(file))
       .map((file) => ({ path: file, kind: kindOf(file), inPlace: false })),
     ...(isRealDirectory(paths.logs) ? listDir(paths.logs) : [])
+      .filter((name) => gatewayLogPattern.test(name))
       .map((name) => path.join(paths.logs, name))
       .filter((file) => !known.has(file))
       .map((file) => ({ path: file, kind: kindOf(file), inPlace: false }))

@@ -2,33 +2,26 @@
 // given a home under a regular file, under a missing parent, behind a directory it may not search,
 // or that is itself a regular file, exits 78 with one line on stderr: never "internal error" (70)
 // with a stack trace, never a hang, and nothing is created on the way.
-import { execFile, execFileSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { beforeAll, describe, it } from "vitest"
+import { afterAll, beforeAll, describe, it } from "vitest"
 import { assertBuilt, hermesJs } from "./harness.js"
+import { makeReadableInstall, type ReadableInstall } from "./ReadableInstall.js"
 
 beforeAll(assertBuilt)
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0
 const nobody = 65534
 
-/** Root runs the unprivileged case as nobody, who must be able to read the bundle (not so under a 0700 checkout). */
-const nobodyProblem = ((): string | undefined => {
-  if (!isRoot) return undefined
-  try {
-    const readable = "require('fs').accessSync(process.argv[1], 4)"
-    execFileSync(
-      "setpriv",
-      [`--reuid=${nobody}`, `--regid=${nobody}`, "--clear-groups", process.execPath, "-e", readable, hermesJs],
-      { stdio: "ignore", timeout: 10_000 }
-    )
-    return undefined
-  } catch {
-    return `user nobody cannot run ${hermesJs}`
-  }
-})()
+/** Root runs the unprivileged case as nobody, from a copy nobody can read (ReadableInstall.ts). */
+const nobodyProblem = isRoot && spawnSync("setpriv", [`--reuid=${nobody}`, `--regid=${nobody}`, "--clear-groups", "true"]).status !== 0
+  ? "setpriv cannot run a command as user nobody"
+  : undefined
+let nobodys: ReadableInstall
+beforeAll(() => void (nobodys = makeReadableInstall()))
+afterAll(() => nobodys?.remove())
 
 const verbs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["run", ["run"]],
@@ -58,7 +51,7 @@ const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
 /** `hermes gateway ARGS`, as another user when `asUid` is given (setpriv); SIGKILLed after 30 s. */
 const hermes = (args: ReadonlyArray<string>, options: { asUid?: number; env?: Record<string, string> } = {}) =>
   new Promise<Outcome>((resolve) => {
-    const command = [process.execPath, hermesJs, "gateway", ...args]
+    const command = [process.execPath, options.asUid === undefined ? hermesJs : nobodys.hermesJs, "gateway", ...args]
     const [file, ...rest] = options.asUid === undefined
       ? command
       : ["setpriv", `--reuid=${options.asUid}`, `--regid=${options.asUid}`, "--clear-groups", ...command]

@@ -5,16 +5,20 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
-import { beforeAll, describe, it, type TestContext } from "vitest"
+import { afterAll, beforeAll, describe, it, type TestContext } from "vitest"
 import * as Option from "effect/Option"
 import { tryLockFileSync } from "../../src/home/FileLock.js"
 import { readStartTime } from "../../src/home/ProcessIdentity.js"
-import { assertBuilt, chat, type Home, homeAt, hermesJs, Sandbox, waitFor } from "./harness.js"
+import { assertBuilt, chat, type Home, homeAt, Sandbox, waitFor } from "./harness.js"
+import { makeReadableInstall, type ReadableInstall } from "./ReadableInstall.js"
 
-beforeAll(assertBuilt)
-
-const attackerScript = fileURLToPath(new URL("./fixtures/lock-attacker.mjs", import.meta.url))
+// nobody runs the attacker, the CLI and a gateway of its own from a copy it can read.
+let nobodys: ReadableInstall
+beforeAll(() => {
+  assertBuilt()
+  nobodys = makeReadableInstall(["lock-attacker.mjs"])
+})
+afterAll(() => nobodys?.remove())
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0
 const canDropToNobody = isRoot && process.platform === "linux" &&
   spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, "-e", ""]).status === 0
@@ -40,7 +44,7 @@ class Extras {
 
   /** Runs the attacker as nobody; resolves with its JSON report line (the process may stay alive). */
   attacker(args: ReadonlyArray<string>): Promise<Record<string, any>> {
-    const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, attackerScript, ...args], {
+    const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, nobodys.fixture("lock-attacker.mjs"), ...args], {
       stdio: ["ignore", "pipe", "pipe"]
     })
     this.children.push(child)
@@ -106,7 +110,7 @@ asRootWithNobody("another local user against a root gateway's home", () => {
 
     // The CLI as nobody gets nothing either.
     for (const args of [["sessions"], ["sessions", "show", sessionId], ["sessions", "reactivate", sessionId]]) {
-      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, hermesJs, "gateway", ...args, "--home", home.dir], {
+      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, nobodys.hermesJs, "gateway", ...args, "--home", home.dir], {
         encoding: "utf8"
       })
       expect(r.status, `${args.join(" ")}: ${r.stdout}${r.stderr}`).not.toBe(0)
@@ -329,7 +333,7 @@ onLinux("the lock and the control socket across lives", () => {
     const lock = fs.statSync(path.join(home.dir, "gateway.lock"))
     expect({ uid: lock.uid, gid: lock.gid, mode: lock.mode & 0o777 }).toEqual({ uid: 65534, gid: 65534, mode: 0o600 })
     // The owner's own gateway can take it.
-    const gw = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, hermesJs, "gateway", "run", "--home", home.dir], {
+    const gw = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, nobodys.hermesJs, "gateway", "run", "--home", home.dir], {
       stdio: ["ignore", "ignore", "pipe"]
     })
     ctx.onTestFinished(() => void gw.kill("SIGKILL"))

@@ -1,14 +1,19 @@
 // A stopper running as root (`sudo hermes gateway stop`) against a gateway of an unprivileged user
 // (CONTRACT 1: the marker is 0600): the marker must end up owned by the home's owner, or the
 // gateway cannot read it and the stop looks unplanned. A stopper that can make it neither says so.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { beforeAll, describe, it, type TestContext } from "vitest"
-import { assertBuilt, Gateway, type Home, hermesJs, Sandbox } from "./harness.js"
+import { afterAll, beforeAll, describe, it, type TestContext } from "vitest"
+import { assertBuilt, Gateway, type Home, Sandbox } from "./harness.js"
+import { makeReadableInstall, type ReadableInstall } from "./ReadableInstall.js"
 
-beforeAll(assertBuilt)
+let readable: ReadableInstall
+beforeAll(() => {
+  assertBuilt()
+  readable = makeReadableInstall()
+})
+afterAll(() => readable?.remove())
 
 const isRoot = typeof process.geteuid === "function" && process.geteuid() === 0
 const nobody = 65534
@@ -20,23 +25,8 @@ const as = (uid: number): ReadonlyArray<string> => [`--reuid=${uid}`, `--regid=$
 const environment = (): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HERMES_") && key !== "NODE_OPTIONS"))
 
-/**
- * The bundle as an unprivileged user can load it: the built one when every directory above it is
- * searchable, else a copy in a world-readable temp dir (node_modules linked beside it for the
- * SQLite engine). Removed when the test ends.
- */
-const bundleFor = (ctx: TestContext, uid: number): string => {
-  const readable = spawnSync("setpriv", [...as(uid), process.execPath, "-e", `require("fs").accessSync(${JSON.stringify(hermesJs)}, 4)`])
-  if (readable.status === 0) return hermesJs
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hermes-bundle-"))
-  ctx.onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }))
-  fs.chmodSync(dir, 0o755)
-  fs.mkdirSync(path.join(dir, "dist"), { mode: 0o755 })
-  fs.copyFileSync(hermesJs, path.join(dir, "dist", "hermes.js"))
-  fs.chmodSync(path.join(dir, "dist", "hermes.js"), 0o644)
-  fs.symlinkSync(fs.realpathSync(path.join(path.dirname(hermesJs), "..", "node_modules")), path.join(dir, "node_modules"))
-  return path.join(dir, "dist", "hermes.js")
-}
+/** The bundle as the unprivileged users of these tests can load it (ReadableInstall.ts). */
+const bundleFor = (_ctx: TestContext, _uid: number): string => readable.hermesJs
 
 /** Hands a sandbox home to `uid` (0700), as an operator's `install -d -o USER` would. */
 const giveHome = (home: Home, uid: number): void => {

@@ -244,6 +244,9 @@ describe("doctor's audit of the home's files", () => {
     fs.chmodSync(path.join(dir, "config.yaml"), 0o666)
     fs.writeFileSync(path.join(dir, "notes.txt"), "the operator's, not audited")
     fs.chmodSync(path.join(dir, "notes.txt"), 0o666)
+    // a supervisor's own log (the generated supervisord program writes logs/gateway.log) is its writer's
+    fs.writeFileSync(path.join(dir, "logs", "gateway.log"), "supervisord's, not audited")
+    fs.chmodSync(path.join(dir, "logs", "gateway.log"), 0o644)
     const problems = auditHomeFiles(homePaths(dir))
     expect(problems).toHaveLength(6)
     expect(problems.join("\n")).toContain(`${path.join(dir, "logs", "lifecycle.jsonl")} is a symbolic link (-> ${target.file})`)
