@@ -2,7 +2,7 @@
 // needs from the kernel (TurnIntake). One value per platform; the kernel owns the ordering.
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
-import type { ChatMessage } from "../agents/Agent.js"
+import type { AgentReport, AgentUsage, ChatMessage, FinishReason, GenerationOptions } from "../agents/Agent.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 
 export interface InboundMessage {
@@ -22,6 +22,11 @@ export interface InboundMessage {
    * closes the window between recording a message and acknowledging it to the platform.
    */
   readonly externalId?: string | undefined
+  /**
+   * The client's generation parameters (HTTP: temperature, max_tokens, ...), handed to the agent.
+   * Not recorded: a resumed turn (push platforms only) runs with the agent's defaults.
+   */
+  readonly generation?: GenerationOptions | undefined
 }
 
 export interface TurnIds {
@@ -30,7 +35,17 @@ export interface TurnIds {
 }
 
 export type TurnOutcome =
-  | { readonly _tag: "Completed"; readonly ids: TurnIds; readonly reply: string }
+  | {
+    readonly _tag: "Completed"
+    readonly ids: TurnIds
+    readonly reply: string
+    /** The model that answered, when the agent reported one. */
+    readonly model?: string | undefined
+    /** The model server's token counts, when the agent reported them. */
+    readonly usage?: AgentUsage | undefined
+    /** Why the model stopped, when the agent reported it ("stop" otherwise). */
+    readonly finishReason?: FinishReason | undefined
+  }
   | { readonly _tag: "Interrupted"; readonly ids: TurnIds; readonly reason: string }
   | { readonly _tag: "Failed"; readonly ids: TurnIds; readonly message: string }
   /** The message was recorded by an earlier turn (same externalId); that turn owns the answer. */
@@ -48,6 +63,8 @@ export interface TurnHooks {
   readonly onAccepted?: (ids: TurnIds) => Effect.Effect<void>
   /** Reply text as the agent produces it, for streaming responses. */
   readonly onChunk?: (text: string) => Effect.Effect<void>
+  /** What the agent reports about its answer (model, usage) as it learns it. */
+  readonly onReport?: (report: AgentReport) => Effect.Effect<void>
 }
 
 export interface TurnIntake {

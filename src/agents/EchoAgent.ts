@@ -1,5 +1,7 @@
 // The echo agent replies with the user's own message after an optional delay (agent.echo.delay):
-// no model needed to try the gateway, and a long delay makes drains observable by hand.
+// no model needed to try the gateway, and a long delay makes drains observable by hand. It ignores
+// every generation parameter (max_tokens included: cutting the echo would only hide what was sent)
+// and reports no usage, so the HTTP adapter answers with its own word-count estimate.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

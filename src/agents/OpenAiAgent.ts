@@ -17,7 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
 import { ConfigError } from "../config/LoadConfig.js"
-import { Agent, AgentError, type AgentRequest, type ChatMessage } from "./Agent.js"
+import { Agent, AgentError, type AgentReport, type AgentRequest, type AgentUsage, type ChatMessage } from "./Agent.js"
 
 export interface OpenAiOptions {
   /** Up to and including the API version, without a trailing slash: http://127.0.0.1:11434/v1 */
@@ -114,11 +114,28 @@ class Failure {
   constructor(readonly message: string, readonly cause?: unknown) {}
 }
 
-type SseEvent = { readonly _tag: "Content"; readonly text: string } | { readonly _tag: "Done" }
+type SseEvent =
+  | { readonly _tag: "Content"; readonly text: string }
+  | { readonly _tag: "Report"; readonly report: AgentReport }
+  | { readonly _tag: "Done" }
 
-/** One SSE `data:` payload to the content it carries; None for chunks without text (role, finish). */
-export const parseSseData = (data: string): Either.Either<Option.Option<SseEvent>, Failure> => {
-  if (data.trim() === "[DONE]") return Either.right(Option.some({ _tag: "Done" }))
+const isCount = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && value >= 0
+
+/** The chunk's `usage` when it is well formed (OpenAI sends it in a last chunk with include_usage). */
+const usageIn = (usage: unknown): AgentUsage | undefined => {
+  if (typeof usage !== "object" || usage === null) return undefined
+  const { prompt_tokens, completion_tokens, total_tokens } = usage as Record<string, unknown>
+  return isCount(prompt_tokens) && isCount(completion_tokens)
+    ? { prompt_tokens, completion_tokens, total_tokens: isCount(total_tokens) ? total_tokens : prompt_tokens + completion_tokens }
+    : undefined
+}
+
+/**
+ * One SSE `data:` payload to what it carries: the model and usage the server reports (every chunk
+ * names the model; usage comes once), then the text. None of them for role-only or finish chunks.
+ */
+export const parseSseData = (data: string): Either.Either<ReadonlyArray<SseEvent>, Failure> => {
+  if (data.trim() === "[DONE]") return Either.right([{ _tag: "Done" }])
   let parsed: unknown
   try {
     parsed = JSON.parse(data)
@@ -128,29 +145,38 @@ export const parseSseData = (data: string): Either.Either<Option.Option<SseEvent
   if (typeof parsed !== "object" || parsed === null) {
     return Either.left(new Failure("the model server sent a malformed stream (not an object)", data))
   }
-  const obj = parsed as { error?: unknown; choices?: unknown }
+  const obj = parsed as { error?: unknown; choices?: unknown; model?: unknown; usage?: unknown }
   if (obj.error !== undefined && obj.error !== null) {
     return Either.left(new Failure(`the model server failed mid-answer: ${serverErrorMessage(data)}`, data))
   }
   if (!Array.isArray(obj.choices)) {
     return Either.left(new Failure("the model server sent a malformed stream (no choices)", data))
   }
+  const usage = usageIn(obj.usage)
+  const model = typeof obj.model === "string" && obj.model.trim() !== "" ? obj.model : undefined
+  const events: Array<SseEvent> = model === undefined && usage === undefined
+    ? []
+    : [{ _tag: "Report", report: { ...(model === undefined ? {} : { model }), ...(usage === undefined ? {} : { usage }) } }]
   const first: unknown = obj.choices[0]
-  if (first === undefined) return Either.right(Option.none())
+  if (first === undefined) return Either.right(events)
+  const finish = typeof first === "object" && first !== null ? (first as { finish_reason?: unknown }).finish_reason : undefined
+  if (finish === "stop" || finish === "length" || finish === "content_filter") {
+    events.push({ _tag: "Report", report: { finishReason: finish } })
+  }
   const delta = typeof first === "object" && first !== null ? (first as { delta?: unknown }).delta : undefined
   const content = typeof delta === "object" && delta !== null ? (delta as { content?: unknown }).content : undefined
-  if (content === undefined || content === null) return Either.right(Option.none())
+  if (content === undefined || content === null) return Either.right(events)
   if (typeof content !== "string") {
     return Either.left(new Failure("the model server sent a malformed stream (content is not text)", data))
   }
-  return Either.right(content === "" ? Option.none() : Option.some({ _tag: "Content", text: content }))
+  return Either.right(content === "" ? events : [...events, { _tag: "Content", text: content }])
 }
 
 /**
- * SSE lines to the text they carry: `data:` lines (multi-line data joined with \n per the SSE spec), events ended
+ * SSE lines to the events they carry: `data:` lines (multi-line data joined with \n per the SSE spec), events ended
  * by a blank line; comments (`:`), `event:`, `id:` and `retry:` fields are ignored.
  */
-const sseText = <E>(lines: Stream.Stream<string, E>): Stream.Stream<string, E | Failure> =>
+const sseEvents = <E>(lines: Stream.Stream<string, E>): Stream.Stream<SseEvent, E | Failure> =>
   lines.pipe(
     Stream.concat(Stream.make("")), // flush an event not followed by a blank line
     Stream.mapAccum([] as Array<string>, (pending, line): [Array<string>, Option.Option<string>] => {
@@ -163,9 +189,8 @@ const sseText = <E>(lines: Stream.Stream<string, E>): Stream.Stream<string, E | 
     }),
     Stream.filterMap((data: Option.Option<string>) => data),
     Stream.mapEffect((data: string) => parseSseData(data)),
-    Stream.filterMap((event: Option.Option<SseEvent>) => event),
-    Stream.takeUntil((event) => event._tag === "Done"),
-    Stream.filterMap((event: SseEvent) => (event._tag === "Content" ? Option.some(event.text) : Option.none<string>()))
+    Stream.flattenIterables,
+    Stream.takeUntil((event) => event._tag === "Done")
   )
 
 /** An error and its `cause` chain as one line, e.g. "TypeError: fetch failed <- Error: connect ECONNREFUSED ...". */
@@ -210,12 +235,16 @@ export const makeOpenAiAgent = (options: OpenAiOptions) =>
 
     const respond = (request: AgentRequest): Stream.Stream<string, AgentError> => {
       const body = {
+        // The client's parameters first, so nothing in them can replace what the gateway decides.
+        ...request.generation,
         model: options.model,
         messages: contextWindow(request.messages, options.maxContextMessages).map((m) => ({
           role: m.role,
           content: m.content
         })),
-        stream: true
+        stream: true,
+        // The model server's own token counts, in a last chunk (servers that do not know it ignore it).
+        stream_options: { include_usage: true }
       }
       const httpRequest = HttpClientRequest.post(url).pipe(
         HttpClientRequest.setHeader("accept", "text/event-stream"),
@@ -248,7 +277,13 @@ export const makeOpenAiAgent = (options: OpenAiOptions) =>
             Stream.timeoutFail(() => timedOut("send anything"), options.timeout),
             Stream.decodeText(),
             Stream.splitLines,
-            sseText
+            sseEvents,
+            Stream.mapEffect((event: SseEvent) =>
+              event._tag === "Report" && request.onReport !== undefined
+                ? Effect.as(request.onReport(event.report), Option.none<string>())
+                : Effect.succeed(event._tag === "Content" ? Option.some(event.text) : Option.none<string>())
+            ),
+            Stream.filterMap((text: Option.Option<string>) => text)
           )
         })
       )

@@ -12,7 +12,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type InboundMessage, IntakeClosed, type TurnHooks, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/Adapter.js"
-import { Agent } from "../agents/Agent.js"
+import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 
 export type DrainEnd = "empty" | "deadline" | "forced"
@@ -48,7 +48,8 @@ export const makeTurnSupervisor = (
     const runTurn = (
       begin: Effect.Effect<BegunTurn, SessionDbError>,
       hooks: TurnHooks | undefined,
-      ids: Ref.Ref<TurnIds | undefined>
+      ids: Ref.Ref<TurnIds | undefined>,
+      generation: GenerationOptions | undefined
     ) =>
       Effect.gen(function*() {
         const begun = yield* begin
@@ -57,13 +58,19 @@ export const makeTurnSupervisor = (
         yield* Ref.set(ids, begun.ids)
         if (hooks?.onAccepted) yield* hooks.onAccepted(begun.ids)
         const onChunk = hooks?.onChunk
-        const chunks = yield* agent.respond({ sessionId: begun.ids.sessionId, messages: begun.context }).pipe(
+        const reported = yield* Ref.make<AgentReport>({})
+        const onReport = (report: AgentReport) =>
+          Ref.update(reported, (known) => ({ ...known, ...report })).pipe(
+            Effect.zipRight(hooks?.onReport?.(report) ?? Effect.void)
+          )
+        const chunks = yield* agent.respond({ sessionId: begun.ids.sessionId, messages: begun.context, generation, onReport }).pipe(
           onChunk === undefined ? (s) => s : Stream.tap(onChunk),
           Stream.runCollect
         )
         const reply = Chunk.join(chunks, "")
         yield* db.completeTurn(begun.ids, reply)
-        return { _tag: "Completed", ids: begun.ids, reply } satisfies TurnOutcome as TurnOutcome
+        const { finishReason, model, usage } = yield* Ref.get(reported)
+        return { _tag: "Completed", ids: begun.ids, reply, model, usage, finishReason } satisfies TurnOutcome as TurnOutcome
       }).pipe(
         Effect.catchAll((error) =>
           Effect.gen(function*() {
@@ -96,13 +103,17 @@ export const makeTurnSupervisor = (
       )
 
     /** Runs one turn in the set and waits for it; the caller's going away does not cancel it. */
-    const supervise = (begin: Effect.Effect<BegunTurn, SessionDbError>, hooks: TurnHooks | undefined) =>
+    const supervise = (
+      begin: Effect.Effect<BegunTurn, SessionDbError>,
+      hooks: TurnHooks | undefined,
+      generation?: GenerationOptions
+    ) =>
       Effect.gen(function*() {
         if (!(yield* Ref.get(open))) {
           return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
         }
         const ids = yield* Ref.make<TurnIds | undefined>(undefined)
-        const fiber = yield* FiberSet.run(set, runTurn(begin, hooks, ids))
+        const fiber = yield* FiberSet.run(set, runTurn(begin, hooks, ids, generation))
         yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
         const exit = yield* Fiber.await(fiber)
         yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
@@ -122,7 +133,7 @@ export const makeTurnSupervisor = (
       })
 
     const intake: TurnIntake = {
-      submit: (inbound: InboundMessage, hooks) => supervise(db.beginTurn(inbound), hooks),
+      submit: (inbound: InboundMessage, hooks) => supervise(db.beginTurn(inbound), hooks, inbound.generation),
       resume: (turnId, hooks) => supervise(db.resumeTurn(turnId), hooks),
       delivered: (ids) =>
         db.markDelivered(ids).pipe(

@@ -5,6 +5,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { ChatMessage } from "../../agents/Agent.js"
 import type { InboundMessage } from "../Adapter.js"
+import { forwardedFields, generationOf, refusedFields, refusedNames } from "./GenerationParameters.js"
 import { maxJsonNesting, nestsDeeperThan } from "./JsonNesting.js"
 
 /** Short rendering of a rejected value for error messages; never the whole body. */
@@ -65,8 +66,13 @@ const Messages = Schema.Array(Message).annotations({
   )
 )
 
-/** Fields the gateway uses; every other OpenAI field (temperature, tools, ...) is accepted and ignored. */
+/**
+ * Fields the gateway uses, forwards (GenerationParameters) or refuses; every other OpenAI field
+ * (metadata, store, service_tier, ...) is accepted and ignored.
+ */
 export const ChatCompletionRequest = Schema.Struct({
+  ...forwardedFields,
+  ...refusedFields,
   model: Schema.optional(Schema.NullOr(Schema.String)),
   messages: Messages,
   stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
@@ -103,9 +109,12 @@ export const decodeChatCompletionRequest = (json: unknown): Either.Either<ChatCo
     const issue = issues.reduce((best, next) => next.path.length > best.path.length ? next : best)
     const where = formatPath(issue.path)
     const first = issue.path[0]
+    const param = typeof first === "string" ? first : null
     return {
       message: where === "" ? issue.message : `${where}: ${issue.message}`,
-      param: typeof first === "string" ? first : null
+      param,
+      // OpenAI's code for a parameter the model cannot take; clients may branch on it.
+      ...(param !== null && refusedNames.has(param) ? { code: "unsupported_parameter" } : {})
     }
   })
 
@@ -163,6 +172,7 @@ export const toInboundMessage = (
     sessionKey: presentOrUndefined(request.user) ?? presentOrUndefined(sessionHeader),
     text: inbound === undefined ? "" : textOf(inbound.content),
     history: request.messages.slice(0, Math.max(last, 0)).flatMap(toChatMessage),
-    user: presentOrUndefined(request.user)
+    user: presentOrUndefined(request.user),
+    generation: generationOf(request)
   }
 }

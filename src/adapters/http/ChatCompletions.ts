@@ -18,7 +18,8 @@ import {
   completionId,
   usageChunk,
   usageOf,
-  type CompletionFields
+  type CompletionFields,
+  type Usage
 } from "./OpenAiResponses.js"
 import { readBody } from "./RequestBody.js"
 import {
@@ -102,6 +103,10 @@ interface Turn {
   readonly closed: () => RequestRejected
 }
 
+/** The model server's token counts when the agent reported them, else the gateway's estimate. */
+const usageOfOutcome = (turn: Turn, outcome: Extract<TurnOutcome, { _tag: "Completed" }>): Usage =>
+  outcome.usage ?? usageOf(turn.promptTexts, outcome.reply)
+
 const fieldsOf = (turn: Turn, ids: TurnIds): CompletionFields => ({
   id: completionId(ids.turnId),
   created: turn.created,
@@ -142,8 +147,10 @@ const plain = (
       200,
       chatCompletion({
         ...fieldsOf(turn, outcome.ids),
+        model: outcome.model ?? turn.context.model,
         reply: outcome.reply,
-        usage: usageOf(turn.promptTexts, outcome.reply)
+        usage: usageOfOutcome(turn, outcome),
+        finishReason: outcome.finishReason
       }),
       sessionHeader(outcome.ids)
     )
@@ -168,9 +175,11 @@ const streamed = (
       sentText = true
       exchange.events.send(chatCompletionChunk({ ...fields, delta: { content: text }, finishReason: null }))
     }
+    // The configured model until the agent reports the one that answers; later chunks carry that.
+    let reportedModel: string | undefined
     const accept = (ids: TurnIds) => {
       if (fields !== undefined) return
-      fields = fieldsOf(turn, ids)
+      fields = { ...fieldsOf(turn, ids), ...(reportedModel === undefined ? {} : { model: reportedModel }) }
       exchange.events = openEventStream(exchange.res, sessionHeader(ids))
       exchange.events.send(chatCompletionChunk({ ...fields, delta: { role: "assistant", content: "" }, finishReason: null }))
       for (const text of early.splice(0)) writeText(text)
@@ -178,7 +187,13 @@ const streamed = (
 
     const outcome = yield* intake.submit(inbound, {
       onAccepted: (ids) => Effect.sync(() => accept(ids)),
-      onChunk: (text) => Effect.sync(() => fields === undefined ? early.push(text) : writeText(text))
+      onChunk: (text) => Effect.sync(() => fields === undefined ? early.push(text) : writeText(text)),
+      onReport: (report) =>
+        Effect.sync(() => {
+          if (report.model === undefined) return
+          reportedModel = report.model
+          if (fields !== undefined) fields = { ...fields, model: report.model }
+        })
     }).pipe(Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed())))
 
     if (outcome._tag !== "Completed") {
@@ -190,7 +205,7 @@ const streamed = (
     if (!sentText) writeText(outcome.reply)
     const events = exchange.events!
     const completed = fields!
-    events.send(chatCompletionChunk({ ...completed, delta: {}, finishReason: "stop" }))
-    if (includeUsage) events.send(usageChunk({ ...completed, usage: usageOf(turn.promptTexts, outcome.reply) }))
+    events.send(chatCompletionChunk({ ...completed, delta: {}, finishReason: outcome.finishReason ?? "stop" }))
+    if (includeUsage) events.send(usageChunk({ ...completed, usage: usageOfOutcome(turn, outcome) }))
     events.done()
   })

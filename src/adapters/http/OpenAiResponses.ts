@@ -50,7 +50,12 @@ export interface CompletionFields {
   readonly model: string
 }
 
-export const chatCompletion = (fields: CompletionFields & { readonly reply: string; readonly usage: Usage }) => ({
+/** OpenAI's finish reasons this gateway can pass on: "length" when max_tokens cut the answer. */
+export type FinishReason = "stop" | "length" | "content_filter"
+
+export const chatCompletion = (
+  fields: CompletionFields & { readonly reply: string; readonly usage: Usage; readonly finishReason?: FinishReason | undefined }
+) => ({
   id: fields.id,
   object: "chat.completion" as const,
   created: fields.created,
@@ -59,7 +64,7 @@ export const chatCompletion = (fields: CompletionFields & { readonly reply: stri
     index: 0,
     message: { role: "assistant" as const, content: fields.reply },
     logprobs: null,
-    finish_reason: "stop" as const
+    finish_reason: fields.finishReason ?? "stop"
   }],
   usage: fields.usage
 })
@@ -70,7 +75,7 @@ export interface ChunkDelta {
 }
 
 export const chatCompletionChunk = (
-  fields: CompletionFields & { readonly delta: ChunkDelta; readonly finishReason: "stop" | null }
+  fields: CompletionFields & { readonly delta: ChunkDelta; readonly finishReason: FinishReason | null }
 ) => ({
   id: fields.id,
   object: "chat.completion.chunk" as const,

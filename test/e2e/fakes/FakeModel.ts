@@ -77,6 +77,8 @@ export class FakeModel {
   /** Milliseconds before answering; a function gets the last user message. Changeable at any time. */
   delay: number | ((text: string) => number)
   answer: (text: string) => string
+  /** The model named in answers (a server resolving an alias); undefined: the model requested. */
+  servedModel: string | undefined = undefined
   /** Per message failure (checked after failNext); undefined answers normally. */
   failWhen: ((text: string) => ModelFailure | undefined) | undefined = undefined
 
@@ -242,7 +244,7 @@ export class FakeModel {
     const answer = this.answer(lastUser)
     const id = `chatcmpl-fake-${++this.sequence}`
     const created = Math.floor(Date.now() / 1000)
-    const model = request.model ?? fakeModelName
+    const model = this.servedModel ?? request.model ?? fakeModelName
 
     if (!request.stream) {
       if (failure !== undefined) {

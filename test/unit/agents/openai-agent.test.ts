@@ -10,7 +10,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Agent, AgentError, type AgentRequest, type ChatMessage } from "../../../src/agents/Agent.js"
+import { Agent, AgentError, type AgentReport, type AgentRequest, type ChatMessage } from "../../../src/agents/Agent.js"
 import { contextWindow, openAiAgent, openAiOptionsFrom, type OpenAiOptions } from "../../../src/agents/OpenAiAgent.js"
 import { defaultConfig } from "../../../src/config/GatewayConfig.js"
 import { ConfigError, resolveConfig } from "../../../src/config/LoadConfig.js"
@@ -108,7 +108,63 @@ describe("openai agent", () => {
     expect(sent?.method).toBe("POST")
     expect(sent?.url).toBe("/v1/chat/completions")
     expect(sent?.headers.authorization).toBe("Bearer sk-test")
-    expect(sent?.body).toEqual({ model: "test-model", messages: [{ role: "user", content: "hi" }], stream: true })
+    expect(sent?.body).toEqual({
+      model: "test-model",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: true }
+    })
+  })
+
+  it("forwards the client's generation parameters to the model server, and cannot be made to replace model, messages or stream", async () => {
+    const server = await fakeServer((_req, res) => {
+      sse(res)
+      res.end(delta("{}") + "data: [DONE]\n\n")
+    })
+    const generation = {
+      temperature: 0.2,
+      top_p: 0.9,
+      max_tokens: 50,
+      max_completion_tokens: 40,
+      stop: ["\n\n", "END"],
+      seed: 7,
+      response_format: { type: "json_schema", json_schema: { name: "answer", schema: { type: "object" }, strict: true } },
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5
+    } as const
+    const hostile = { ...generation, model: "other", stream: false } as unknown as AgentRequest["generation"]
+    await Effect.runPromise(respond(options(server.baseUrl), { ...request(), generation: hostile }))
+    expect(server.received[0]?.body).toEqual({
+      ...generation,
+      model: "test-model",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: true }
+    })
+  })
+
+  it("reports the model server's model, finish reason and usage (the last chunk's usage) to the turn", async () => {
+    const server = await fakeServer((_req, res) => {
+      sse(res)
+      const chunk = (body: object) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", model: "served-model-2026", ...body })}\n\n`
+      res.write(chunk({ choices: [{ index: 0, delta: { role: "assistant", content: "" } }] }))
+      res.write(chunk({ choices: [{ index: 0, delta: { content: "Hi" } }] }))
+      res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: "length" }] }))
+      res.write(chunk({ choices: [], usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 } }))
+      res.end("data: [DONE]\n\n")
+    })
+    const reports: Array<AgentReport> = []
+    const chunks = await Effect.runPromise(respond(options(server.baseUrl), {
+      ...request(),
+      onReport: (report) => Effect.sync(() => reports.push(report))
+    }))
+    expect(chunks).toEqual(["Hi"])
+    expect(reports[0]).toEqual({ model: "served-model-2026" })
+    expect(Object.assign({}, ...reports)).toEqual({
+      model: "served-model-2026",
+      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+      finishReason: "length"
+    })
   })
 
   it("handles events split across network writes and CRLF line endings", async () => {

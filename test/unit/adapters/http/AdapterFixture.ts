@@ -8,6 +8,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { type Adapter, type InboundMessage, IntakeClosed, type TurnIds, type TurnIntake, type TurnOutcome } from "../../../../src/adapters/Adapter.js"
 import { type HttpAdapterOptions, makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
+import type { AgentReport } from "../../../../src/agents/Agent.js"
 import { quietContext } from "../IntakeContextFixture.js"
 
 export interface Script {
@@ -19,6 +20,8 @@ export interface Script {
   readonly hold?: Deferred.Deferred<void>
   /** Pause between chunks. */
   readonly chunkDelay?: Duration.DurationInput
+  /** What the agent reports (model, usage): told through onReport before the first chunk, and in the outcome. */
+  readonly report?: AgentReport
 }
 
 export interface FakeIntake {
@@ -53,6 +56,7 @@ export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =
           const reply = replyTo(inbound.text)
           // Words with their trailing space, so the chunks concatenate to the reply.
           const chunks = reply.split(/(?<= )/)
+          if (script.report !== undefined && hooks?.onReport) yield* hooks.onReport(script.report)
           for (const [index, chunk] of chunks.entries()) {
             if (index === 1 && script.hold) yield* Deferred.await(script.hold)
             if (index > 0 && script.chunkDelay) yield* Effect.sleep(script.chunkDelay)
@@ -68,7 +72,7 @@ export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =
             case "Defect":
               return yield* Effect.die(new Error("bug in the turn supervisor"))
             default:
-              return { _tag: "Completed", ids, reply } as const
+              return { _tag: "Completed", ids, reply, ...script.report } as const
           }
         })
     }

@@ -258,7 +258,8 @@ describe("HttpAdapter chat completions", () => {
           { role: "user", content: "first question" },
           { role: "assistant", content: "first answer" }
         ],
-        user: "alice"
+        user: "alice",
+        generation: { temperature: 0.2 }
       })
     }))
 
