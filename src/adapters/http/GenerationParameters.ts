@@ -17,14 +17,20 @@ const positiveInt = Schema.Number.pipe(
 
 const stopSequence = Schema.String.pipe(Schema.filter((text) => text !== "" || "must not be empty"))
 
-const Stop = Schema.Union(
-  stopSequence,
-  Schema.Array(stopSequence).pipe(Schema.filter((stops) => stops.length <= 4 || "must hold at most 4 sequences"))
-).annotations({
-  message: (issue) =>
-    Array.isArray(issue.actual) || typeof issue.actual === "string"
+const maxStops = 4
+
+// A union reports one issue per member; pick the one that explains this value.
+const Stop = Schema.Union(stopSequence, Schema.Array(stopSequence).pipe(Schema.maxItems(maxStops))).annotations({
+  message: (issue) => {
+    const actual = issue.actual
+    if (Array.isArray(actual) && actual.length > maxStops) {
+      return { message: `must hold at most ${maxStops} sequences`, override: true }
+    }
+    return Array.isArray(actual) || typeof actual === "string"
+      // The inner issue names the bad element (stop[1]) or the empty string.
       ? { message: "", override: false }
-      : { message: "Expected a string or an array of up to 4 strings", override: true }
+      : { message: `Expected a string or an array of up to ${maxStops} strings`, override: true }
+  }
 })
 
 // json_schema's inner object goes to the model server as sent (name, schema, strict, description...);
