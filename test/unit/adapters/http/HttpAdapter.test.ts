@@ -372,7 +372,7 @@ describe("HttpAdapter chat completions", () => {
         `{"messages":[{"role":"user","content":${deep("")}}]}`,
         `{"messages":[{"role":"user","content":"hi"}],"user":${deep("{}")}}`,
         // Even a field the gateway ignores: the parsed value is still walked (logs, errors).
-        `{"messages":[{"role":"user","content":"hi"}],"tools":${deep("")}}`
+        `{"messages":[{"role":"user","content":"hi"}],"metadata":${deep("")}}`
       ]
       for (const body of bodies) {
         const response = yield* postJson(url, completions, body)
@@ -383,7 +383,7 @@ describe("HttpAdapter chat completions", () => {
       expect(yield* Queue.size(submitted)).toBe(0)
       expect(logged.filter((message) => message.includes("failed"))).toEqual([])
       // A body nested as deep as OpenAI's own shapes goes through.
-      expect((yield* postJson(url, completions, { ...hello, tools: [{ a: [[[{ b: [1] }]]] }] })).status).toBe(200)
+      expect((yield* postJson(url, completions, { ...hello, metadata: { a: [[[{ b: [1] }]]] } })).status).toBe(200)
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
   })
 
