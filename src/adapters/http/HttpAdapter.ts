@@ -134,15 +134,15 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     let report: Report = () => {}
     const bodyBudget = watchedBodyBudget(options.maxInflightBodyBytes, (log) => report(log))
 
+    const refuse = (code: "starting" | "draining") =>
+      Effect.zipRight(recordRefusal("http", code), Effect.fail(unavailable(code, retryAfterSeconds)))
+
     const openIntake: Effect.Effect<TurnIntake, RequestRejected> = Effect.flatMap(
       Ref.get(gate),
       (current) =>
         current._tag === "Open"
           ? Effect.succeed(current.intake)
-          : Effect.zipRight(
-            recordRefusal("http", current._tag === "Starting" ? "starting" : "draining"),
-            Effect.fail(unavailable(current._tag === "Starting" ? "starting" : "draining", retryAfterSeconds))
-          )
+          : refuse(current._tag === "Starting" ? "starting" : "draining")
     )
 
     const completions: ChatCompletionsContext = {

@@ -8,7 +8,7 @@ import { meteredIntake } from "../../../src/metrics/MeteredIntake.js"
 import { newestShutdown, recordStartUp } from "../../../src/metrics/StartUpMetrics.js"
 
 /** The value of one series in an exposition, or undefined when absent. */
-export const sampleValue = (text: string, series: string): number | undefined => {
+const sampleValue = (text: string, series: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
