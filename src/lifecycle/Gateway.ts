@@ -62,6 +62,9 @@ import {
 } from "./StopClassification.js"
 import { overridingDecision } from "./StopFollowUp.js"
 import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
+import { recordActiveTurns, recordPlatformStates } from "../metrics/GatewayMetrics.js"
+import { meteredIntake } from "../metrics/MeteredIntake.js"
+import { recordStartUp } from "../metrics/StartUpMetrics.js"
 import { Watchdog } from "./Watchdog.js"
 import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
 import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
@@ -201,6 +204,7 @@ const life = (settings: GatewaySettings, control: Control) =>
       Effect.gen(function*() {
         const updated_at = yield* isoNow
         const next = yield* Ref.updateAndGet(control.state, (s) => ({ ...s, ...patch, updated_at }))
+        if (patch.platforms !== undefined) yield* recordPlatformStates(patch.platforms)
         yield* store.writeState(next).pipe(
           Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`))
         )
@@ -409,6 +413,7 @@ const life = (settings: GatewaySettings, control: Control) =>
           self: settings.self,
           recentRecords: yield* forensics.recentLifecycle
         }
+        yield* recordStartUp(performance.timeOrigin, input.recentRecords)
         let life = previousLifeVerdict(input)
         // Only a life that died gets the (slower) look at the kernel log for an OOM kill.
         // CONTRACT 1: an unreadable file is treated as absent, and the log says so.
@@ -449,7 +454,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         controlServer.serve((request) => Runtime.runPromise(runtime)(answerRawQuery(db)(request)))
         yield* watchdog.phase("startup:connect_adapters")
         const adapters = yield* connectAdapters()
-        const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active))
+        const turns = yield* makeTurnSupervisor(db, (active) => Ref.set(control.activeTurns, active).pipe(Effect.zipRight(recordActiveTurns(active))))
         const carryover = yield* prepareCarryover(db, adapters)
         yield* Effect.addFinalizer(() => interruptStep(turns))
         yield* Effect.addFinalizer(() => drainStep(turns))
@@ -468,7 +473,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         )
         yield* Effect.forEach(
           adapters,
-          (adapter) => adapter.startIntake(turns.intake, intakeContext(carryover.get(adapter.name) ?? [])),
+          (adapter) => adapter.startIntake(meteredIntake(turns.intake, adapter.name), intakeContext(carryover.get(adapter.name) ?? [])),
           { discard: true }
         )
         // Interrupted when start-up's scope closes, before stop_intake, so the last word on each

@@ -11,6 +11,7 @@ import { SessionDbError } from "./SessionDb.js"
 import type { SqliteConnection } from "./SqliteClient.js"
 import type { DeliveryLog } from "./DeliveryLog.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
+import { timedCommit } from "../metrics/GatewayMetrics.js"
 import {
   BacklogRow,
   ContextRow,
@@ -106,6 +107,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
           Effect.flatMap((closed) => (closed ? Effect.fail(closedError()) : failWithSessionDbError(file, what)(cause)))
         )
       ),
+      timedCommit,
       Effect.uninterruptible
     )
 

@@ -43,6 +43,16 @@ export const sendJson = (
   }
 }
 
+export const sendText = (exchange: Exchange, status: number, body: string, contentType: string): void => {
+  if (!isAnswerable(exchange)) return
+  try {
+    exchange.res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(Buffer.byteLength(body)) })
+    exchange.res.end(body)
+  } catch {
+    // The socket went away between the check and the write: nobody is left to answer.
+  }
+}
+
 /**
  * Answers a refusal. If a stream is already open the status line is gone, so the error travels as
  * an event and the stream ends without `[DONE]` (what OpenAI clients treat as a failed stream).

@@ -15,7 +15,9 @@ import { ExitCode } from "../../lifecycle/ExitCode.js"
 import { type Adapter, AdapterConnectError, type PlatformInfo, type TurnIntake } from "../Adapter.js"
 import { isAuthorized } from "./BearerAuth.js"
 import { handleChatCompletion, type ChatCompletionsContext } from "./ChatCompletions.js"
-import { closeAfterAnswer, type Exchange, makeExchange, sendJson, sendRejection } from "./Exchange.js"
+import { prometheusExposition, recordRefusal } from "../../metrics/GatewayMetrics.js"
+import { prometheusContentType } from "../../metrics/PrometheusText.js"
+import { closeAfterAnswer, type Exchange, makeExchange, sendJson, sendRejection, sendText } from "./Exchange.js"
 import { modelList, modelObject } from "./OpenAiResponses.js"
 import {
   internalError,
@@ -132,12 +134,15 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     let report: Report = () => {}
     const bodyBudget = watchedBodyBudget(options.maxInflightBodyBytes, (log) => report(log))
 
+    const refuse = (code: "starting" | "draining") =>
+      Effect.zipRight(recordRefusal("http", code), Effect.fail(unavailable(code, retryAfterSeconds)))
+
     const openIntake: Effect.Effect<TurnIntake, RequestRejected> = Effect.flatMap(
       Ref.get(gate),
       (current) =>
         current._tag === "Open"
           ? Effect.succeed(current.intake)
-          : Effect.fail(unavailable(current._tag === "Starting" ? "starting" : "draining", retryAfterSeconds))
+          : refuse(current._tag === "Starting" ? "starting" : "draining")
     )
 
     const completions: ChatCompletionsContext = {
@@ -171,6 +176,11 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
         // Checked before routing so an unauthenticated client cannot map the API.
         if (options.apiKey !== null && !isAuthorized(exchange.req.headers.authorization, options.apiKey)) {
           return yield* Effect.fail(unauthorized())
+        }
+        // Behind the key like the API: metrics name platforms and traffic.
+        if (path === "/metrics") {
+          yield* allow(method, path, probeMethods)
+          return sendText(exchange, 200, yield* prometheusExposition, prometheusContentType)
         }
         if (path === "/v1/models") {
           yield* allow(method, path, probeMethods)

@@ -1,0 +1,101 @@
+// The gateway's Prometheus metrics (served at GET /metrics), on Effect's Metric. Effect keeps metric
+// state in one registry per process, which fits: one process is one gateway life. Every name
+// starts with hermes_; README (HTTP API) lists them.
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricState from "effect/MetricState"
+import type { TurnOutcome } from "../adapters/Adapter.js"
+import { renderPrometheus } from "./PrometheusText.js"
+
+export const turnsTotal = Metric.counter("hermes_turns_total", {
+  description: "Turns that ended, by platform and outcome (completed, failed, interrupted, duplicate).",
+  incremental: true
+})
+
+export const turnDurationSeconds = Metric.histogram(
+  "hermes_turn_duration_seconds",
+  MetricBoundaries.fromIterable([0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]),
+  "From a message handed to the gateway to the turn's outcome, by platform and outcome."
+)
+
+export const activeTurns = Metric.gauge("hermes_active_turns", {
+  description: "Turns running now."
+})
+
+export const messagesRefusedTotal = Metric.counter("hermes_messages_refused_total", {
+  description: "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage).",
+  incremental: true
+})
+
+export const adapterState = Metric.gauge("hermes_adapter_state", {
+  description: "1 for each platform's current state (as in gateway_state.json), 0 for states it has left."
+})
+
+export const sessionDbCommitSeconds = Metric.histogram(
+  "hermes_session_db_commit_seconds",
+  MetricBoundaries.fromIterable([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
+  "Session database operations, each one transaction up to its commit (synchronous=FULL)."
+)
+
+export const processStartTimeSeconds = Metric.gauge("hermes_process_start_time_seconds", {
+  description: "When this gateway process started, in seconds since the epoch."
+})
+
+export type RefusalReason = "starting" | "draining" | "suspended" | "storage"
+
+export const recordRefusal = (platform: string, reason: RefusalReason): Effect.Effect<void> =>
+  Metric.increment(Metric.tagged(Metric.tagged(messagesRefusedTotal, "platform", platform), "reason", reason))
+
+/** Seconds since `startedNanos` (from Clock.currentTimeNanos). */
+export const secondsSince = (startedNanos: bigint): Effect.Effect<number> =>
+  Effect.map(Clock.currentTimeNanos, (now) => Number(now - startedNanos) / 1e9)
+
+/** One outcome of a message handed to the gateway: a turn that ended, or a refusal. */
+export const recordOutcome = (platform: string, outcome: TurnOutcome, seconds: number): Effect.Effect<void> => {
+  if (outcome._tag === "Refused") {
+    return recordRefusal(platform, outcome.reason === "session_suspended" ? "suspended" : "storage")
+  }
+  const name = outcome._tag.toLowerCase()
+  return Effect.zipRight(
+    Metric.increment(Metric.tagged(Metric.tagged(turnsTotal, "platform", platform), "outcome", name)),
+    Metric.update(Metric.tagged(Metric.tagged(turnDurationSeconds, "platform", platform), "outcome", name), seconds)
+  )
+}
+
+export const recordActiveTurns = (active: number): Effect.Effect<void> => Metric.set(activeTurns, active)
+
+/** Times `effect` (a session database transaction) into hermes_session_db_commit_seconds, whatever its end. */
+export const timedCommit = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Clock.currentTimeNanos, (started) =>
+    effect.pipe(
+      Effect.ensuring(Effect.flatMap(secondsSince(started), (seconds) => Metric.update(sessionDbCommitSeconds, seconds)))
+    ))
+
+/**
+ * Sets the current state of each platform to 1 and every other state a platform was seen in to 0,
+ * so a dashboard can select `hermes_adapter_state == 1`. The earlier states are read back from the
+ * registry rather than remembered here.
+ */
+export const recordPlatformStates = (
+  platforms: Readonly<Record<string, { readonly state: unknown }>>
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const known = (yield* Metric.snapshot).filter((pair) => pair.metricKey.name === "hermes_adapter_state")
+    for (const [platform, { state }] of Object.entries(platforms)) {
+      const current = String(state)
+      for (const pair of known) {
+        const tags = pair.metricKey.tags
+        const isPlatform = tags.some((tag) => tag.key === "platform" && tag.value === platform)
+        const left = tags.find((tag) => tag.key === "state" && tag.value !== current)
+        if (isPlatform && left !== undefined && MetricState.isGaugeState(pair.metricState) && pair.metricState.value !== 0) {
+          yield* Metric.set(Metric.tagged(Metric.tagged(adapterState, "platform", platform), "state", left.value), 0)
+        }
+      }
+      yield* Metric.set(Metric.tagged(Metric.tagged(adapterState, "platform", platform), "state", current), 1)
+    }
+  })
+
+/** The body of GET /metrics. */
+export const prometheusExposition: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs) => renderPrometheus(pairs))
