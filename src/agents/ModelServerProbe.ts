@@ -27,6 +27,13 @@ const errorCode = (error: unknown, depth = 0): string | undefined => {
   return typeof code === "string" ? code : errorCode(cause, depth + 1)
 }
 
+/** The innermost message of a cause chain ("connect ECONNREFUSED ...", "getaddrinfo ENOTFOUND ..."). */
+const innermostMessage = (error: unknown, depth = 0): string | undefined => {
+  if (depth > 5 || typeof error !== "object" || error === null) return undefined
+  const { cause, message } = error as { cause?: unknown; message?: unknown }
+  return innermostMessage(cause, depth + 1) ?? (typeof message === "string" && message !== "" ? message : undefined)
+}
+
 /** The model ids of an OpenAI-style list (`{ data: [{ id }] }`), if the body is one. */
 export const modelIdsOf = (body: unknown): Option.Option<ReadonlyArray<string>> => {
   const data = typeof body === "object" && body !== null ? (body as { data?: unknown }).data : undefined
@@ -65,6 +72,10 @@ export const probeModelServer = (
 ): Effect.Effect<ModelProbe> => {
   const url = `${options.baseUrl}/models`
   const refused = (reason: string): ModelProbe => ({ _tag: "Refused", url: shownUrl(url), reason })
+  // fetch refuses such a URL, and its message would print the password.
+  if (shownUrl(url) !== url) {
+    return Effect.succeed(refused("base_url carries a user name or password, which fetch refuses; give the key with api_key_env"))
+  }
   return Effect.gen(function*() {
     const client = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
     const request = HttpClientRequest.get(url).pipe(
@@ -88,8 +99,9 @@ export const probeModelServer = (
     Effect.catchAll((error) => {
       const code = errorCode(error)
       const reason = typeof error === "object" && error !== null && "reason" in error ? String(error.reason) : ""
+      const detail = code ?? innermostMessage(error)?.slice(0, 200)
       return Effect.succeed(refused(
-        reason === "InvalidUrl" ? "not a URL fetch accepts" : `cannot connect${code === undefined ? "" : ` (${code})`}`
+        reason === "InvalidUrl" ? "not a URL fetch accepts" : `cannot connect${detail === undefined ? "" : ` (${detail})`}`
       ))
     }),
     Effect.provide(FetchHttpClient.layer)

@@ -38,7 +38,7 @@ export const platformFindings = (
     }
     const probe = yield* probeModelServer(options.right, openai.api_key_env)
     if (probe._tag === "Refused") {
-      findings.push({ verdict: "fail", check: "model", detail: `GET ${probe.url}: ${probe.reason}` })
+      findings.push({ verdict: "fail", check: "model", detail: escapeControls(`GET ${probe.url}: ${probe.reason}`) })
       return findings
     }
     const model = options.right.model
