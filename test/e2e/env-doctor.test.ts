@@ -35,6 +35,18 @@ describe.concurrent("environment typos and doctor's platform checks", () => {
     expect(doctor.stdout).toMatch(/FAIL\s+config\s+HERMES_GATEWAY_DRAIN_TIMOUT: unknown variable \(did you mean HERMES_GATEWAY_DRAIN_TIMEOUT\?\)/)
   })
 
+  it("stop with a misspelt variable warns naming it and still stops the gateway", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const gateway = sb.run(home)
+    await gateway.waitRunning()
+    const stop = await sb.cli(["gateway", "stop", "--home", home.dir], { HERMES_GATEWAY_DRAIN_TIMOUT: "5s" })
+    expect(stop.code, stop.stdout + stop.stderr).toBe(0)
+    expect(stop.stderr).toContain("warning: HERMES_GATEWAY_DRAIN_TIMOUT: unknown variable (did you mean HERMES_GATEWAY_DRAIN_TIMEOUT?)")
+    expect((await gateway.waitExit()).code).toBe(0)
+  })
+
   it("doctor fails naming the token variable of an enabled Telegram adapter when it is unset", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
