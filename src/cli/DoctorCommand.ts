@@ -1,5 +1,6 @@
 // `hermes gateway doctor`: what would make this gateway misbehave, checked without changing
-// anything: the config, the home and its files, the lock, and the supervisor's kill timeout.
+// anything: the config and the secrets and model server it points at, the home and its files, the
+// lock, and the supervisor's kill timeout.
 import * as Command from "@effect/cli/Command"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -19,6 +20,7 @@ import { ExitCode } from "../lifecycle/ExitCode.js"
 import { hardDeadline, minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { formatDuration } from "../config/Duration.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
+import { platformFindings } from "./DoctorPlatforms.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
@@ -54,6 +56,7 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
     const config = yield* loadConfig({ file: paths.config, env: process.env }).pipe(Effect.either)
     if (config._tag === "Left") add("fail", "config", config.left.message)
     else add("ok", "config", fs.existsSync(paths.config) ? `${paths.config} is valid` : "no config.yaml: defaults")
+    if (config._tag === "Right") findings.push(...yield* platformFindings(config.right, process.env, paths.dir))
     const budget = budgetOf(config._tag === "Right" ? config.right : defaultConfig)
     add("ok", "budget", `hard shutdown deadline ${formatDuration(hardDeadline(budget))}; supervisors should wait ${formatDuration(minimumKillTimeout(budget))}`)
 
@@ -113,6 +116,7 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
       return yield* new DoctorFoundProblems({ message: `${failed} problem(s) found`, reported: true })
     }
   })).pipe(Command.withDescription(
-    "Check the config, the home's files and permissions, the lock, and the supervisor's kill timeout " +
-      "against the shutdown budget. Exits 1 when something is wrong."
+    "Check the config and environment (platform secrets set, the openai model server answering), the home's " +
+      "files and permissions, the lock, and the supervisor's kill timeout against the shutdown budget. " +
+      "Exits 1 when something is wrong."
   ))

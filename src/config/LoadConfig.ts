@@ -11,6 +11,7 @@ import * as AST from "effect/SchemaAST"
 import * as YAML from "yaml"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 import { readConfigText } from "./ConfigFile.js"
+import { describeUnknownVariable, editDistance, unknownVariables } from "./EnvVariables.js"
 import { GatewayConfig, showValue } from "./GatewayConfig.js"
 import { maxConfigNesting, yamlNesting } from "./YamlNesting.js"
 
@@ -117,7 +118,8 @@ export interface Overridden {
 
 /**
  * Laid over the file's data. Only variables named after a schema leaf are read: other HERMES_*
- * variables (HERMES_HOME, HERMES_SUPERVISOR, ...) belong to other parts of the program. A variable
+ * variables are either the gateway's own (HERMES_HOME, HERMES_SUPERVISOR, ...) or typos, which
+ * decodeConfig reports (EnvVariables.ts). A variable
  * under a section the file spells as something other than a mapping is skipped; the file's own
  * error reports that section.
  */
@@ -199,18 +201,6 @@ const problemsOf = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyK
   }
 }
 
-const editDistance = (a: string, b: string): number => {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]!
-}
-
 /** The known key a typo most likely meant, from the keys allowed next to it. */
 export const suggestKey = (path: ReadonlyArray<string>): Option.Option<string> => {
   const parent = path.slice(0, -1)
@@ -246,6 +236,16 @@ const describeProblem = (problem: Problem, file: string, setBy: ReadonlyMap<stri
   return dotted === "" ? `${file}: ${problem.reason}` : `${file}: ${dotted}: ${problem.reason}`
 }
 
+/** The variables the config names for secrets (token_env, api_key_env): read, so not typos. */
+const variablesNamedIn = (input: unknown): ReadonlyArray<string> => {
+  const at = (path: ReadonlyArray<string>): unknown =>
+    path.reduce<unknown>((node, part) => (isMapping(node) ? node[part] : undefined), input)
+  return [at(["adapters", "telegram", "token_env"]), at(["agent", "openai", "api_key_env"])]
+    .flatMap((name) => (typeof name === "string" ? [name.trim()] : []))
+}
+
+const configVariables = configLeaves.map((leaf) => leaf.variable)
+
 const decode = Schema.decodeUnknownEither(GatewayConfig, { onExcessProperty: "error", errors: "all" })
 
 /**
@@ -258,8 +258,13 @@ export const decodeConfig = (
 ): Either.Either<GatewayConfig, ConfigError> => {
   const overridden = applyEnv(fileData ?? {}, options.env)
   const decoded = decode(overridden.input)
+  const typos = unknownVariables(options.env, {
+    configVariables,
+    namedByConfig: variablesNamedIn(overridden.input)
+  }).map((unknown) => ({ path: "", message: describeUnknownVariable(unknown) }))
   const problems = [
     ...overridden.problems,
+    ...typos,
     ...(Either.isLeft(decoded) ? problemsOf(decoded.left.issue, []) : []).map((problem) => ({
       path: problem.path.map(String).join("."),
       message: describeProblem(problem, options.file, overridden.setBy)

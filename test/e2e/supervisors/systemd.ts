@@ -175,7 +175,9 @@ exec unshare --mount --propagation private -- /bin/bash -c '
   mkdir /run/systemd/system &&
   mount --bind "$HERMES_E2E_KMSG" /dev/kmsg &&
   unset HERMES_E2E_KMSG &&
-  exec ${systemdBinary} --user --log-target=kmsg --log-level=\${HERMES_E2E_SYSTEMD_LOG_LEVEL:-info}'
+  level=\${HERMES_E2E_SYSTEMD_LOG_LEVEL:-info} &&
+  unset HERMES_E2E_SYSTEMD_LOG_LEVEL &&
+  exec ${systemdBinary} --user --log-target=kmsg --log-level=\$level'
 `
 
 /** Units of the host's user-unit directories that a bare manager would start for nothing: masked. */
