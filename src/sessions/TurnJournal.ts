@@ -11,6 +11,7 @@ import { SessionDbError } from "./SessionDb.js"
 import type { SqliteConnection } from "./SqliteClient.js"
 import type { DeliveryLog } from "./DeliveryLog.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
+import { sqlHousekeeping } from "./SqlHousekeeping.js"
 import {
   BacklogRow,
   ContextRow,
@@ -454,6 +455,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
     listSessions,
     transcript,
     turns,
+    ...sqlHousekeeping(sql, operation, summaryOf),
     reactivateSession,
     close
   }
