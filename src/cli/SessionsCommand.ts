@@ -115,7 +115,8 @@ const sessionIdFor = (paths: HomePaths, key: string) =>
     const found = (yield* ask(paths, { op: "lookup", key })) as ReadonlyArray<SessionSummary>
     if (found.length === 1) return found[0]!.id
     if (found.length === 0) return yield* new SessionsFailed({ message: safe(`no session ${key} (no session has that id, nor a client that key)`) })
-    for (const s of found) yield* print(safe([s.id, s.platform, s.chatKey, s.lastActivity, s.status].join("\t")))
+    // Each cell escaped on its own, as in the list: a tab from a client cannot shift the columns.
+    for (const s of found) yield* print([s.id, s.platform, s.chatKey, s.lastActivity, s.status].map(safe).join("\t"))
     return yield* new SessionsFailed({
       message: safe(`the key ${key} names ${found.length} sessions (listed above, one per platform): give the id`)
     })
