@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { emptyJournal, memorySessionDb, type SessionDbService } from "../../../src/sessions/SessionDb.js"
 import { holdsSession, isPrunable } from "../../../src/sessions/SessionHousekeeping.js"
+import { answerRawQuery, maximumPruneAgeMs, minimumPruneAgeMs } from "../../../src/sessions/SessionQueries.js"
 import { dbFile, engineCases, inbound, openLife, rawQuery, tempHome } from "./harness.js"
 
 interface JournalCase {
@@ -60,6 +61,25 @@ describe("the prune decision", () => {
     expect(isPrunable(old, [], old.lastActivity)).toBe(false)
     expect(isPrunable({ ...old, status: "suspended" }, [], "2026-01-02T00:00:00.000Z")).toBe(false)
   })
+})
+
+describe("the control socket's prune and lookup requests", () => {
+  it.effect("a prune younger than a day, older than ten years, or not a whole number is refused; a valid one answers its counts", () =>
+    Effect.gen(function*() {
+      const db = memorySessionDb(emptyJournal())
+      yield* playTurn(db, "http", "alice", "complete", "hi")
+      const answer = answerRawQuery(db)
+      for (const olderThanMs of [0, minimumPruneAgeMs - 1, maximumPruneAgeMs + 1, minimumPruneAgeMs + 0.5, "1d"]) {
+        const refused = yield* answer({ op: "prune", olderThanMs })
+        expect(refused, String(olderThanMs)).toHaveProperty("error")
+      }
+      expect(yield* db.listSessions).toHaveLength(1)
+      const pruned = (yield* answer({ op: "prune", olderThanMs: minimumPruneAgeMs })) as { ok: Record<string, unknown> }
+      // The TestClock stands at 1970: the session is younger than the cutoff, so nothing goes.
+      expect(pruned.ok).toEqual({ sessions: 0, turns: 0, messages: 0, cutoff: new Date(-minimumPruneAgeMs).toISOString() })
+      const found = (yield* answer({ op: "lookup", key: "alice" })) as { ok: ReadonlyArray<{ chatKey: string }> }
+      expect(found.ok.map((s) => s.chatKey)).toEqual(["alice"])
+    }))
 })
 
 describe.each(journalCases)("sessions housekeeping on the $label", ({ available, open }) => {
