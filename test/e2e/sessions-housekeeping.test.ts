@@ -121,6 +121,34 @@ describe.concurrent("sessions housekeeping", () => {
     expect(JSON.parse(none.stdout)).toEqual({ sessions: 0, turns: 0, messages: 0, cutoff: null })
   }, testTimeoutMs)
 
+  it("a session whose turn a killed gateway left running is kept by prune, however old", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(defaultConfig({ delay: "120s" }))
+    const gw = sb.run(home)
+    const port = await gw.waitRunning(startTimeoutMs)
+    // A streamed reply's first byte comes once the inbound message and its running turn are committed.
+    let sessionId: string | undefined
+    const committed = new Promise<void>((resolve) => {
+      void sendChat(port, { text: "slow", user: "slow", stream: true }, (outcome) => {
+        sessionId = outcome.sessionId
+        resolve()
+      })
+    })
+    await committed
+    gw.signal("SIGKILL")
+    await gw.waitExit()
+    expect(sessionId).toBeDefined()
+    await age(home.dir, [sessionId!])
+
+    const pruned = await sb.cli(["gateway", "sessions", "prune", "--older-than", "1d", "--json", "--home", home.dir])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect(JSON.parse(pruned.stdout)).toMatchObject({ sessions: 0, turns: 0, messages: 0 })
+    const shown = await sb.cli(["gateway", "sessions", "show", "slow", "--json", "--home", home.dir])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect((JSON.parse(shown.stdout) as SessionTranscript).messages.map((m) => m.turnStatus)).toEqual(["running"])
+  }, testTimeoutMs)
+
   it("sessions.retention: the running gateway prunes shortly after start-up and logs it", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
