@@ -1,4 +1,5 @@
-// `hermes gateway sessions [--json]`, `sessions show ID [--json]` and `sessions reactivate ID`:
+// `hermes gateway sessions [--json]`, `sessions show ID|KEY [--json]`, `sessions reactivate ID` and
+// `sessions prune --older-than AGE [--json]`:
 // while a gateway is alive the request goes over its control channel (only the gateway opens the
 // database); otherwise the database is opened directly, holding the home's lock (gateway.lock, not
 // the control socket: this command never poses as a gateway) so no gateway starts meanwhile.
@@ -9,17 +10,21 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { UnsafeHomeFiles } from "../home/HomeFiles.js"
 import type { HomePaths } from "../home/HomePaths.js"
 import { requestControl } from "../home/ControlSocket.js"
 import { tryHomeLock } from "../home/InstanceLock.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
+import { parseDuration } from "../config/Duration.js"
+import { boundsProblem, type DurationBounds, durationBounds } from "../config/DurationBounds.js"
 import type { SessionSummary, SessionTranscript } from "../sessions/SessionDb.js"
-import { answerQuery, type SessionQuery } from "../sessions/SessionQueries.js"
+import { answerQuery, type PruneReport, type SessionQuery } from "../sessions/SessionQueries.js"
 import { withSessionDb } from "../sessions/SqliteSessionStore.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { escapeControls as safe, escapeMultiline } from "./TerminalText.js"
+import { UsageError } from "./UsageError.js"
 
 export class SessionsFailed extends Data.TaggedError("SessionsFailed")<{
   readonly message: string
@@ -33,9 +38,12 @@ const retryEvery = Duration.millis(100)
 
 type Attempt = { readonly _tag: "Done"; readonly value: unknown } | { readonly _tag: "Busy" }
 
+/** A prune may delete many rows in one transaction: the gateway gets longer to answer it. */
+const answerWithin = (query: SessionQuery) => (query.op === "prune" ? 120_000 : 10_000)
+
 const fromGateway = (paths: HomePaths, query: SessionQuery) =>
   Effect.gen(function*() {
-    const reply = yield* requestControl(paths.dir, query)
+    const reply = yield* requestControl(paths.dir, query, answerWithin(query))
     if (reply._tag === "NoListener") return Option.none<unknown>()
     if (reply._tag === "NoAnswer" || Option.isNone(reply.answer)) {
       return yield* new SessionsFailed({ message: "the running gateway did not answer" })
@@ -58,6 +66,11 @@ const fromDatabase = (paths: HomePaths, query: SessionQuery): Effect.Effect<Atte
     Effect.catchIf(
       (error) => error._tag === "SessionDbError" && error.reason === "missing" && query.op === "sessions",
       () => Effect.succeed({ _tag: "Done", value: [] } as const)
+    ),
+    // Nor anything to prune.
+    Effect.catchIf(
+      (error) => error._tag === "SessionDbError" && error.reason === "missing" && query.op === "prune",
+      () => Effect.succeed({ _tag: "Done", value: { sessions: 0, turns: 0, messages: 0, cutoff: null } } as const)
     ),
     Effect.mapError((error) =>
       "reason" in error && error.reason === "unsafe"
@@ -92,13 +105,34 @@ const print = (text: string) => Effect.sync(() => process.stdout.write(text + "\
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print machine-readable JSON"))
 
+/**
+ * The session `key` names: its id, else the key the client sent (HTTP `user` / X-Hermes-Session,
+ * a Telegram chat id). A key several platforms use names several sessions: they are listed, and
+ * the command fails asking for the id.
+ */
+const sessionIdFor = (paths: HomePaths, key: string) =>
+  Effect.gen(function*() {
+    const found = (yield* ask(paths, { op: "lookup", key })) as ReadonlyArray<SessionSummary>
+    if (found.length === 1) return found[0]!.id
+    if (found.length === 0) return yield* new SessionsFailed({ message: safe(`no session ${key} (no session has that id, nor a client that key)`) })
+    // Each cell escaped on its own, as in the list: a tab from a client cannot shift the columns.
+    for (const s of found) yield* print([s.id, s.platform, s.chatKey, s.lastActivity, s.status].map(safe).join("\t"))
+    return yield* new SessionsFailed({
+      message: safe(`the key ${key} names ${found.length} sessions (listed above, one per platform): give the id`)
+    })
+  })
+
 const showCommand = Command.make("show", {
   home: homeOption,
   json: jsonOption,
-  id: Args.text({ name: "ID" }).pipe(Args.withDescription("session id (see `hermes gateway sessions`)"))
-}, ({ home, id, json }) =>
+  id: Args.text({ name: "ID|KEY" }).pipe(
+    Args.withDescription("session id, or the key its client sent (`user`, X-Hermes-Session; see `hermes gateway sessions`)")
+  )
+}, ({ home, id: key, json }) =>
   Effect.gen(function*() {
-    const transcript = (yield* ask(yield* resolvePaths(home), { op: "transcript", id })) as SessionTranscript
+    const paths = yield* resolvePaths(home)
+    const id = yield* sessionIdFor(paths, key)
+    const transcript = (yield* ask(paths, { op: "transcript", id })) as SessionTranscript
     if (json) return yield* print(JSON.stringify(transcript, null, 2))
     const s = transcript.session
     // Human renderings escape what clients wrote (TerminalText.ts); --json above stays exact.
@@ -125,6 +159,36 @@ const reactivateCommand = Command.make("reactivate", {
     "Let a session the restart-loop breaker suspended (a turn in it was running in three lives that died) take messages again."
   ))
 
+/** --older-than: the retention's bounds, without its 0 (pruning everything is never what was meant). */
+const pruneAgeBounds: DurationBounds = { min: durationBounds["sessions.retention"].min, max: durationBounds["sessions.retention"].max }
+
+const olderThanMs = (text: string): Effect.Effect<number, UsageError> =>
+  Either.match(parseDuration(text), {
+    onLeft: (reason) => Effect.fail(new UsageError({ message: `--older-than: ${reason}` })),
+    onRight: (age) => {
+      const problem = boundsProblem(age, pruneAgeBounds)
+      return problem === undefined ? Effect.succeed(Duration.toMillis(age)) : Effect.fail(new UsageError({ message: `--older-than: ${problem}` }))
+    }
+  })
+
+const pruneCommand = Command.make("prune", {
+  home: homeOption,
+  json: jsonOption,
+  olderThan: Options.text("older-than").pipe(
+    Options.withDescription("remove finished sessions last active longer ago than this (e.g. 30d; at least 1d)")
+  )
+}, ({ home, json, olderThan }) =>
+  Effect.gen(function*() {
+    const age = yield* olderThanMs(olderThan)
+    const report = (yield* ask(yield* resolvePaths(home), { op: "prune", olderThanMs: age })) as PruneReport
+    if (json) return yield* print(JSON.stringify(report, null, 2))
+    const before = report.cutoff === null ? "" : ` last active before ${report.cutoff}`
+    yield* print(`removed ${report.sessions} session(s), ${report.turns} turn(s) and ${report.messages} message(s)${before}`)
+  })).pipe(Command.withDescription(
+    "Remove finished sessions (no turn running, waiting to resume, or with an answer not yet delivered; not suspended) " +
+      "whose last activity is older than --older-than, with their turns and messages."
+  ))
+
 export const sessionsCommand = Command.make("sessions", { home: homeOption, json: jsonOption }, ({ home, json }) =>
   Effect.gen(function*() {
     const sessions = (yield* ask(yield* resolvePaths(home), { op: "sessions" })) as ReadonlyArray<SessionSummary>
@@ -138,5 +202,5 @@ export const sessionsCommand = Command.make("sessions", { home: homeOption, json
     }
   })).pipe(
     Command.withDescription("List conversations (id, platform, key, message count, last activity, status)."),
-    Command.withSubcommands([showCommand, reactivateCommand])
+    Command.withSubcommands([showCommand, reactivateCommand, pruneCommand])
   )

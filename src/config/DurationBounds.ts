@@ -43,6 +43,9 @@ export const durationBounds = {
   "gateway.resume_window": { min: Duration.zero, max: Duration.days(30), zero: "never", timer: false },
   // Headers and body must arrive within it. Below a second a slow but honest client on a loaded
   // link could not deliver its request; beyond 10 minutes a stalled upload holds its slot too long.
+  // Compared with session ages once a day, never a timer. Below a day a slip of the unit (1h for
+  // 1d) would remove conversations still in use; ten years is longer than anyone keeps a log.
+  "sessions.retention": { min: Duration.days(1), max: Duration.days(3650), zero: "off", timer: false },
   "adapters.http.request_timeout": { min: s(1), max: minutes(10) },
   // Telegram's long poll takes whole seconds up to 50; 0 would be busy polling.
   "adapters.telegram.poll_timeout": { min: s(1), max: s(50) },

@@ -26,6 +26,13 @@ export interface GatewayConfig {
     /** More than max_starts starts within window: the next start waits first (window 0: off). */
     readonly respawn_storm: { readonly max_starts: number; readonly window: Duration.Duration }
   }
+  readonly sessions: {
+    /**
+     * Finished sessions whose last activity is older than this are pruned by the running gateway
+     * once a day (SessionHousekeeping.ts says which are finished). 0: kept for ever (the default).
+     */
+    readonly retention: Duration.Duration
+  }
   readonly adapters: {
     readonly http: {
       readonly enabled: boolean
@@ -277,6 +284,9 @@ const ConfigFields = Schema.Struct({
       max_starts: key(MaxStarts, () => 5),
       window: key(BoundedDuration("gateway.respawn_storm.window"), seconds(120))
     }))
+  })),
+  sessions: section(Schema.Struct({
+    retention: key(BoundedDuration("sessions.retention"), () => Duration.zero)
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({

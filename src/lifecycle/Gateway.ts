@@ -66,6 +66,7 @@ import { recordActiveTurns, recordPlatformStates } from "../metrics/GatewayMetri
 import { meteredIntake } from "../metrics/MeteredIntake.js"
 import { recordStartUp } from "../metrics/StartUpMetrics.js"
 import { Watchdog } from "./Watchdog.js"
+import { runSessionRetention } from "./SessionRetention.js"
 import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
 import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
 import { Forensics } from "../forensics/Forensics.js"
@@ -91,6 +92,8 @@ export interface GatewaySettings {
   readonly startupTimeout?: Duration.Duration
   /** gateway.respawn_storm; undefined: every start goes ahead at once. */
   readonly respawnStorm?: RespawnPolicy
+  /** sessions.retention: finished sessions older than this are pruned daily; undefined or 0: off. */
+  readonly sessionRetention?: Duration.Duration
 }
 
 export type GatewayRunError =
@@ -479,6 +482,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         // Interrupted when start-up's scope closes, before stop_intake, so the last word on each
         // platform's state is the disconnect step's.
         yield* Effect.forkScoped(followPlatformHealth(adapters))
+        yield* Effect.forkScoped(runSessionRetention(db, settings.sessionRetention, Effect.map(Ref.get(control.shutdownStartedAt), Option.isSome)))
       })
     }
 

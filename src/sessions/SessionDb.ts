@@ -5,6 +5,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { InboundMessage, TurnIds } from "../adapters/Adapter.js"
 import type { ChatMessage, Role } from "../agents/Agent.js"
+import { memoryHousekeeping } from "./SessionHousekeeping.js"
 
 export type SessionDbErrorReason =
   | "closed"
@@ -131,6 +132,12 @@ export interface BacklogTurn {
   readonly replyRef: string | null
 }
 
+export interface PruneResult {
+  readonly sessions: number
+  readonly turns: number
+  readonly messages: number
+}
+
 export interface TurnFilter {
   readonly sessionId?: string
   readonly status?: TurnStatus
@@ -184,6 +191,13 @@ export interface SessionDbService {
   readonly listSessions: Effect.Effect<ReadonlyArray<SessionSummary>, SessionDbError>
   readonly transcript: (sessionId: string) => Effect.Effect<SessionTranscript, SessionDbError>
   readonly turns: (filter?: TurnFilter) => Effect.Effect<ReadonlyArray<TurnRecord>, SessionDbError>
+  /**
+   * Removes, in one durable transaction, every finished session whose last activity is before
+   * `cutoff` (ISO), with its turns and messages (SessionHousekeeping.ts says which are finished).
+   */
+  readonly prune: (cutoff: string) => Effect.Effect<PruneResult, SessionDbError>
+  /** The session whose id is `key`, else those whose chat key it is (one per platform at most). */
+  readonly sessionsByKey: (key: string) => Effect.Effect<ReadonlyArray<SessionSummary>, SessionDbError>
   /** Lets a session suspended by the restart-loop breaker take turns again (an operator's decision). */
   readonly reactivateSession: (sessionId: string) => Effect.Effect<void, SessionDbError>
   /** Waits for writes in flight, then closes. The kernel bounds it with db_close_timeout. */
@@ -469,6 +483,7 @@ export const memorySessionDb = (journal: MemoryJournal, options: MemoryJournalOp
             .map(record)
         )
       ),
+    ...memoryHousekeeping(journal, open, summary),
     reactivateSession: (sessionId) =>
       open(() => {
         const session = sessionById(sessionId)

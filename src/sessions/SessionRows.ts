@@ -80,6 +80,9 @@ export const BacklogRow = Schema.Struct({
   interrupted_lives: Integer
 })
 
+/** What a prune is about to remove (SessionHousekeeping.ts). */
+export const PruneCountsRow = Schema.Struct({ sessions: Integer, turns: Integer, messages: Integer })
+
 export const IntegrityRow = Schema.Struct({ integrity_check: Schema.String })
 
 /** Decodes query results; node:sqlite rows have a null prototype, so they are copied first. */

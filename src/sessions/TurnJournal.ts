@@ -12,6 +12,7 @@ import type { SqliteConnection } from "./SqliteClient.js"
 import type { DeliveryLog } from "./DeliveryLog.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
 import { timedCommit } from "../metrics/GatewayMetrics.js"
+import { sqlHousekeeping } from "./SqlHousekeeping.js"
 import {
   BacklogRow,
   ContextRow,
@@ -456,6 +457,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
     listSessions,
     transcript,
     turns,
+    ...sqlHousekeeping(sql, operation, summaryOf),
     reactivateSession,
     close
   }

@@ -109,7 +109,7 @@ asRootWithNobody("another local user against a root gateway's home", () => {
     expect(report.listed, "its control socket is a file in the home").toContain(path.join(home.dir, "gateway.sock"))
 
     // The CLI as nobody gets nothing either.
-    for (const args of [["sessions"], ["sessions", "show", sessionId], ["sessions", "reactivate", sessionId]]) {
+    for (const args of [["sessions"], ["sessions", "show", sessionId], ["sessions", "reactivate", sessionId], ["sessions", "prune", "--older-than", "1d"]]) {
       const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, nobodys.hermesJs, "gateway", ...args, "--home", home.dir], {
         encoding: "utf8"
       })

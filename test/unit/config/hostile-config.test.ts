@@ -66,7 +66,7 @@ describe("duration keys have bounds (item 5)", () => {
       if (bounds.timer === false) continue
       expect(Duration.lessThan(bounds.max, timerLimit), key).toBe(true)
     }
-    expect(keys.filter((key) => (durationBounds[key] as DurationBounds).timer === false)).toEqual(["gateway.resume_window"])
+    expect(keys.filter((key) => (durationBounds[key] as DurationBounds).timer === false)).toEqual(["gateway.resume_window", "sessions.retention"])
   })
 
   it("every duration key of the schema has an entry in the bounds table (a new key must choose its bounds)", () => {
@@ -95,6 +95,12 @@ describe("duration keys have bounds (item 5)", () => {
       // 30 days is its bound; 31 is not.
       expect(valueOf(accepted(undefined, env), key)).toEqual(Duration.days(30))
       expect(rejected(undefined, { [variable]: "31d" }).message).toBe(`${variable}: must be 0 (never) or at most 30d, got 31d`)
+      return
+    }
+    if (key === "sessions.retention") {
+      // A day to ten years, or 0 (off): 30 days is a typical value; an hour is refused.
+      expect(valueOf(accepted(undefined, env), key)).toEqual(Duration.days(30))
+      expect(rejected(undefined, { [variable]: "1h" }).message).toBe(`${variable}: must be 0 (off) or between 1d and 3650d, got 1h`)
       return
     }
     expect(rejected(undefined, env).message).toMatch(new RegExp(`^${variable}: must be .*, got 30d$`))
