@@ -12,6 +12,7 @@ import {
   killTimeoutSeconds,
   startTimeoutSeconds
 } from "../Definition.js"
+import { environmentFileName } from "../../home/HomePaths.js"
 import { composeLiteral, shellWord, yamlString } from "../Quoting.js"
 import { gatewayArguments, gatewayCommand, healthProbe, listenEverywhere } from "./Container.js"
 
@@ -84,6 +85,11 @@ const compose = (input: DefinitionInput): string => {
     "    restart: unless-stopped",
     "    stop_signal: SIGTERM",
     `    stop_grace_period: ${kill}s`,
+    "    # Secrets (TELEGRAM_BOT_TOKEN, the agent's API key) as KEY=value lines in gateway.env beside this",
+    "    # file, mode 0600; optional (compose 2.24 or later). Values under environment: below win over it.",
+    "    env_file:",
+    `      - path: ${yamlString(`./${environmentFileName}`)}`,
+    "        required: false",
     "    environment:",
     "      HERMES_SUPERVISOR: docker",
     `      HERMES_HOME: ${yamlString(containerHome)}`,

@@ -1,5 +1,7 @@
 // The `run` script shared by the service-directory supervisors (s6, runit): export the environment,
 // then `exec` node so the supervised process is the gateway itself, not a shell in front of it.
+import * as path from "node:path"
+import { environmentFileName } from "../../home/HomePaths.js"
 import { type DefinitionInput, generatedMark, runArguments } from "../Definition.js"
 import { shellCommand, shellWord } from "../Quoting.js"
 
@@ -9,6 +11,11 @@ export const runScript = (kind: "s6" | "runit", input: DefinitionInput, notes: R
     `# ${input.serviceName}: the Hermes messaging gateway as ${kind === "s6" ? "an" : "a"} ${kind} service.`,
     `# ${generatedMark} (--manager ${kind}); run it again after changing the shutdown budget.`,
     ...notes.map((line) => `# ${line}`),
+    "# Secrets (bot token, API keys) as KEY=value lines in the home's env file (mode 0600), if present;",
+    "# set -a exports every variable it sets. The two HERMES_ variables below are set after it and win.",
+    `if [ -f ${shellWord(path.join(input.home, environmentFileName))} ]; then`,
+    `  set -a; . ${shellWord(path.join(input.home, environmentFileName))}; set +a`,
+    "fi",
     "# Without exec, a signal would kill this shell (exit 143) and node would be SIGKILLed mid-drain.",
     `HERMES_SUPERVISOR=${kind}`,
     `HERMES_HOME=${shellWord(input.home)}`,

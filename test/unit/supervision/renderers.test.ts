@@ -143,6 +143,8 @@ describe("systemd units", () => {
       expect(values(unit, "RestartSec")).toEqual(["2s"])
       expect(values(unit, "StartLimitIntervalSec")).toEqual(["0"])
       expect(values(unit, "Environment")).toEqual(["HERMES_SUPERVISOR=systemd", "HERMES_HOME=/var/lib/hermes"])
+      // secrets: an optional (leading -) env file in the home
+      expect(values(unit, "EnvironmentFile")).toEqual(["-/var/lib/hermes/gateway.env"])
       expect(values(unit, "ExecStart")).toEqual([
         "/usr/local/bin/node /opt/hermes-gateway/dist/hermes.js gateway run --home /var/lib/hermes"
       ])
@@ -169,6 +171,8 @@ describe("systemd units", () => {
     const escaped = `"/srv/home with space/100%% $$HOME $\${MAINPID} \\"dq\\" 'sq' back\\\\slash"`
     expect(values(unit, "ExecStart")[0]).toBe(`/usr/local/bin/node /opt/hermes-gateway/dist/hermes.js gateway run --home ${escaped}`)
     expect(values(unit, "ExecStop")[0]).toContain(`--pid=\${MAINPID} --home ${escaped}`)
+    // EnvironmentFile= is one path, not unquoted: only specifiers are escaped.
+    expect(values(unit, "EnvironmentFile")).toEqual([`-/srv/home with space/100%% $HOME \${MAINPID} "dq" 'sq' back\\slash/gateway.env`])
     // No $ expansion happens in Environment=, so $ stays single there.
     expect(values(unit, "Environment")[1]).toBe(
       `"HERMES_HOME=/srv/home with space/100%% $HOME \${MAINPID} \\"dq\\" 'sq' back\\\\slash"`
@@ -284,6 +288,27 @@ describe("service directories (s6, runit)", () => {
       for (const file of scripts(hostile)) {
         expect(run("sh", ["-n"], { input: file.content }), file.path).toMatchObject({ status: 0, stderr: "" })
         expect(file.mode, file.path).toBe(0o755)
+      }
+    })
+
+    it(`${manager}: run exports the home's gateway.env when present, and its own HERMES_ variables win`, () => {
+      const dir = scratchDir(manager)
+      try {
+        const home = path.join(dir, hostileName, "home")
+        fs.mkdirSync(home, { recursive: true, mode: 0o700 })
+        fs.writeFileSync(path.join(home, "gateway.env"), "TELEGRAM_BOT_TOKEN='123:a b$c'\nHERMES_SUPERVISOR=none\n", { mode: 0o600 })
+        const bin = path.join(dir, "bin")
+        fs.mkdirSync(bin)
+        const node = path.join(bin, "node")
+        fs.writeFileSync(node, "#!/bin/sh\nprintf 'TOKEN=%s\\nSUP=%s\\n' \"$TELEGRAM_BOT_TOKEN\" \"$HERMES_SUPERVISOR\" > \"$RECORD\"\n", { mode: 0o755 })
+        const service = path.join(dir, "service")
+        writeFiles(service, render(manager, { ...goldenInput(manager), nodePath: node, home }))
+        const record = path.join(dir, "record")
+        const child = spawnSync("./run", [], { cwd: service, env: { PATH: process.env.PATH, RECORD: record }, encoding: "utf8" })
+        expect(child.status, child.stderr).toBe(0)
+        expect(fs.readFileSync(record, "utf8")).toBe(`TOKEN=123:a b$c\nSUP=${manager}\n`)
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
       }
     })
 
@@ -476,6 +501,7 @@ describe("docker", () => {
       HERMES_ADAPTERS_HTTP_API_KEY: "${HERMES_API_KEY:?set HERMES_API_KEY to the key clients must send}"
     })
     expect(service.volumes).toEqual([`hermes-gateway-home:${containerHome}`])
+    expect(service.env_file).toEqual([{ path: "./gateway.env", required: false }])
     expect(service.healthcheck.test.slice(0, 3)).toEqual(["CMD", "node", "-e"])
     // compose substitutes $VAR everywhere: a literal $ in the bundle path is written $$.
     expect(service.build.additional_contexts.bundle.replace(/\$\$/g, "$")).toBe(path.dirname(entry))
@@ -522,6 +548,7 @@ describe("kubernetes", () => {
       HERMES_ADAPTERS_HTTP_API_KEY: { secretKeyRef: { name: "hermes-gateway", key: "api-key" } }
     })
     expect(container.volumeMounts).toEqual([{ name: "home", mountPath: containerHome }])
+    expect(container.envFrom).toEqual([{ secretRef: { name: "hermes-gateway-secrets", optional: true } }])
     expect(pod.volumes).toEqual([{ name: "home", persistentVolumeClaim: { claimName: "hermes-gateway-home" } }])
   })
 })
