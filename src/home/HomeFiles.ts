@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ExitCode } from "../lifecycle/ExitCode.js"
+import { auditEnvironmentFile } from "./EnvironmentFileAudit.js"
 import type { HomePaths } from "./HomePaths.js"
 import { describeKind, privateDirectoryMode, privateFileMode, symlinkProblem } from "./SafeOpen.js"
 
@@ -219,6 +220,7 @@ export const auditHomeFiles = (paths: HomePaths): ReadonlyArray<string> => {
   } catch {
     // absent (defaults) or unreadable: the config check says so
   }
+  problems.push(...auditEnvironmentFile(paths.dir, owner))
   return problems
 }
 

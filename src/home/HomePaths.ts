@@ -53,6 +53,15 @@ export const homePaths = (dir: string): HomePaths => {
 }
 
 /**
+ * The secrets file that generated service definitions load into the gateway's environment
+ * (`KEY=value` lines: bot token, API keys). The gateway never reads it itself; doctor checks that
+ * it is private. Kept beside the home's other files so one `chmod 700` covers it.
+ */
+export const environmentFileName = "gateway.env"
+
+export const environmentFilePath = (dir: string): string => path.join(dir, environmentFileName)
+
+/**
  * Creates the home (0700) and its logs folder if absent. Used by commands that write. A `logs` that
  * is a symbolic link (even to a directory) is refused: the logs would be written elsewhere.
  */

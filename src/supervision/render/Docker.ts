@@ -12,6 +12,7 @@ import {
   killTimeoutSeconds,
   startTimeoutSeconds
 } from "../Definition.js"
+import { environmentFileName } from "../../home/HomePaths.js"
 import { composeLiteral, shellWord, yamlString } from "../Quoting.js"
 import { gatewayArguments, gatewayCommand, healthProbe, listenEverywhere } from "./Container.js"
 
@@ -41,7 +42,7 @@ const dockerfile = (input: DefinitionInput): string => {
     `VOLUME ["${containerHome}"]`,
     "USER node",
     `EXPOSE ${defaultHttpPort}`,
-    "# The gateway drains on SIGTERM; a SIGTERM nobody announced exits 1 (CONTRACT 3.2).",
+    "# The gateway drains on SIGTERM; a SIGTERM nobody announced exits 1 (docs/reference.md, Stop classification).",
     "STOPSIGNAL SIGTERM",
     "# node's fetch: slim images have no curl.",
     `HEALTHCHECK --interval=10s --timeout=3s --start-period=${start}s --retries=3 CMD ${json(healthProbe)}`,
@@ -68,7 +69,7 @@ const compose = (input: DefinitionInput): string => {
     "#   keeps it slow; `docker compose logs` names the bad key.",
     "#   0 (a planned stop from inside, `hermes gateway stop` through docker exec) is restarted as well;",
     "#   stop the container instead, or use `gateway boot` as the command, which starts the gateway only",
-    "#   while its desired_state is running (CONTRACT 4).",
+    "#   while its desired_state is running (docs/reference.md, State file).",
     `# stop_grace_period: hard shutdown deadline ${hardDeadlineSeconds(input.budget)}s + 5s before docker sends SIGKILL.`,
     `# The shutdown budget came from ${input.home}/config.yaml: copy that file into the volume`,
     `# (docker compose cp config.yaml ${input.serviceName}:${containerHome}/config.yaml) so the gateway runs with the same one.`,
@@ -84,6 +85,11 @@ const compose = (input: DefinitionInput): string => {
     "    restart: unless-stopped",
     "    stop_signal: SIGTERM",
     `    stop_grace_period: ${kill}s`,
+    "    # Secrets (TELEGRAM_BOT_TOKEN, the agent's API key) as KEY=value lines in gateway.env beside this",
+    "    # file, mode 0600; optional (compose 2.24 or later). Values under environment: below win over it.",
+    "    env_file:",
+    `      - path: ${yamlString(`./${environmentFileName}`)}`,
+    "        required: false",
     "    environment:",
     "      HERMES_SUPERVISOR: docker",
     `      HERMES_HOME: ${yamlString(containerHome)}`,

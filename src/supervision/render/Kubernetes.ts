@@ -21,6 +21,9 @@ const preStopAllowanceSeconds = 10
 /** The user of the node image (`node`, uid 1000), who owns the home in the image. */
 const nodeUid = 1000
 
+/** The optional Secret whose keys become environment variables (bot token, agent API key). */
+export const secretsName = (serviceName: string): string => `${serviceName}-secrets`
+
 const list = (words: ReadonlyArray<string>) => `[${words.map(yamlString).join(", ")}]`
 
 export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<DefinitionFile> => {
@@ -36,6 +39,8 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "# Build and push the image from the docker definition (hermes gateway install --manager docker),",
     "# point `image:` below at it, then:",
     `#   kubectl create secret generic ${name} --from-literal=api-key=THE-KEY-CLIENTS-SEND`,
+    "# and, for other secrets (optional), one environment variable per key:",
+    `#   kubectl create secret generic ${secretsName(name)} --from-env-file=gateway.env`,
     `#   kubectl apply -f ${name}.yaml`,
     "#",
     "# Stops: when the pod is terminated (rollout, drain, delete, scale to 0) the kubelet runs the preStop",
@@ -94,6 +99,12 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "          # node as the container's process: it is pid 1 and receives the kubelet's SIGTERM itself.",
     `          command: ${list(gatewayCommand)}`,
     `          args: ${list(gatewayArguments)}`,
+    "          # Secrets such as TELEGRAM_BOT_TOKEN or the agent's API key, one variable per key; optional.",
+    "          # Variables under env: below win over these.",
+    "          envFrom:",
+    "            - secretRef:",
+    `                name: ${yamlString(secretsName(name))}`,
+    "                optional: true",
     "          env:",
     "            - name: HERMES_SUPERVISOR",
     "              value: \"kubernetes\"",

@@ -35,6 +35,8 @@ export const renderLaunchd = (input: DefinitionInput): ReadonlyArray<DefinitionF
     "  fixed or the job is booted out; the gateway logs the reason each time.",
     "  launchd has no stop hook: hermes gateway stop writes the planned-stop marker and then runs",
     "  launchctl bootout, which is the way to stop this job.",
+    "  Secrets: launchd cannot read an env file. Add TELEGRAM_BOT_TOKEN or the agent key to",
+    "  EnvironmentVariables below and make this file readable by its owner only (chmod 600).",
     `  ExitTimeOut: hard shutdown deadline ${hardDeadlineSeconds(input.budget)}s plus 5s before SIGKILL.`,
     ...(input.user !== undefined
       ? ["  UserName is honoured for LaunchDaemons only: install this file into /Library/LaunchDaemons."]

@@ -11,6 +11,8 @@ import {
   runArguments,
   startTimeoutSeconds
 } from "../Definition.js"
+import * as path from "node:path"
+import { environmentFileName } from "../../home/HomePaths.js"
 import { systemdAssignment, systemdExecLine, systemdExecutable, systemdExecWord, systemdText } from "../Quoting.js"
 
 type Scope = "user" | "system"
@@ -48,6 +50,9 @@ const renderUnit = (scope: Scope, input: DefinitionInput): string => {
     ...(scope === "system" && input.user !== undefined ? [`User=${systemdText(input.user)}`] : []),
     `Environment=${systemdAssignment("HERMES_SUPERVISOR", "systemd")}`,
     `Environment=${systemdAssignment("HERMES_HOME", input.home)}`,
+    "# Secrets (TELEGRAM_BOT_TOKEN, the agent's API key, HERMES_ADAPTERS_HTTP_API_KEY) as KEY=value lines,",
+    "# mode 0600. systemd reads it before dropping privileges; the leading - makes it optional.",
+    `EnvironmentFile=-${systemdText(path.join(input.home, environmentFileName))}`,
     `SyslogIdentifier=${systemdText(input.serviceName)}`,
     "# node itself is the main process: no npm, npx or shell in between to swallow signals.",
     `ExecStart=${systemdExecLine([input.nodePath, ...runArguments(input.entry, input.home)])}`,

@@ -221,6 +221,30 @@ describe("start-up check of the home's files", () => {
 })
 
 describe("doctor's audit of the home's files", () => {
+  it("the secrets file gateway.env: 0600 is fine, readable by others is named with the chmod that fixes it", () => {
+    const env = path.join(dir, "gateway.env")
+    fs.writeFileSync(env, "TELEGRAM_BOT_TOKEN=123:abc\n", { mode: 0o600 })
+    fs.chmodSync(env, 0o600)
+    expect(auditHomeFiles(homePaths(dir))).toEqual([])
+    fs.chmodSync(env, 0o644)
+    expect(auditHomeFiles(homePaths(dir))).toEqual([
+      `${env} has mode 0644: other users may read the gateway's secrets (\`chmod 600 ${env}\`)`
+    ])
+    fs.rmSync(env)
+    fs.mkdirSync(env)
+    expect(auditHomeFiles(homePaths(dir)).join("\n")).toContain(`${env} is not a regular file`)
+  })
+
+  it.skipIf(!isRoot)("a gateway.env owned by another user than the home's owner or root is named (needs root)", () => {
+    const env = path.join(dir, "gateway.env")
+    fs.writeFileSync(env, "OPENAI_API_KEY=sk-x\n", { mode: 0o600 })
+    fs.chmodSync(env, 0o600)
+    fs.chownSync(env, nobody, nobody)
+    expect(auditHomeFiles(homePaths(dir))).toEqual([
+      `${env} is owned by uid ${nobody}, not by the home's owner (uid 0) or root: that user can change the gateway's secrets`
+    ])
+  })
+
   it("a sound home has no findings", () => {
     fs.mkdirSync(path.join(dir, "logs"), { mode: 0o700 })
     fs.writeFileSync(path.join(dir, "state.db"), "", { mode: 0o600 })

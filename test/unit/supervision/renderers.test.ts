@@ -143,6 +143,8 @@ describe("systemd units", () => {
       expect(values(unit, "RestartSec")).toEqual(["2s"])
       expect(values(unit, "StartLimitIntervalSec")).toEqual(["0"])
       expect(values(unit, "Environment")).toEqual(["HERMES_SUPERVISOR=systemd", "HERMES_HOME=/var/lib/hermes"])
+      // secrets: an optional (leading -) env file in the home
+      expect(values(unit, "EnvironmentFile")).toEqual(["-/var/lib/hermes/gateway.env"])
       expect(values(unit, "ExecStart")).toEqual([
         "/usr/local/bin/node /opt/hermes-gateway/dist/hermes.js gateway run --home /var/lib/hermes"
       ])
@@ -169,6 +171,8 @@ describe("systemd units", () => {
     const escaped = `"/srv/home with space/100%% $$HOME $\${MAINPID} \\"dq\\" 'sq' back\\\\slash"`
     expect(values(unit, "ExecStart")[0]).toBe(`/usr/local/bin/node /opt/hermes-gateway/dist/hermes.js gateway run --home ${escaped}`)
     expect(values(unit, "ExecStop")[0]).toContain(`--pid=\${MAINPID} --home ${escaped}`)
+    // EnvironmentFile= is one path, not unquoted: only specifiers are escaped.
+    expect(values(unit, "EnvironmentFile")).toEqual([`-/srv/home with space/100%% $HOME \${MAINPID} "dq" 'sq' back\\slash/gateway.env`])
     // No $ expansion happens in Environment=, so $ stays single there.
     expect(values(unit, "Environment")[1]).toBe(
       `"HERMES_HOME=/srv/home with space/100%% $HOME \${MAINPID} \\"dq\\" 'sq' back\\\\slash"`
@@ -476,6 +480,7 @@ describe("docker", () => {
       HERMES_ADAPTERS_HTTP_API_KEY: "${HERMES_API_KEY:?set HERMES_API_KEY to the key clients must send}"
     })
     expect(service.volumes).toEqual([`hermes-gateway-home:${containerHome}`])
+    expect(service.env_file).toEqual([{ path: "./gateway.env", required: false }])
     expect(service.healthcheck.test.slice(0, 3)).toEqual(["CMD", "node", "-e"])
     // compose substitutes $VAR everywhere: a literal $ in the bundle path is written $$.
     expect(service.build.additional_contexts.bundle.replace(/\$\$/g, "$")).toBe(path.dirname(entry))
@@ -522,6 +527,7 @@ describe("kubernetes", () => {
       HERMES_ADAPTERS_HTTP_API_KEY: { secretKeyRef: { name: "hermes-gateway", key: "api-key" } }
     })
     expect(container.volumeMounts).toEqual([{ name: "home", mountPath: containerHome }])
+    expect(container.envFrom).toEqual([{ secretRef: { name: "hermes-gateway-secrets", optional: true } }])
     expect(pod.volumes).toEqual([{ name: "home", persistentVolumeClaim: { claimName: "hermes-gateway-home" } }])
   })
 })
