@@ -45,7 +45,9 @@ describe.concurrent("in-flight turns at shutdown", () => {
   it("4b. active_turns in the state file follows the turns, running and draining (CONTRACT 4, 5 step 4)", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const home = sb.home(defaultConfig({ delay: "3s" }))
+    // Both observations must happen while the two turns run: a turn long enough that a loaded
+    // machine still makes both within it (each is a poll of the state file, not a sleep).
+    const home = sb.home(defaultConfig({ delay: "12s", drain: "30s" }))
     const gw = sb.run(home)
     const port = await gw.waitRunning()
     const first = chat(port, "one")
@@ -57,12 +59,12 @@ describe.concurrent("in-flight turns at shutdown", () => {
       return state?.gateway_state === gatewayState && state.active_turns === active
     }
     const context = () => `states seen: ${[...new Set(seen)].join(", ")}\n${gw.describe()}`
-    await waitFor("gateway_state running with active_turns 2", stateIs("running", 2), { timeoutMs: 2_000, context })
+    await waitFor("gateway_state running with active_turns 2", stateIs("running", 2), { timeoutMs: 8_000, context })
     const status = await sb.cli(["gateway", "status", "--home", home.dir])
     expect(status.stdout).toContain("active turns: 2")
 
     gw.signal("SIGTERM")
-    await waitFor("gateway_state draining with active_turns 2", stateIs("draining", 2), { timeoutMs: 1_000, context })
+    await waitFor("gateway_state draining with active_turns 2", stateIs("draining", 2), { timeoutMs: 3_000, context })
     expect((await first).status).toBe(200)
     expect((await second).status).toBe(200)
     expect(await gw.waitExit()).toEqual({ code: 1, signal: null })
