@@ -329,7 +329,8 @@ describe("environment overrides", () => {
       "HERMES_GATEWAY_RESUME_WINDOW",
       "HERMES_GATEWAY_STARTUP_TIMEOUT",
       "HERMES_LOG_FORMAT",
-      "HERMES_LOG_LEVEL"
+      "HERMES_LOG_LEVEL",
+      "HERMES_SESSIONS_RETENTION"
     ])
     for (const leaf of configLeaves) expect(leaf.variable).toBe(variableFor(leaf.path))
   })
