@@ -67,7 +67,7 @@ import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
 import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
-import { formatSnapshot, type Snapshot } from "../forensics/Snapshot.js"
+import { type Snapshot, shutdownContextLines } from "../forensics/Snapshot.js"
 import { droppedLogWrites } from "../logging/StreamGuard.js"
 
 export interface GatewaySettings {
@@ -224,10 +224,9 @@ const life = (settings: GatewaySettings, control: Control) =>
           classification
         })
         yield* forensics.spawnDiagnostic({ signal: snapshot.signal, classification })
-        yield* Effect.log(
-          `shutdown context ${formatSnapshot(snapshot)} classification=${classification} ` +
-            `marker=${JSON.stringify(markerVerdict)} deadline=${formatDuration(deadline)}`
-        )
+        const context = shutdownContextLines(snapshot, classification, markerVerdict, formatDuration(deadline))
+        yield* Effect.log(context.info)
+        yield* Effect.logDebug(context.debug)
       })
 
     const runPhase = (
