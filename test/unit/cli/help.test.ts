@@ -60,7 +60,7 @@ describe("help", () => {
   it("required options appear in the usage line, choices and defaults in the description", () => {
     const install = helpFor("gateway", "install")
     expect(install.split("\n")[0]).toBe("Usage: hermes gateway install --manager MANAGER [options]")
-    expect(install).toMatch(/\(one of: systemd, systemd-system, /)
+    expect(install).toMatch(/\(one of: systemd,\s+systemd-system,/)
     expect(install).toMatch(/--name NAME +unit, program, label or resource name \(default: hermes-gateway\)/)
   })
 
