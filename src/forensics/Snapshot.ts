@@ -235,8 +235,8 @@ export const formatSnapshot = (snapshot: Snapshot | Record<string, unknown>): st
   Object.entries(snapshot).map(([key, value]) => `${formatKey(key)}=${formatValue(value)}`).join(" ")
 
 /**
- * The `shutdown context` lines: a short one at INFO (what arrived, from whom, what it means, how
- * long the shutdown may take) and every detail of the snapshot at DEBUG.
+ * The `shutdown context` lines: a short one at INFO (what arrived, from whom, what it means and
+ * why, how long the shutdown may take) and every detail of the snapshot at DEBUG.
  */
 export const shutdownContextLines = (
   snapshot: Snapshot,
@@ -246,6 +246,6 @@ export const shutdownContextLines = (
 ): { readonly info: string; readonly debug: string } => ({
   info: `shutdown context ${
     formatSnapshot({ signal: snapshot.signal, ppid: snapshot.ppid, parent: snapshot.parent_name })
-  } classification=${classification} deadline=${deadline}`,
-  debug: `shutdown context details ${formatSnapshot(snapshot)} marker=${formatValue(markerVerdict)}`
+  } classification=${classification} marker=${formatValue(markerVerdict)} deadline=${deadline}`,
+  debug: `shutdown context details ${formatSnapshot(snapshot)}`
 })
