@@ -59,6 +59,7 @@ export const usageText = (raw: string): string =>
       line
         .replace(/\ba (integer|option|argument|existing|empty|unknown|invalid)\b/g, "an $1")
         .replace(/^Expected to find option: '([^']+)'$/, "missing option $1")
+        .replace(/^Expected one of the following cases: /, "expected one of: ")
         .replace(/^Received unknown argument: '([^']+)'$/, "unknown argument '$1'")
         .replace(/\.$/, "")
         .replace(/^[A-Z](?=[a-z])/, (first) => first.toLowerCase())

@@ -45,6 +45,9 @@ const unknownCommand = (path: ReadonlyArray<CommandNode>, typed: string): string
     : `unknown command '${typed}'; run '${names} --help' to list the commands`
 }
 
+/** Options @effect/cli handles for every command (the shell-completion ones are left to it, unlisted). */
+const builtIns = ["--version", "--completions", "--wizard"]
+
 const takesValue = (node: CommandNode, token: string): boolean =>
   !token.includes("=") && node.options.some((o) => `--${o.name}` === token && o.placeholder !== undefined)
 
@@ -57,6 +60,7 @@ export const readCommandLine = (root: CommandNode, argv: ReadonlyArray<string>):
   let logLevel: string | undefined
   let verbsDone = false
   let versionAsked = false
+  const optionWords: Array<string> = []
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!
     const node = path[path.length - 1]!
@@ -77,7 +81,13 @@ export const readCommandLine = (root: CommandNode, argv: ReadonlyArray<string>):
     }
     kept.push(word)
     if (word.startsWith("-")) {
-      if (takesValue(node, word) && i + 1 < words.length) kept.push(words[++i]!)
+      if (!builtIns.includes(word)) optionWords.push(word.split("=")[0]!)
+      if (takesValue(node, word)) {
+        const value = words[i + 1]
+        if (value === undefined || value === "--help" || value === "-h") return { _tag: "Usage", message: `${word} needs a value` }
+        kept.push(value)
+        i++
+      }
       continue
     }
     if (verbsDone || node.children.length === 0) {
@@ -88,6 +98,18 @@ export const readCommandLine = (root: CommandNode, argv: ReadonlyArray<string>):
     if (child !== undefined) path.push(child)
     else if (node.args.length > 0) verbsDone = true
     else return { _tag: "Usage", message: unknownCommand(path, word) }
+  }
+  const known = path.flatMap((n) => n.options.map((o) => `--${o.name}`))
+  const unknown = optionWords.find((word) => !known.includes(word))
+  if (unknown !== undefined) {
+    const near = unknown.startsWith("--") ? closest(unknown.slice(2), known.map((k) => k.slice(2))) : undefined
+    const command = path.map((n) => n.name).join(" ")
+    return {
+      _tag: "Usage",
+      message: near !== undefined
+        ? `unknown option '${unknown}'; did you mean '--${near}'?`
+        : `unknown option '${unknown}' for '${command}'; run '${command} --help' to list its options`
+    }
   }
   if (help) return { _tag: "Help", path }
   if (versionAsked) return { _tag: "Version" }

@@ -87,6 +87,15 @@ describe("unknown and missing commands", () => {
     })
   })
 
+  it("an unknown option is named with the closest one; an option missing its value says so", () => {
+    expect(readCommandLine(commands, argv("gateway", "run", "--hmoe", "/x"))).toEqual({ _tag: "Usage", message: "unknown option '--hmoe'; did you mean '--home'?" })
+    expect(readCommandLine(commands, argv("gateway", "status", "--zzz"))).toMatchObject({ message: expect.stringContaining("unknown option '--zzz'") })
+    expect(readCommandLine(commands, argv("gateway", "report", "--last"))).toEqual({ _tag: "Usage", message: "--last needs a value" })
+    // Options of a group and of its verb may come on either side of the verb.
+    expect(readCommandLine(commands, argv("gateway", "sessions", "--json", "show", "--home", "/h", "ID"))).toMatchObject({ _tag: "Parse" })
+    expect(readCommandLine(commands, argv("gateway", "stop", "--mark-only", "--pid=12"))).toMatchObject({ _tag: "Parse" })
+  })
+
   it("a group without a verb is a usage error", () => {
     expect(readCommandLine(commands, argv("gateway"))).toMatchObject({ _tag: "Usage", message: expect.stringContaining("'hermes gateway' needs a command") })
   })
