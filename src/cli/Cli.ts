@@ -4,6 +4,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import { installCommand, uninstallCommand } from "./InstallCommand.js"
 import { bootCommand } from "./BootCommand.js"
 import { doctorCommand } from "./DoctorCommand.js"
@@ -16,6 +17,7 @@ import { UsageError } from "./UsageError.js"
 import { readCommandLine } from "./CommandLine.js"
 import { commandTree } from "./CommandTree.js"
 import { renderHelp } from "./HelpText.js"
+import { levels } from "../logging/Logging.js"
 import { logLevelFlag } from "../logging/LogLevelName.js"
 
 export const version = "0.1.0"
@@ -108,6 +110,8 @@ export const main = (argv: ReadonlyArray<string>) =>
       Effect.catchIf(ValidationError.isValidationError, () =>
         Effect.fail(new UsageError({ message: helpHint(line.argv) }))),
       Effect.withConsole(console),
+      // Commands without a logging layer of their own (stop, status, ...) honour the flag too.
+      line.logLevel === undefined ? (effect) => effect : Logger.withMinimumLogLevel(levels[line.logLevel]),
       Effect.locally(logLevelFlag, line.logLevel)
     )
   }).pipe(Effect.provide(NodeContext.layer))

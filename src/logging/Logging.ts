@@ -11,7 +11,7 @@ import { prettyLogger, wantsColour } from "./PrettyLogger.js"
 export type { LogLevelName } from "./LogLevelName.js"
 export type LogFormat = "auto" | "pretty" | "logfmt" | "json"
 
-const levels: Record<LogLevelName, LogLevel.LogLevel> = {
+export const levels: Record<LogLevelName, LogLevel.LogLevel> = {
   trace: LogLevel.Trace,
   debug: LogLevel.Debug,
   info: LogLevel.Info,
