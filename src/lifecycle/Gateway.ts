@@ -194,6 +194,8 @@ const life = (settings: GatewaySettings, control: Control) =>
     const systemd = yield* SystemdNotify
     const forensics = yield* Forensics
     const scope = yield* Effect.scope
+    // The snapshot the `shutdown context` line summarises, kept whole for the shutdown report.
+    const shutdownContext = yield* Ref.make<Snapshot | undefined>(undefined)
 
     // One writer at a time: two fibers saving at once could otherwise put the older document last.
     const stateWriter = yield* Effect.makeSemaphore(1)
@@ -224,6 +226,7 @@ const life = (settings: GatewaySettings, control: Control) =>
           classification
         })
         yield* forensics.spawnDiagnostic({ signal: snapshot.signal, classification })
+        yield* Ref.set(shutdownContext, snapshot)
         const context = shutdownContextLines(snapshot, classification, markerVerdict, formatDuration(deadline))
         yield* Effect.log(context.info)
         yield* Effect.logDebug(context.debug)
@@ -769,6 +772,7 @@ const life = (settings: GatewaySettings, control: Control) =>
             ...summary,
             exit_reason: exitReason,
             phases,
+            context: yield* Ref.get(shutdownContext),
             log_writes_dropped: droppedLogWrites()
           }).pipe(
             Effect.catchAll((error) => Effect.logWarning(error.message))

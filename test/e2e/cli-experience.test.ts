@@ -81,6 +81,17 @@ describe.concurrent("the command line as an operator reads it", () => {
     expect(stderr).not.toContain("shutdown context details")
   })
 
+  it("the shutdown report keeps the whole context the short INFO line summarises", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const stderr = await stopAndCollect(runWith(sb, home, [], {}))
+    const info = stderr.split("\n").find((line) => line.includes("shutdown context"))!
+    expect(info).not.toContain("parent_cmdline")
+    const report = home.lifecycle().filter((r) => r.event === "shutdown").at(-1)!
+    expect(report.context).toMatchObject({ signal: "SIGINT", pid: expect.any(Number), parent_cmdline: expect.any(String) })
+  })
+
   it("each finished turn is one INFO line: platform, session, outcome, duration", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
