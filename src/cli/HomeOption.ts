@@ -8,6 +8,7 @@ import { HomeUnreachable, requireHomeReachable } from "../home/HomeReach.js"
 
 export const homeOption = Options.text("home").pipe(
   Options.withDescription("state directory of the gateway (default: $HERMES_HOME, else ~/.hermes)"),
+  Options.withPseudoName("DIR"),
   Options.optional
 )
 

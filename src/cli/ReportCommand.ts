@@ -32,5 +32,5 @@ export const reportCommand = Command.make("report", {
     process.stdout.write(renderReport(reading, { file: paths.lifecycleLog, nowMs: Date.now() }))
   })).pipe(Command.withDescription(
     "Show how the gateway's last lives ended: shutdown reports (signal, classification, phases, exit " +
-      "code), watchdog exits, and whether each start found the previous life ended in order."
+      "code), watchdog exits, and whether each start found that the previous life had shut down cleanly."
   ))

@@ -182,6 +182,7 @@ const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
 }
 
 const timeoutOption = Options.text("timeout").pipe(
+  Options.withPseudoName("DURATION"),
   Options.withDescription("how long to wait for the gateway to exit (e.g. 40s; default: its hard shutdown deadline + 5s)"),
   Options.optional
 )

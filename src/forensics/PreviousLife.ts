@@ -193,14 +193,21 @@ const formatSpan = (ms: number): string => {
   return parts.filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`).join(" ")
 }
 
+/** What the clean shutdown followed: a clean shutdown after an unplanned stop is no contradiction. */
+const stopKind = (classification: string | undefined): string =>
+  classification === undefined
+    ? ""
+    : classification === "restart"
+    ? " for a restart"
+    : ` after ${/^[aeiou]/.test(classification) ? "an" : "a"} ${classification} stop`
+
 /** One sentence for the start-up log and the report. */
 export const describePreviousLife = (life: PreviousLifeRecord | PreviousLife): string => {
   const pid = life.pid !== undefined && life.pid !== null ? ` (pid ${life.pid})` : ""
   const uptime = life.uptime_ms !== undefined ? `, up ${formatSpan(life.uptime_ms)}` : ""
   switch (life.verdict) {
     case "ended_in_order":
-      return `previous life${pid} ended in order` +
-        (life.classification !== undefined ? ` (${life.classification} stop)` : "") + uptime +
+      return `previous life${pid} shut down cleanly` + stopKind(life.classification) + uptime +
         (life.watchdog === "hard_deadline" ? "; its teardown overran the hard deadline and the watchdog ended it (exit 70)" : "")
     case "died_without_shutdown": {
       const last = life.last_state !== undefined ? `, last state ${life.last_state} at ${life.last_update ?? "?"}` : ""

@@ -233,3 +233,19 @@ const formatKey = (key: string): string => key.replace(/[^A-Za-z0-9_.-]/g, "") |
 /** One `key=value` line for `shutdown context ...`; values with spaces or odd characters are quoted. */
 export const formatSnapshot = (snapshot: Snapshot | Record<string, unknown>): string =>
   Object.entries(snapshot).map(([key, value]) => `${formatKey(key)}=${formatValue(value)}`).join(" ")
+
+/**
+ * The `shutdown context` lines: a short one at INFO (what arrived, from whom, what it means and
+ * why, how long the shutdown may take) and every detail of the snapshot at DEBUG.
+ */
+export const shutdownContextLines = (
+  snapshot: Snapshot,
+  classification: string,
+  markerVerdict: string,
+  deadline: string
+): { readonly info: string; readonly debug: string } => ({
+  info: `shutdown context ${
+    formatSnapshot({ signal: snapshot.signal, ppid: snapshot.ppid, parent: snapshot.parent_name })
+  } classification=${classification} marker=${formatValue(markerVerdict)} deadline=${deadline}`,
+  debug: `shutdown context details ${formatSnapshot(snapshot)}`
+})

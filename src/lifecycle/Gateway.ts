@@ -71,7 +71,7 @@ import { extendTimeout, SystemdNotify } from "../supervision/SystemdNotify.js"
 import { describeDiagnosticReport } from "../forensics/DiagnosticReport.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
-import { formatSnapshot, type Snapshot } from "../forensics/Snapshot.js"
+import { type Snapshot, shutdownContextLines } from "../forensics/Snapshot.js"
 import { droppedLogWrites } from "../logging/StreamGuard.js"
 
 export interface GatewaySettings {
@@ -200,6 +200,8 @@ const life = (settings: GatewaySettings, control: Control) =>
     const systemd = yield* SystemdNotify
     const forensics = yield* Forensics
     const scope = yield* Effect.scope
+    // The snapshot the `shutdown context` line summarises, kept whole for the shutdown report.
+    const shutdownContext = yield* Ref.make<Snapshot | undefined>(undefined)
 
     // One writer at a time: two fibers saving at once could otherwise put the older document last.
     const stateWriter = yield* Effect.makeSemaphore(1)
@@ -231,10 +233,10 @@ const life = (settings: GatewaySettings, control: Control) =>
           classification
         })
         yield* forensics.spawnDiagnostic({ signal: snapshot.signal, classification })
-        yield* Effect.log(
-          `shutdown context ${formatSnapshot(snapshot)} classification=${classification} ` +
-            `marker=${JSON.stringify(markerVerdict)} deadline=${formatDuration(deadline)}`
-        )
+        yield* Ref.set(shutdownContext, snapshot)
+        const context = shutdownContextLines(snapshot, classification, markerVerdict, formatDuration(deadline))
+        yield* Effect.log(context.info)
+        yield* Effect.logDebug(context.debug)
       })
 
     const runPhase = (
@@ -779,6 +781,7 @@ const life = (settings: GatewaySettings, control: Control) =>
             ...summary,
             exit_reason: exitReason,
             phases,
+            context: yield* Ref.get(shutdownContext),
             log_writes_dropped: droppedLogWrites()
           }).pipe(
             Effect.catchAll((error) => Effect.logWarning(error.message))

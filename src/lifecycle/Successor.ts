@@ -211,10 +211,14 @@ const recordRestartCancelled = (settings: SuccessorSettings, successorPid: numbe
   }
 }
 
+/** Under nohup, cron or a container there is no terminal to speak of: the successor is our child. */
+export const successorStartLine = (inTerminal: boolean): string =>
+  `restart requested and no supervisor: starting the successor ${inTerminal ? "in this terminal" : "as a child of this process"}`
+
 /** Runs successors until one ends other than with a restart; its code becomes ours. */
 export const runSuccessors = (settings: SuccessorSettings): Effect.Effect<number> =>
   Effect.gen(function*() {
-    yield* Effect.log("restart requested and no supervisor: starting the successor in this terminal")
+    yield* Effect.log(successorStartLine(process.stdin.isTTY === true))
     const exit = yield* runOnce(settings)
     const outcome = chainOutcome(exit)
     if (exit.stopPassedOn && diedByStop(exit)) recordRestartCancelled(settings, exit.pid)

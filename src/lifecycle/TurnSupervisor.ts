@@ -2,6 +2,7 @@
 // can wait for them (drain), then interrupt what is left; each outcome is written to the journal.
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,6 +15,7 @@ import * as Stream from "effect/Stream"
 import { type InboundMessage, IntakeClosed, type TurnHooks, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/Adapter.js"
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
+import { turnLine } from "./TurnLog.js"
 
 export type DrainEnd = "empty" | "deadline" | "forced"
 
@@ -104,6 +106,19 @@ export const makeTurnSupervisor = (
 
     /** Runs one turn in the set and waits for it; the caller's going away does not cancel it. */
     const supervise = (
+      platform: string,
+      begin: Effect.Effect<BegunTurn, SessionDbError>,
+      hooks: TurnHooks | undefined,
+      generation?: GenerationOptions
+    ) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const outcome = yield* superviseTurn(begin, hooks, generation)
+        yield* Effect.log(turnLine(platform, outcome, (yield* Clock.currentTimeMillis) - started))
+        return outcome
+      })
+
+    const superviseTurn = (
       begin: Effect.Effect<BegunTurn, SessionDbError>,
       hooks: TurnHooks | undefined,
       generation?: GenerationOptions
@@ -133,8 +148,8 @@ export const makeTurnSupervisor = (
       })
 
     const intake: TurnIntake = {
-      submit: (inbound: InboundMessage, hooks) => supervise(db.beginTurn(inbound), hooks, inbound.generation),
-      resume: (turnId, hooks) => supervise(db.resumeTurn(turnId), hooks),
+      submit: (inbound: InboundMessage, hooks) => supervise(inbound.platform, db.beginTurn(inbound), hooks, inbound.generation),
+      resume: (turnId, hooks) => supervise("resumed", db.resumeTurn(turnId), hooks),
       delivered: (ids) =>
         db.markDelivered(ids).pipe(
           Effect.catchAll((error) =>

@@ -1,13 +1,17 @@
 // Log output for every command: one line per event on stderr (stdout is for command output),
-// in the format and at the level the configuration asks for.
+// in the format and at the level the configuration asks for (`--log-level` wins over both).
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import { logLevelFlag, type LogLevelName } from "./LogLevelName.js"
+import { prettyLogger, wantsColour } from "./PrettyLogger.js"
 
+export type { LogLevelName } from "./LogLevelName.js"
 export type LogFormat = "auto" | "pretty" | "logfmt" | "json"
-export type LogLevelName = "trace" | "debug" | "info" | "warning" | "error" | "fatal" | "none"
 
-const levels: Record<LogLevelName, LogLevel.LogLevel> = {
+export const levels: Record<LogLevelName, LogLevel.LogLevel> = {
   trace: LogLevel.Trace,
   debug: LogLevel.Debug,
   info: LogLevel.Info,
@@ -21,10 +25,15 @@ const levels: Record<LogLevelName, LogLevel.LogLevel> = {
 export const resolveFormat = (format: LogFormat, stderrIsTty: boolean): Exclude<LogFormat, "auto"> =>
   format === "auto" ? (stderrIsTty ? "pretty" : "logfmt") : format
 
-export const loggingLayer = (format: LogFormat, level: LogLevelName): Layer.Layer<never> => {
-  const resolved = resolveFormat(format, process.stderr.isTTY === true)
-  const logger = resolved === "pretty"
-    ? Logger.prettyLogger({ stderr: true, colors: "auto" })
-    : Logger.withConsoleError(resolved === "json" ? Logger.jsonLogger : Logger.logfmtLogger)
-  return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[level]))
-}
+/** The level in force: the flag if given, else what the config resolved (its file, then the env). */
+export const effectiveLevel = (flag: LogLevelName | undefined, configured: LogLevelName): LogLevelName => flag ?? configured
+
+export const loggingLayer = (format: LogFormat, level: LogLevelName): Layer.Layer<never> =>
+  Layer.unwrapEffect(Effect.map(FiberRef.get(logLevelFlag), (flag) => {
+    const isTty = process.stderr.isTTY === true
+    const resolved = resolveFormat(format, isTty)
+    const logger = resolved === "pretty"
+      ? prettyLogger((text) => process.stderr.write(text), wantsColour(isTty, process.env))
+      : Logger.withConsoleError(resolved === "json" ? Logger.jsonLogger : Logger.logfmtLogger)
+    return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[effectiveLevel(flag, level)]))
+  }))

@@ -127,7 +127,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
   const stopMoments = [
     { name: "right after the restart was asked", line: "shutdown context" },
     { name: "when the old gateway has written its final state", line: "gateway exiting code=75" },
-    { name: "while the successor is being started", line: "starting the successor in this terminal" }
+    { name: "while the successor is being started", line: "starting the successor" }
   ] as const
 
   for (const moment of stopMoments) {

@@ -178,7 +178,7 @@ const verdictFromDisk = (disk: DiskView): Verdict => {
 
 const logLineOf = (v: Verdict): RegExp =>
   v.verdict === "ended_in_order"
-    ? new RegExp(`previous life \\(pid ${v.pid}\\) ended in order`)
+    ? new RegExp(`previous life \\(pid ${v.pid}\\) shut down cleanly`)
     : v.verdict === "died_without_shutdown"
     ? new RegExp(`previous life \\(pid ${v.pid}\\) died without shutting down`)
     : /no previous life recorded/

@@ -130,7 +130,7 @@ describe.concurrent("in-flight turns at shutdown", () => {
     expect(response.body.error.code).toBe("interrupted")
   })
 
-  it("8. SIGKILL during a long drain leaves .clean_shutdown; the next run starts and says it ended in order", async (ctx) => {
+  it("8. SIGKILL during a long drain leaves .clean_shutdown; the next run starts and says it shut down cleanly", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
     const home = sb.home(defaultConfig({ delay: "10s", drain: "30s" }))
@@ -150,7 +150,7 @@ describe.concurrent("in-flight turns at shutdown", () => {
 
     const second = sb.run(home, {}, "second gateway")
     await second.waitRunning()
-    expect(second.stderr).toMatch(new RegExp(`previous life \\(pid ${first.pid}\\) ended in order \\(unplanned stop\\)`))
+    expect(second.stderr).toMatch(new RegExp(`previous life \\(pid ${first.pid}\\) shut down cleanly after an unplanned stop`))
     expect(fs.existsSync(home.cleanShutdown)).toBe(false) // consumed
     const start = home.lifecycle().filter((r) => r.event === "start").at(-1)!
     expect(start).toMatchObject({ pid: second.pid, previous_life: { verdict: "ended_in_order", pid: first.pid } })

@@ -46,7 +46,7 @@ describe.concurrent("unsupervised restart", () => {
       expect(stop.stdout).toContain(`stopping gateway (pid ${second})`)
       expect(await gw.waitExit(), gw.describe()).toEqual({ code: 0, signal: null })
       expect(home.readState()).toMatchObject({ gateway_state: "stopped", desired_state: "stopped", pid: second })
-      expect(gw.stderr).toContain("starting the successor in this terminal")
+      expect(gw.stderr).toContain("starting the successor as a child of this process")
     } finally {
       successors.forEach(killQuietly)
     }

@@ -34,7 +34,7 @@ describe.concurrent("start-up", () => {
     // A third start after an orderly stop sees an orderly previous life.
     const third = sb.run(home, {}, "third gateway")
     await third.waitRunning()
-    expect(third.stderr).toMatch(/previous life \(pid \d+\) ended in order/)
+    expect(third.stderr).toMatch(/previous life \(pid \d+\) shut down cleanly/)
     expect(third.stderr).not.toMatch(/died without shutting down/)
     third.signal("SIGINT")
     expect(await third.waitExit()).toEqual({ code: 0, signal: null })

@@ -89,6 +89,13 @@ describe("previousLifeVerdict", () => {
     )
   })
 
+  it("a clean shutdown reads as one: no 'in order' next to 'unplanned'", () => {
+    const base = { verdict: "ended_in_order", pid: 7, suspected_oom: false } as const
+    expect(describePreviousLife({ ...base, classification: "unplanned" })).toBe("previous life (pid 7) shut down cleanly after an unplanned stop")
+    expect(describePreviousLife({ ...base, classification: "planned" })).toBe("previous life (pid 7) shut down cleanly after a planned stop")
+    expect(describePreviousLife({ ...base, classification: "restart" })).toBe("previous life (pid 7) shut down cleanly for a restart")
+  })
+
   it("the kernel log naming the previous pid in an OOM kill makes it a suspected OOM", () => {
     const kernelLogTail = [
       "[ 100.1] something else",

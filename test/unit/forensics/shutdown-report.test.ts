@@ -283,7 +283,7 @@ describe("rendering", () => {
     expect(text).toContain("LOOP STALL event loop unresponsive for 1min 0s (limit 1min 0s), exit 75 (restart requested, restarted at once)")
     expect(text).toContain("diagnostic report (main thread's view): /h/logs/loop-stall-20260101T050000.000Z-300.report.json")
     expect(text).toContain("!! previous life (pid 300) died without shutting down, last state running at 2026-01-01T04:59:00.000Z: the event-loop watchdog ended it")
-    expect(text).toContain("previous life (pid 100) ended in order (planned stop)")
+    expect(text).toContain("previous life (pid 100) shut down cleanly after a planned stop")
     expect(text).toContain("4 unreadable line(s) skipped, e.g. ")
   })
 
