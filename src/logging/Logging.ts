@@ -34,6 +34,8 @@ export const loggingLayer = (format: LogFormat, level: LogLevelName): Layer.Laye
     const resolved = resolveFormat(format, isTty)
     const logger = resolved === "pretty"
       ? prettyLogger((text) => process.stderr.write(text), wantsColour(isTty, process.env))
-      : Logger.withConsoleError(resolved === "json" ? Logger.jsonLogger : Logger.logfmtLogger)
+      // Straight to stderr, like the pretty logger: the CLI's console rewrites what @effect/cli
+      // prints as usage errors and must never touch a log line.
+      : Logger.map(resolved === "json" ? Logger.jsonLogger : Logger.logfmtLogger, (line) => void process.stderr.write(line + "\n"))
     return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[effectiveLevel(flag, level)]))
   }))

@@ -103,5 +103,7 @@ describe.concurrent("the command line as an operator reads it", () => {
     expect(gw.stderr).not.toContain("hello there")
     gw.signal("SIGINT")
     expect(await gw.waitExit()).toEqual({ code: 0, signal: null })
+    // In a pipe every log line is plain logfmt, untouched by the CLI's rewriting of usage errors.
+    for (const line of gw.stderr.split("\n").filter((l) => l !== "")) expect(line).toMatch(/^timestamp=\S+ level=[A-Z]+ /)
   })
 })
