@@ -54,7 +54,7 @@ describe("help", () => {
     const sessions = helpFor("gateway", "sessions")
     expect(sessions).toContain("Usage: hermes gateway sessions [options]\n       hermes gateway sessions <command> [options]")
     expect(sessions).toMatch(/^ {2}show +/m)
-    expect(helpFor("gateway", "sessions", "show").split("\n")[0]).toBe("Usage: hermes gateway sessions show [options] <ID>")
+    expect(helpFor("gateway", "sessions", "show").split("\n")[0]).toBe("Usage: hermes gateway sessions show [options] <ID|KEY>")
   })
 
   it("required options appear in the usage line, choices and defaults in the description", () => {
