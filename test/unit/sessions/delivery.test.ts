@@ -4,32 +4,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
 import type { RecoveryReport } from "../../../src/sessions/CrashRecovery.js"
 import { crashReason, unrecordedReason } from "../../../src/sessions/CrashRecovery.js"
 import { latestSchemaVersion } from "../../../src/sessions/Migrations.js"
-import { emptyJournal, memorySessionDb, type SessionDbService } from "../../../src/sessions/SessionDb.js"
 import { deliveryLogFile, makeDeliveryLog } from "../../../src/sessions/DeliveryLog.js"
 import { backlogQuery } from "../../../src/sessions/TurnJournal.js"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { createV1Database, dbFile, engineCases, inbound, openLife, rawQuery, tempHome } from "./harness.js"
-
-interface JournalCase {
-  readonly label: string
-  readonly available: boolean
-  readonly open: Effect.Effect<SessionDbService, never, Scope.Scope>
-}
-
-const journalCases: ReadonlyArray<JournalCase> = [
-  { label: "in-memory journal", available: true, open: Effect.sync(() => memorySessionDb(emptyJournal())) },
-  ...engineCases.map((c): JournalCase => ({
-    label: c.label,
-    available: c.available,
-    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine)))
-  }))
-]
+import { createV1Database, dbFile, engineCases, inbound, journalCases, openLife, rawQuery, tempHome } from "./harness.js"
 
 const telegram = (sessionKey: string, text: string, externalId?: string) =>
   inbound({ platform: "telegram", sessionKey, text, externalId })

@@ -7,7 +7,8 @@ import * as Logger from "effect/Logger"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { SessionInbound } from "../../../src/sessions/SessionDb.js"
+import type * as Scope from "effect/Scope"
+import { emptyJournal, memorySessionDb, type SessionDbService, type SessionInbound } from "../../../src/sessions/SessionDb.js"
 import type { OpenOptions } from "../../../src/sessions/SessionStore.js"
 import type { EngineName } from "../../../src/sessions/SqliteDriver.js"
 import { migrations } from "../../../src/sessions/Migrations.js"
@@ -103,3 +104,19 @@ export const createV1Database = (
     yield* Effect.orDie(connection.close)
     return ran
   })
+
+/** The journal a behaviour must hold on: the in-memory one, and each durable engine. */
+export interface JournalCase {
+  readonly label: string
+  readonly available: boolean
+  readonly open: Effect.Effect<SessionDbService, never, Scope.Scope>
+}
+
+export const journalCases: ReadonlyArray<JournalCase> = [
+  { label: "in-memory journal", available: true, open: Effect.sync(() => memorySessionDb(emptyJournal())) },
+  ...engineCases.map((c): JournalCase => ({
+    label: c.label,
+    available: c.available,
+    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine)))
+  }))
+]

@@ -6,26 +6,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
 import { emptyJournal, memorySessionDb, type SessionDbService } from "../../../src/sessions/SessionDb.js"
 import { holdsSession, isPrunable } from "../../../src/sessions/SessionHousekeeping.js"
 import { answerRawQuery, maximumPruneAgeMs, minimumPruneAgeMs } from "../../../src/sessions/SessionQueries.js"
-import { dbFile, engineCases, inbound, openLife, rawQuery, tempHome } from "./harness.js"
-
-interface JournalCase {
-  readonly label: string
-  readonly available: boolean
-  readonly open: Effect.Effect<SessionDbService, never, Scope.Scope>
-}
-
-const journalCases: ReadonlyArray<JournalCase> = [
-  { label: "in-memory journal", available: true, open: Effect.sync(() => memorySessionDb(emptyJournal())) },
-  ...engineCases.map((c): JournalCase => ({
-    label: c.label,
-    available: c.available,
-    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine)))
-  }))
-]
+import { dbFile, engineCases, inbound, journalCases, openLife, rawQuery, tempHome } from "./harness.js"
 
 /** Far enough ahead that every session recorded by the test is older. */
 const future = () => new Date(Date.now() + 3600_000).toISOString()
