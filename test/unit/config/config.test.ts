@@ -2,20 +2,18 @@ import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { formatDuration } from "../../../src/config/Duration.js"
-import { defaultConfig, type GatewayConfig, isLoopbackHost } from "../../../src/config/GatewayConfig.js"
+import { defaultConfig, isLoopbackHost } from "../../../src/config/GatewayConfig.js"
 import {
   ConfigError,
   configLeaves,
   loadConfig,
-  resolveConfig,
   variableFor
 } from "../../../src/config/LoadConfig.js"
+import { accepted, rejected } from "./ConfigFixture.js"
 
 let dir = ""
 beforeEach(() => {
@@ -30,23 +28,6 @@ const writeConfig = (text: string): string => {
   fs.writeFileSync(configFile(), text)
   return configFile()
 }
-
-type Env = Record<string, string | undefined>
-
-/** The pure path: YAML text (or no file) plus environment, no disk. */
-const resolve = (text: string | undefined, env: Env = {}) =>
-  resolveConfig(text === undefined ? Option.none() : Option.some(text), { file: "config.yaml", env })
-
-const accepted = (text: string | undefined, env: Env = {}): GatewayConfig =>
-  Either.getOrThrowWith(resolve(text, env), (error) => new Error(`expected a config, got: ${error.message}`))
-
-const rejected = (text: string | undefined, env: Env = {}): ConfigError =>
-  Either.match(resolve(text, env), {
-    onLeft: (error) => error,
-    onRight: () => {
-      throw new Error("expected a ConfigError, got a config")
-    }
-  })
 
 const millisOf = (d: Duration.Duration) => Duration.toMillis(d)
 

@@ -17,27 +17,12 @@ import { maxConfigBytes } from "../../../src/config/ConfigFile.js"
 import { formatDuration } from "../../../src/config/Duration.js"
 import { type DurationBounds, durationBounds, timerLimit } from "../../../src/config/DurationBounds.js"
 import { defaultConfig, type GatewayConfig } from "../../../src/config/GatewayConfig.js"
-import { ConfigError, loadConfig, parseConfigText, resolveConfig, variableFor } from "../../../src/config/LoadConfig.js"
+import { ConfigError, loadConfig, parseConfigText, variableFor } from "../../../src/config/LoadConfig.js"
 import { maxConfigNesting, yamlNesting } from "../../../src/config/YamlNesting.js"
 import { homePaths } from "../../../src/home/HomePaths.js"
 import { minimumKillTimeout } from "../../../src/lifecycle/ShutdownBudget.js"
 import { budgetOf } from "../../../src/cli/RunCommand.js"
-
-type Env = Record<string, string | undefined>
-
-const resolve = (text: string | undefined, env: Env = {}) =>
-  resolveConfig(text === undefined ? Option.none() : Option.some(text), { file: "config.yaml", env })
-
-const accepted = (text: string | undefined, env: Env = {}): GatewayConfig =>
-  Either.getOrThrowWith(resolve(text, env), (error) => new Error(`expected a config, got: ${error.message}`))
-
-const rejected = (text: string | undefined, env: Env = {}): ConfigError =>
-  Either.match(resolve(text, env), {
-    onLeft: (error) => error,
-    onRight: () => {
-      throw new Error("expected a ConfigError, got a config")
-    }
-  })
+import { accepted, rejected } from "./ConfigFixture.js"
 
 type Key = keyof typeof durationBounds
 const keys = Object.keys(durationBounds) as ReadonlyArray<Key>
