@@ -20,17 +20,13 @@ import { ExitCode } from "../lifecycle/ExitCode.js"
 import { hardDeadline, minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { formatDuration } from "../config/Duration.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
+import type { Finding, Verdict } from "./DoctorFinding.js"
 import { platformFindings } from "./DoctorPlatforms.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
 
-export type Verdict = "ok" | "warn" | "fail"
-export interface Finding {
-  readonly verdict: Verdict
-  readonly check: string
-  readonly detail: string
-}
+export type { Finding, Verdict } from "./DoctorFinding.js"
 
 export class DoctorFoundProblems extends Data.TaggedError("DoctorFoundProblems")<{
   readonly message: string

@@ -8,7 +8,7 @@ import { telegramOptionsFrom } from "../adapters/telegram/TelegramOptions.js"
 import { probeModelServer } from "../agents/ModelServerProbe.js"
 import { openAiOptionsFrom } from "../agents/OpenAiAgent.js"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
-import type { Finding } from "./DoctorCommand.js"
+import type { Finding } from "./DoctorFinding.js"
 import { escapeControls } from "./TerminalText.js"
 
 export const platformFindings = (
