@@ -26,7 +26,6 @@ import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
 
-export type { Finding, Verdict } from "./DoctorFinding.js"
 
 export class DoctorFoundProblems extends Data.TaggedError("DoctorFoundProblems")<{
   readonly message: string
