@@ -176,7 +176,10 @@ const streamed = (
 ): Effect.Effect<void, RequestRejected> =>
   intake.submit(inbound).pipe(
     Stream.mapError(() => turn.closed()),
-    Stream.runFoldEffect<Answer, TurnEvent, RequestRejected, never>({ _tag: "Waiting" }, (answer, event) => streamStep(turn, includeUsage, answer, event)),
+    Stream.runFoldEffect<Answer, TurnEvent, RequestRejected, never>(
+      { _tag: "Waiting" },
+      (answer, event) => streamStep(turn, includeUsage, answer, event)
+    ),
     Effect.asVoid
   )
 
