@@ -14,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
 import { ConfigError } from "../config/LoadConfig.js"
@@ -119,16 +120,49 @@ type SseEvent =
   | { readonly _tag: "Report"; readonly report: AgentReport }
   | { readonly _tag: "Done" }
 
-const isCount = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && value >= 0
+// One chunk of the model server's stream, decoded field by field: what the gateway needs (choices,
+// the delta's text) must be right or the stream is malformed; what it only passes on (model, usage,
+// finish reason) is dropped when it is not what OpenAI documents.
+const Count = Schema.Number.pipe(Schema.finite(), Schema.nonNegative())
+
+const ChunkUsage = Schema.Struct({
+  prompt_tokens: Count,
+  completion_tokens: Count,
+  total_tokens: Schema.optional(Schema.Unknown)
+})
+
+const StreamChunk = Schema.Struct({
+  error: Schema.optional(Schema.Unknown),
+  choices: Schema.optional(Schema.Unknown),
+  model: Schema.optional(Schema.Unknown),
+  usage: Schema.optional(Schema.Unknown)
+})
+
+const FirstChoice = Schema.Struct({
+  finish_reason: Schema.optional(Schema.Unknown),
+  delta: Schema.optional(Schema.Unknown)
+})
+
+const Delta = Schema.Struct({ content: Schema.optional(Schema.Unknown) })
+
+const decodeJson = Schema.decodeEither(Schema.parseJson())
+const decodeChunk = Schema.decodeUnknownEither(StreamChunk)
+const decodeChoices = Schema.decodeUnknownEither(Schema.Array(Schema.Unknown))
+const decodeContent = Schema.decodeUnknownEither(Schema.NullishOr(Schema.String))
+const usageOf = Schema.decodeUnknownOption(ChunkUsage)
+const modelOf = Schema.decodeUnknownOption(Schema.String.pipe(Schema.filter((name) => name.trim() !== "")))
+const countOf = Schema.decodeUnknownOption(Count)
+const finishOf = Schema.decodeUnknownOption(Schema.Literal("stop", "length", "content_filter"))
+const firstChoiceOf = Schema.decodeUnknownOption(FirstChoice)
+const deltaOf = Schema.decodeUnknownOption(Delta)
 
 /** The chunk's `usage` when it is well formed (OpenAI sends it in a last chunk with include_usage). */
-const usageIn = (usage: unknown): AgentUsage | undefined => {
-  if (typeof usage !== "object" || usage === null) return undefined
-  const { prompt_tokens, completion_tokens, total_tokens } = usage as Record<string, unknown>
-  return isCount(prompt_tokens) && isCount(completion_tokens)
-    ? { prompt_tokens, completion_tokens, total_tokens: isCount(total_tokens) ? total_tokens : prompt_tokens + completion_tokens }
-    : undefined
-}
+const usageIn = (usage: unknown): AgentUsage | undefined =>
+  Option.getOrUndefined(Option.map(usageOf(usage), ({ completion_tokens, prompt_tokens, total_tokens }) => ({
+    prompt_tokens,
+    completion_tokens,
+    total_tokens: Option.getOrElse(countOf(total_tokens), () => prompt_tokens + completion_tokens)
+  })))
 
 /**
  * One SSE `data:` payload to what it carries: the model and usage the server reports (every chunk
@@ -136,40 +170,31 @@ const usageIn = (usage: unknown): AgentUsage | undefined => {
  */
 export const parseSseData = (data: string): Either.Either<ReadonlyArray<SseEvent>, Failure> => {
   if (data.trim() === "[DONE]") return Either.right([{ _tag: "Done" }])
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(data)
-  } catch (cause) {
-    return Either.left(new Failure("the model server sent a malformed stream (bad JSON)", cause))
-  }
-  if (typeof parsed !== "object" || parsed === null) {
-    return Either.left(new Failure("the model server sent a malformed stream (not an object)", data))
-  }
-  const obj = parsed as { error?: unknown; choices?: unknown; model?: unknown; usage?: unknown }
-  if (obj.error !== undefined && obj.error !== null) {
+  const json = decodeJson(data)
+  if (Either.isLeft(json)) return Either.left(new Failure("the model server sent a malformed stream (bad JSON)", json.left))
+  const chunk = decodeChunk(json.right)
+  if (Either.isLeft(chunk)) return Either.left(new Failure("the model server sent a malformed stream (not an object)", data))
+  if (chunk.right.error !== undefined && chunk.right.error !== null) {
     return Either.left(new Failure(`the model server failed mid-answer: ${serverErrorMessage(data)}`, data))
   }
-  if (!Array.isArray(obj.choices)) {
-    return Either.left(new Failure("the model server sent a malformed stream (no choices)", data))
-  }
-  const usage = usageIn(obj.usage)
-  const model = typeof obj.model === "string" && obj.model.trim() !== "" ? obj.model : undefined
+  const choices = decodeChoices(chunk.right.choices)
+  if (Either.isLeft(choices)) return Either.left(new Failure("the model server sent a malformed stream (no choices)", data))
+  const usage = usageIn(chunk.right.usage)
+  const model = Option.getOrUndefined(modelOf(chunk.right.model))
   const events: Array<SseEvent> = model === undefined && usage === undefined
     ? []
     : [{ _tag: "Report", report: { ...(model === undefined ? {} : { model }), ...(usage === undefined ? {} : { usage }) } }]
-  const first: unknown = obj.choices[0]
-  if (first === undefined) return Either.right(events)
-  const finish = typeof first === "object" && first !== null ? (first as { finish_reason?: unknown }).finish_reason : undefined
-  if (finish === "stop" || finish === "length" || finish === "content_filter") {
-    events.push({ _tag: "Report", report: { finishReason: finish } })
-  }
-  const delta = typeof first === "object" && first !== null ? (first as { delta?: unknown }).delta : undefined
-  const content = typeof delta === "object" && delta !== null ? (delta as { content?: unknown }).content : undefined
-  if (content === undefined || content === null) return Either.right(events)
-  if (typeof content !== "string") {
+  if (choices.right.length === 0) return Either.right(events)
+  const first = firstChoiceOf(choices.right[0])
+  const finish = Option.flatMap(first, (choice) => finishOf(choice.finish_reason))
+  if (Option.isSome(finish)) events.push({ _tag: "Report", report: { finishReason: finish.value } })
+  const content = decodeContent(Option.getOrUndefined(Option.flatMap(first, (choice) => deltaOf(choice.delta)))?.content)
+  if (Either.isLeft(content)) {
     return Either.left(new Failure("the model server sent a malformed stream (content is not text)", data))
   }
-  return Either.right(content === "" ? events : [...events, { _tag: "Content", text: content }])
+  const text = content.right
+  if (text === undefined || text === null || text === "") return Either.right(events)
+  return Either.right([...events, { _tag: "Content", text }])
 }
 
 /**

@@ -64,6 +64,7 @@ import { overridingDecision } from "./StopFollowUp.js"
 import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
 import { recordActiveTurns, recordPlatformStates } from "../metrics/GatewayMetrics.js"
 import { meteredIntake } from "../metrics/MeteredIntake.js"
+import { TurnDelivery } from "./TurnDelivery.js"
 import { recordStartUp } from "../metrics/StartUpMetrics.js"
 import { Watchdog } from "./Watchdog.js"
 import { runSessionRetention } from "./SessionRetention.js"
@@ -478,7 +479,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         )
         yield* Effect.forEach(
           adapters,
-          (adapter) => adapter.startIntake(meteredIntake(turns.intake, adapter.name), intakeContext(carryover.get(adapter.name) ?? [])),
+          (adapter) => adapter.startIntake(meteredIntake(turns.intake, adapter.name), intakeContext(carryover.get(adapter.name) ?? [])).pipe(Effect.provide(TurnDelivery.Live(db))),
           { discard: true }
         )
         // Interrupted when start-up's scope closes, before stop_intake, so the last word on each

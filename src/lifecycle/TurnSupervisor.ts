@@ -1,5 +1,7 @@
 // Owns every in-flight turn. Turns run as fibers in a FiberSet scoped to the gateway, so shutdown
 // can wait for them (drain), then interrupt what is left; each outcome is written to the journal.
+// A platform sees a turn as a Stream of its events, fed from a per-turn mailbox; the turn never
+// waits for its reader, and a reader that leaves takes nothing with it but its view.
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -9,10 +11,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as Mailbox from "effect/Mailbox"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type InboundMessage, IntakeClosed, type TurnHooks, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/Adapter.js"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import { IntakeClosed, TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/TurnIntake.js"
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 import { turnLine } from "./TurnLog.js"
@@ -36,47 +40,60 @@ export interface TurnSupervisor {
   readonly interruptAll: (reason: string) => Effect.Effect<number>
 }
 
+/** One message to run as a turn: how it is recorded, and what the log line may name before that. */
+interface TurnRequest {
+  readonly begin: Effect.Effect<BegunTurn, SessionDbError>
+  /** The submitting platform; a resumed turn learns its own from the journal. */
+  readonly platform: string | undefined
+  readonly generation: GenerationOptions | undefined
+}
+
+const closedIntake = () => new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+
 export const makeTurnSupervisor = (
   db: SessionDbService,
-  /** Told the number of running turns whenever it changes (for active_turns in the state file). */
+  /** Told the number of running turns whenever it changes (for active_turns in the state file), in order. */
   onActiveChange: (active: number) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<TurnSupervisor, never, Scope.Scope | Agent> =>
   Effect.gen(function*() {
     const agent = yield* Agent
-    const set = yield* FiberSet.make<TurnOutcome>()
+    const set = yield* FiberSet.make<void>()
     const open = yield* Ref.make(true)
     const interruptReason = yield* Ref.make("gateway shutting down")
+    // Changed and reported under one lock, so the last number reported is the current one.
+    const running = yield* SynchronizedRef.make(0)
+    const countRunning = (delta: 1 | -1) =>
+      SynchronizedRef.updateEffect(running, (n) => Effect.as(onActiveChange(n + delta), n + delta))
 
-    const runTurn = (
-      begin: Effect.Effect<BegunTurn, SessionDbError>,
-      hooks: TurnHooks | undefined,
-      ids: Ref.Ref<TurnIds | undefined>,
-      generation: GenerationOptions | undefined
-    ) =>
+    /** From recording the message to the recorded end; typed failures become outcomes here. */
+    const recordedTurn = (
+      request: TurnRequest,
+      begun: Ref.Ref<BegunTurn | undefined>,
+      publish: (event: TurnEvent) => Effect.Effect<void>
+    ): Effect.Effect<TurnOutcome> =>
       Effect.gen(function*() {
-        const begun = yield* begin
+        const turn = yield* request.begin
         // Recorded by an earlier life, whose turn answers it (resumed or delivered after the restart).
-        if (begun.duplicate) return { _tag: "Duplicate", ids: begun.ids } satisfies TurnOutcome as TurnOutcome
-        yield* Ref.set(ids, begun.ids)
-        if (hooks?.onAccepted) yield* hooks.onAccepted(begun.ids)
-        const onChunk = hooks?.onChunk
+        if (turn.duplicate) return { _tag: "Duplicate", ids: turn.ids } satisfies TurnOutcome as TurnOutcome
+        yield* Ref.set(begun, turn)
+        yield* publish(TurnEvent.Accepted({ ids: turn.ids }))
         const reported = yield* Ref.make<AgentReport>({})
         const onReport = (report: AgentReport) =>
           Ref.update(reported, (known) => ({ ...known, ...report })).pipe(
-            Effect.zipRight(hooks?.onReport?.(report) ?? Effect.void)
+            Effect.zipRight(publish(TurnEvent.Report(report)))
           )
-        const chunks = yield* agent.respond({ sessionId: begun.ids.sessionId, messages: begun.context, generation, onReport }).pipe(
-          onChunk === undefined ? (s) => s : Stream.tap(onChunk),
+        const chunks = yield* agent.respond({ sessionId: turn.ids.sessionId, messages: turn.context, generation: request.generation, onReport }).pipe(
+          Stream.tap((text) => publish(TurnEvent.Chunk({ text }))),
           Stream.runCollect
         )
         const reply = Chunk.join(chunks, "")
-        yield* db.completeTurn(begun.ids, reply)
+        yield* db.completeTurn(turn.ids, reply)
         const { finishReason, model, usage } = yield* Ref.get(reported)
-        return { _tag: "Completed", ids: begun.ids, reply, model, usage, finishReason } satisfies TurnOutcome as TurnOutcome
+        return { _tag: "Completed", ids: turn.ids, reply, model, usage, finishReason } satisfies TurnOutcome as TurnOutcome
       }).pipe(
         Effect.catchAll((error) =>
           Effect.gen(function*() {
-            const known = yield* Ref.get(ids)
+            const known = yield* Ref.get(begun)
             if (known === undefined) {
               // The inbound message was never recorded: there is no turn to report on.
               const reason = error._tag === "SessionDbError" && error.reason === "suspended" ? "session_suspended" : "storage"
@@ -84,91 +101,99 @@ export const makeTurnSupervisor = (
               return { _tag: "Refused", reason, message: error.message } satisfies TurnOutcome as TurnOutcome
             }
             yield* Effect.logWarning(`turn failed: ${error.message}`)
-            if (error._tag === "AgentError") {
-              yield* db.failTurn(known, error.message).pipe(
-                Effect.catchAll((dbError) => Effect.logError(`cannot record failed turn ${known.turnId}: ${dbError.message}`))
-              )
-            }
-            return { _tag: "Failed", ids: known, message: error.message } satisfies TurnOutcome as TurnOutcome
-          })
-        ),
-        Effect.onInterrupt(() =>
-          Effect.gen(function*() {
-            const known = yield* Ref.get(ids)
-            if (known === undefined) return
-            const reason = yield* Ref.get(interruptReason)
-            yield* db.interruptTurn(known, reason).pipe(
-              Effect.catchAll((dbError) => Effect.logError(`cannot record interrupted turn ${known.turnId}: ${dbError.message}`))
-            )
+            if (error._tag === "AgentError") yield* recordFailure(known.ids, error.message)
+            return { _tag: "Failed", ids: known.ids, message: error.message } satisfies TurnOutcome as TurnOutcome
           })
         )
       )
 
-    /** Runs one turn in the set and waits for it; the caller's going away does not cancel it. */
-    const supervise = (
-      platform: string,
-      begin: Effect.Effect<BegunTurn, SessionDbError>,
-      hooks: TurnHooks | undefined,
-      generation?: GenerationOptions
-    ) =>
+    const recordFailure = (ids: TurnIds, message: string) =>
+      db.failTurn(ids, message).pipe(
+        Effect.catchAll((dbError) => Effect.logError(`cannot record failed turn ${ids.turnId}: ${dbError.message}`))
+      )
+
+    /**
+     * What the turn's exit means for its reader: the outcome, or IntakeClosed for a turn stopped
+     * before its message was recorded (shutdown began between the intake check and the start).
+     */
+    const endOf = (exit: Exit.Exit<TurnOutcome>, begun: BegunTurn | undefined): Effect.Effect<Exit.Exit<TurnOutcome, IntakeClosed>> =>
       Effect.gen(function*() {
-        const started = yield* Clock.currentTimeMillis
-        const outcome = yield* superviseTurn(begin, hooks, generation)
-        yield* Effect.log(turnLine(platform, outcome, (yield* Clock.currentTimeMillis) - started))
-        return outcome
+        if (Exit.isSuccess(exit)) return exit
+        const interrupted = Cause.isInterruptedOnly(exit.cause)
+        if (begun === undefined) {
+          if (interrupted) return Exit.fail(closedIntake())
+          yield* Effect.logError(`recording a message failed: ${Cause.pretty(exit.cause)}`)
+          return Exit.succeed({ _tag: "Refused", reason: "storage", message: "the message could not be recorded" } as const)
+        }
+        if (interrupted) {
+          const reason = yield* Ref.get(interruptReason)
+          yield* db.interruptTurn(begun.ids, reason).pipe(
+            Effect.catchAll((dbError) => Effect.logError(`cannot record interrupted turn ${begun.ids.turnId}: ${dbError.message}`))
+          )
+          return Exit.succeed({ _tag: "Interrupted", ids: begun.ids, reason } as const)
+        }
+        // A bug, not the agent: the turn is recorded as failed rather than left running.
+        yield* Effect.logError(`turn ${begun.ids.turnId} failed unexpectedly: ${Cause.pretty(exit.cause)}`)
+        const message = "the gateway failed while answering"
+        yield* recordFailure(begun.ids, message)
+        return Exit.succeed({ _tag: "Failed", ids: begun.ids, message } as const)
       })
 
-    const superviseTurn = (
-      begin: Effect.Effect<BegunTurn, SessionDbError>,
-      hooks: TurnHooks | undefined,
-      generation?: GenerationOptions
-    ) =>
+    /**
+     * The turn's fiber. It starts uninterruptible (forked from an uninterruptible region), so the
+     * count, the journal entry of its end, the log line and the reader's Outcome always happen;
+     * only the turn's own work can be interrupted.
+     */
+    const superviseTurn = (request: TurnRequest, mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        if (!(yield* Ref.get(open))) {
-          return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
+        yield* countRunning(1)
+        const started = yield* Clock.currentTimeMillis
+        const begun = yield* Ref.make<BegunTurn | undefined>(undefined)
+        // Offers to a mailbox whose reader left return false at once: the turn goes on.
+        const publish = (event: TurnEvent) => Effect.asVoid(mailbox.offer(event))
+        const exit = yield* Effect.exit(Effect.interruptible(recordedTurn(request, begun, publish)))
+        const turn = yield* Ref.get(begun)
+        const end = yield* endOf(exit, turn)
+        // Counted out before the reader hears the end, so a client that got its answer never sees
+        // its own turn still counted in active_turns.
+        yield* countRunning(-1)
+        if (Exit.isFailure(end)) {
+          yield* mailbox.done(Exit.asVoid(end))
+          return
         }
-        const ids = yield* Ref.make<TurnIds | undefined>(undefined)
-        const fiber = yield* FiberSet.run(set, runTurn(begin, hooks, ids, generation))
-        yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
-        const exit = yield* Fiber.await(fiber)
-        yield* FiberSet.size(set).pipe(Effect.flatMap(onActiveChange))
-        if (Exit.isSuccess(exit)) return exit.value
-        const known = yield* Ref.get(ids)
-        if (known === undefined) {
-          if (Cause.isInterruptedOnly(exit.cause)) {
-            // The set closed between the intake check and the fork (or before the message was
-            // recorded): the turn never started.
-            return yield* new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
-          }
-          yield* Effect.logError(`recording a message failed: ${Cause.pretty(exit.cause)}`)
-          return { _tag: "Refused", reason: "storage", message: "the message could not be recorded" } satisfies TurnOutcome as TurnOutcome
-        }
-        const reason = yield* Ref.get(interruptReason)
-        return { _tag: "Interrupted", ids: known, reason } satisfies TurnOutcome as TurnOutcome
+        const platform = request.platform ?? turn?.platform ?? "-"
+        yield* Effect.log(turnLine(platform, end.value, (yield* Clock.currentTimeMillis) - started))
+        yield* publish(TurnEvent.Outcome({ outcome: end.value }))
+        yield* mailbox.end
       })
+
+    const turnEvents = (request: TurnRequest): Stream.Stream<TurnEvent, IntakeClosed> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        if (!(yield* Ref.get(open))) return yield* closedIntake()
+        // Unbounded, so the agent never waits for a slow reader: what waits is at most this turn's
+        // reply, which the journal holds in full anyway. Nothing is dropped, Outcome included.
+        const mailbox = yield* Mailbox.make<TurnEvent, IntakeClosed>()
+        // The reader stopped (a client hung up): only the buffering stops, never the turn.
+        yield* Effect.addFinalizer(() => mailbox.shutdown)
+        const fiber = yield* Effect.uninterruptible(FiberSet.run(set, superviseTurn(request, mailbox)))
+        // A set already closed (the gateway's scope ended) hands back a fiber that never ran: no
+        // turn, so the reader is told the intake is closed. For a turn that ran this is a no-op.
+        fiber.addObserver(() => mailbox.unsafeDone(Exit.fail(closedIntake())))
+        return Mailbox.toStream(mailbox)
+      }))
+
+    const active = SynchronizedRef.get(running)
 
     const intake: TurnIntake = {
-      submit: (inbound: InboundMessage, hooks) => supervise(inbound.platform, db.beginTurn(inbound), hooks, inbound.generation),
-      resume: (turnId, hooks) => supervise("resumed", db.resumeTurn(turnId), hooks),
-      delivered: (ids) =>
-        db.markDelivered(ids).pipe(
-          Effect.catchAll((error) =>
-            Effect.logWarning(`could not record that turn ${ids.turnId} was delivered (it may be sent again after a restart): ${error.message}`)
-          )
-        ),
-      replyRef: (ids, ref) =>
-        db.setReplyRef(ids, ref).pipe(
-          Effect.catchAll((error) =>
-            Effect.logWarning(`could not record where turn ${ids.turnId}'s answer goes (it will be sent as a new message): ${error.message}`)
-          )
-        ),
-      active: FiberSet.size(set)
+      submit: (inbound) => turnEvents({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation }),
+      resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined }),
+      active
     }
 
     return {
       intake,
       closeIntake: Ref.set(open, false),
-      active: FiberSet.size(set),
+      active,
       drain: (deadline, force) =>
         Effect.gen(function*() {
           const before = yield* FiberSet.size(set)

@@ -2,25 +2,30 @@
 // and duration, and the messages refused (intake closed while draining, suspended session, storage).
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { IntakeClosed, TurnIntake, TurnOutcome } from "../adapters/Adapter.js"
+import * as Stream from "effect/Stream"
+import type { IntakeClosed, TurnEvent, TurnIntake } from "../adapters/TurnIntake.js"
 import { recordOutcome, recordRefusal, secondsSince } from "./GatewayMetrics.js"
 
 const metered = (
   platform: string,
-  turn: Effect.Effect<TurnOutcome, IntakeClosed>
-): Effect.Effect<TurnOutcome, IntakeClosed> =>
-  Effect.flatMap(Clock.currentTimeNanos, (started) =>
-    turn.pipe(
-      Effect.tap((outcome) => Effect.flatMap(secondsSince(started), (seconds) => recordOutcome(platform, outcome, seconds))),
-      Effect.tapError(() => recordRefusal(platform, "draining"))
-    ))
+  events: Stream.Stream<TurnEvent, IntakeClosed>
+): Stream.Stream<TurnEvent, IntakeClosed> =>
+  Stream.unwrap(Effect.map(Clock.currentTimeNanos, (started) =>
+    events.pipe(
+      Stream.tap((event) =>
+        event._tag === "Outcome"
+          ? Effect.flatMap(secondsSince(started), (seconds) => recordOutcome(platform, event.outcome, seconds))
+          : Effect.void
+      ),
+      Stream.tapError(() => recordRefusal(platform, "draining"))
+    )))
 
 /**
- * Wraps `intake` for `platform`. A caller that goes away before its turn ends (the turn carries on
+ * Wraps `intake` for `platform`. A reader that stops before its turn ends (the turn carries on
  * under the gateway) is not counted: only outcomes somebody received are.
  */
 export const meteredIntake = (intake: TurnIntake, platform: string): TurnIntake => ({
   ...intake,
-  submit: (inbound, hooks) => metered(platform, intake.submit(inbound, hooks)),
-  resume: (turnId, hooks) => metered(platform, intake.resume(turnId, hooks))
+  submit: (inbound) => metered(platform, intake.submit(inbound)),
+  resume: (turnId) => metered(platform, intake.resume(turnId))
 })

@@ -38,6 +38,8 @@ export interface BegunTurn {
    * the answer (it is resumed or delivered after a restart), so the caller must not run it again.
    */
   readonly duplicate: boolean
+  /** The platform of the turn's session, where the caller does not know it (resumeTurn). */
+  readonly platform?: string | undefined
 }
 
 /**

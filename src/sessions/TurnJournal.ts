@@ -299,7 +299,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       yield* touchSession(sessionId, at)
       // The agent answers the message that began the turn, as if the interruption never happened.
       const context = yield* contextUpTo(sessionId, turn.inbound_seq)
-      return { ids, context, duplicate: false } satisfies BegunTurn
+      return { ids, context, duplicate: false, platform: session.platform } satisfies BegunTurn
     })))
 
   const expireTurn: SessionDbService["expireTurn"] = (turnId, reason) =>

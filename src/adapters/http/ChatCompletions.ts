@@ -3,7 +3,8 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { InboundMessage, TurnIds, TurnIntake, TurnOutcome } from "../Adapter.js"
+import * as Stream from "effect/Stream"
+import { type InboundMessage, outcomeOf, type TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../TurnIntake.js"
 import type { BodyBudget } from "./BodyBudget.js"
 import {
   decodeChatCompletionRequest,
@@ -31,7 +32,7 @@ import {
   unavailable,
   unsupportedMediaType
 } from "./RequestRejected.js"
-import { openEventStream } from "./ServerSentEvents.js"
+import { type EventStream, openEventStream } from "./ServerSentEvents.js"
 
 export interface ChatCompletionsContext {
   readonly model: string
@@ -138,7 +139,7 @@ const plain = (
   inbound: InboundMessage
 ): Effect.Effect<void, RequestRejected> =>
   Effect.gen(function*() {
-    const outcome = yield* intake.submit(inbound).pipe(
+    const outcome = yield* outcomeOf(intake.submit(inbound)).pipe(
       Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed()))
     )
     if (outcome._tag !== "Completed") return yield* Effect.fail(refusalOf(turn, outcome))
@@ -156,56 +157,68 @@ const plain = (
     )
   })
 
+/** Where a streamed answer stands: nothing sent before acceptance, then an open event stream. */
+type Answer =
+  | { readonly _tag: "Waiting" }
+  | {
+    readonly _tag: "Streaming"
+    readonly events: EventStream
+    /** The configured model until the agent reports the one that answers; later chunks carry that. */
+    readonly fields: CompletionFields
+    readonly sentText: boolean
+  }
+
 const streamed = (
   turn: Turn,
   intake: TurnIntake,
   inbound: InboundMessage,
   includeUsage: boolean
 ): Effect.Effect<void, RequestRejected> =>
-  Effect.gen(function*() {
-    const { exchange } = turn
-    let fields: CompletionFields | undefined
-    // Chunks that arrive before acceptance (a kernel that breaks the hook order) wait here rather
-    // than being lost or sent before the acknowledgement.
-    const early: Array<string> = []
-    let sentText = false
+  intake.submit(inbound).pipe(
+    Stream.mapError(() => turn.closed()),
+    Stream.runFoldEffect<Answer, TurnEvent, RequestRejected, never>(
+      { _tag: "Waiting" },
+      (answer, event) => streamStep(turn, includeUsage, answer, event)
+    ),
+    Effect.asVoid
+  )
 
-    const writeText = (text: string) => {
-      if (text === "" || fields === undefined || exchange.events === undefined) return
-      sentText = true
-      exchange.events.send(chatCompletionChunk({ ...fields, delta: { content: text }, finishReason: null }))
-    }
-    // The configured model until the agent reports the one that answers; later chunks carry that.
-    let reportedModel: string | undefined
-    const accept = (ids: TurnIds) => {
-      if (fields !== undefined) return
-      fields = { ...fieldsOf(turn, ids), ...(reportedModel === undefined ? {} : { model: reportedModel }) }
-      exchange.events = openEventStream(exchange.res, sessionHeader(ids))
-      exchange.events.send(chatCompletionChunk({ ...fields, delta: { role: "assistant", content: "" }, finishReason: null }))
-      for (const text of early.splice(0)) writeText(text)
-    }
-
-    const outcome = yield* intake.submit(inbound, {
-      onAccepted: (ids) => Effect.sync(() => accept(ids)),
-      onChunk: (text) => Effect.sync(() => fields === undefined ? early.push(text) : writeText(text)),
-      onReport: (report) =>
-        Effect.sync(() => {
-          if (report.model === undefined) return
-          reportedModel = report.model
-          if (fields !== undefined) fields = { ...fields, model: report.model }
-        })
-    }).pipe(Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed())))
-
-    if (outcome._tag !== "Completed") {
-      // Before acceptance this is a plain error status; after it, an error event (sendRejection).
-      return yield* Effect.fail(refusalOf(turn, outcome))
-    }
-    accept(outcome.ids)
+/** One turn event written to the client as OpenAI streams it. */
+const streamStep = (
+  turn: Turn,
+  includeUsage: boolean,
+  answer: Answer,
+  event: TurnEvent
+): Effect.Effect<Answer, RequestRejected> => {
+  const { exchange } = turn
+  if (event._tag === "Accepted") {
+    // The status line and first event go out now that the message is durable (CONTRACT 9).
+    const events = openEventStream(exchange.res, sessionHeader(event.ids))
+    exchange.events = events
+    const fields = fieldsOf(turn, event.ids)
+    events.send(chatCompletionChunk({ ...fields, delta: { role: "assistant", content: "" }, finishReason: null }))
+    return Effect.succeed({ _tag: "Streaming", events, fields, sentText: false })
+  }
+  if (event._tag === "Outcome") {
+    // Before acceptance this is a plain error status; after it, an error event (sendRejection).
+    if (event.outcome._tag !== "Completed") return Effect.fail(refusalOf(turn, event.outcome))
+    if (answer._tag === "Waiting") return Effect.dieMessage("a turn completed without being accepted")
+    const outcome = event.outcome
+    const { events, fields } = answer
     // A turn that never streamed still owes the client its reply.
-    if (!sentText) writeText(outcome.reply)
-    const events = exchange.events!
-    const completed = fields!
-    events.send(chatCompletionChunk({ ...completed, delta: {}, finishReason: outcome.finishReason ?? "stop" }))
-    if (includeUsage) events.send(usageChunk({ ...completed, usage: usageOfOutcome(turn, outcome) }))
+    if (!answer.sentText && outcome.reply !== "") {
+      events.send(chatCompletionChunk({ ...fields, delta: { content: outcome.reply }, finishReason: null }))
+    }
+    events.send(chatCompletionChunk({ ...fields, delta: {}, finishReason: outcome.finishReason ?? "stop" }))
+    if (includeUsage) events.send(usageChunk({ ...fields, usage: usageOfOutcome(turn, outcome) }))
     events.done()
-  })
+    return Effect.succeed(answer)
+  }
+  if (answer._tag === "Waiting") return Effect.dieMessage(`a turn's ${event._tag} came before its acceptance`)
+  if (event._tag === "Report") {
+    return Effect.succeed(event.model === undefined ? answer : { ...answer, fields: { ...answer.fields, model: event.model } })
+  }
+  if (event.text === "") return Effect.succeed(answer)
+  answer.events.send(chatCompletionChunk({ ...answer.fields, delta: { content: event.text }, finishReason: null }))
+  return Effect.succeed({ ...answer, sentText: true })
+}

@@ -38,6 +38,8 @@ import {
   type TurnIntake,
   type TurnOutcome
 } from "../Adapter.js"
+import { type HookedIntake, hookedIntake } from "../TurnHooksCompat.js"
+import { TurnDelivery } from "../../lifecycle/TurnDelivery.js"
 import { type BotApiError, makeBotApi, type TelegramUpdate, type TelegramUser } from "./BotApi.js"
 import {
   type ChatCommand,
@@ -269,7 +271,7 @@ export const makeTelegramAdapter = (
      * a later life then edits the same message instead of sending a second answer. One quick
      * attempt; without it the answer is simply sent as a new message.
      */
-    const preparePlaceholder = (chatId: number, ids: TurnIds, intake: TurnIntake): Effect.Effect<number | null> =>
+    const preparePlaceholder = (chatId: number, ids: TurnIds, intake: HookedIntake): Effect.Effect<number | null> =>
       api.call<{ readonly message_id?: unknown }>("sendMessage", { chat_id: chatId, text: placeholderText }, placeholderTimeoutMillis).pipe(
         Effect.flatMap((message) =>
           typeof message.message_id === "number"
@@ -322,7 +324,7 @@ export const makeTelegramAdapter = (
       chatId: number,
       ids: TurnIds,
       text: string,
-      intake: TurnIntake,
+      intake: HookedIntake,
       placeholder: number | null
     ): Effect.Effect<void> =>
       Effect.flatMap(sendText(chatId, text, placeholder), (settled) => (settled ? intake.delivered(ids) : Effect.void))
@@ -353,7 +355,7 @@ export const makeTelegramAdapter = (
     const answerOutcome = (
       chatId: number,
       outcome: TurnOutcome,
-      intake: TurnIntake,
+      intake: HookedIntake,
       placeholder: number | null
     ): Effect.Effect<void> => {
       switch (outcome._tag) {
@@ -369,7 +371,7 @@ export const makeTelegramAdapter = (
       }
     }
 
-    const runTurn = (job: Extract<Job, { _tag: "Turn" }>, intake: TurnIntake): Effect.Effect<void> =>
+    const runTurn = (job: Extract<Job, { _tag: "Turn" }>, intake: HookedIntake): Effect.Effect<void> =>
       Effect.gen(function*() {
         // Intake stopped while this waited behind its chat's previous turn: left unacknowledged,
         // Telegram hands it to the next life.
@@ -409,7 +411,7 @@ export const makeTelegramAdapter = (
       })
 
     /** A turn an earlier life left: run again (the user is told first), or its answer sent at last. */
-    const runCarryover = (chatId: number, item: Carryover, intake: TurnIntake): Effect.Effect<void> =>
+    const runCarryover = (chatId: number, item: Carryover, intake: HookedIntake): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (item._tag === "Deliver") {
           const text = item.outcome === "completed"
@@ -442,7 +444,7 @@ export const makeTelegramAdapter = (
         yield* answerOutcome(chatId, outcome, intake, placeholder)
       })
 
-    const runJob = (job: Job, intake: TurnIntake): Effect.Effect<void> => {
+    const runJob = (job: Job, intake: HookedIntake): Effect.Effect<void> => {
       switch (job._tag) {
         case "Refuse":
           return Effect.zipRight(sendText(job.chatId, privateBotReply), markHandled(job.updateId))
@@ -455,7 +457,7 @@ export const makeTelegramAdapter = (
       }
     }
 
-    const workerLoop = (queue: Queue.Queue<Job>, intake: TurnIntake): Effect.Effect<void> =>
+    const workerLoop = (queue: Queue.Queue<Job>, intake: HookedIntake): Effect.Effect<void> =>
       Effect.forever(
         Effect.flatMap(Queue.take(queue), (job) =>
           runJob(job, intake).pipe(
@@ -471,7 +473,7 @@ export const makeTelegramAdapter = (
           ))
       )
 
-    const enqueue = (job: Job, intake: TurnIntake): Effect.Effect<void> =>
+    const enqueue = (job: Job, intake: HookedIntake): Effect.Effect<void> =>
       Effect.gen(function*() {
         let worker = workers.get(job.chatId)
         if (worker === undefined) {
@@ -521,7 +523,7 @@ export const makeTelegramAdapter = (
         fiber.addObserver(() => commandFibers.delete(fiber))
       })
 
-    const dispatch = (update: TelegramUpdate, intake: TurnIntake, context: IntakeContext): Effect.Effect<void> => {
+    const dispatch = (update: TelegramUpdate, intake: HookedIntake, context: IntakeContext): Effect.Effect<void> => {
       const message = update.message
       const updateId = update.update_id
       if (message === undefined || typeof message.chat?.id !== "number") return markHandled(updateId)
@@ -539,7 +541,7 @@ export const makeTelegramAdapter = (
       return enqueue({ _tag: "Turn", updateId, chatId, text: message.text, user }, intake)
     }
 
-    const pollLoop = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
+    const pollLoop = (intake: HookedIntake, context: IntakeContext): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (!handshakeDone && !(yield* handshakeWithRetry)) return
         const current = yield* loadLedger
@@ -660,9 +662,10 @@ export const makeTelegramAdapter = (
       return { bot: null, api_base_url: options.apiBaseUrl, state: "retrying", error: error.message }
     })
 
-    const startIntake = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
+    const startIntake = (turns: TurnIntake, context: IntakeContext): Effect.Effect<void, never, TurnDelivery> =>
       Effect.gen(function*() {
         if (poller !== undefined) return
+        const intake = hookedIntake(turns, yield* TurnDelivery)
         const current = yield* loadLedger
         closed = false
         if (handshakeDone) yield* patchStatus({ state: "polling" })

@@ -1,7 +1,9 @@
 // An IntakeContext for adapter tests: no carryover, a fixed gateway view, and restart requests
 // recorded instead of acted on.
 import * as Effect from "effect/Effect"
-import type { Carryover, GatewayView, IntakeContext } from "../../../src/adapters/Adapter.js"
+import * as Layer from "effect/Layer"
+import type { Carryover, GatewayView, IntakeContext, TurnIds } from "../../../src/adapters/Adapter.js"
+import { TurnDelivery } from "../../../src/lifecycle/TurnDelivery.js"
 
 export const testView: GatewayView = {
   pid: 4242,
@@ -34,3 +36,27 @@ export const recordingContext = (
 }
 
 export const quietContext = (): IntakeContext => recordingContext().context
+
+/** Delivery bookkeeping for adapters that never push (HTTP): ignored. */
+export const quietDelivery = Layer.succeed(TurnDelivery, { replyRef: () => Effect.void, delivered: () => Effect.void })
+
+export interface RecordingDelivery {
+  readonly layer: Layer.Layer<TurnDelivery>
+  /** Turn ids whose answer was reported delivered, in order. */
+  readonly delivered: Array<string>
+  /** The placeholder message recorded for each turn. */
+  readonly replyRefs: Map<string, string>
+}
+
+export const recordingDelivery = (): RecordingDelivery => {
+  const delivered: Array<string> = []
+  const replyRefs = new Map<string, string>()
+  return {
+    delivered,
+    replyRefs,
+    layer: Layer.succeed(TurnDelivery, {
+      delivered: (ids: TurnIds) => Effect.sync(() => void delivered.push(ids.turnId)),
+      replyRef: (ids: TurnIds, ref: string) => Effect.sync(() => void replyRefs.set(ids.turnId, ref))
+    })
+  }
+}

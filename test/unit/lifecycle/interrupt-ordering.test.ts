@@ -13,6 +13,7 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { type Adapter, AdapterConnectError, type TurnOutcome } from "../../../src/adapters/Adapter.js"
+import { runWithHooks } from "../../../src/adapters/TurnHooksCompat.js"
 import { Agent } from "../../../src/agents/Agent.js"
 import { emptyMemoryHome, HomeStore, memoryHomeStore } from "../../../src/home/HomeStore.js"
 import { exitCodeOf } from "../../../src/lifecycle/ExitCode.js"
@@ -189,8 +190,8 @@ const runScenario = (s: Scenario) =>
       startIntake: (intake) =>
         Effect.forEach(spec.turns, (turn) =>
           Effect.sleep(Duration.millis(turn.atMs)).pipe(
-            Effect.zipRight(intake.submit(
-              { platform: `a${i}`, sessionKey: undefined, text: String(turn.agentMs), history: [] },
+            Effect.zipRight(runWithHooks(
+              intake.submit({ platform: `a${i}`, sessionKey: undefined, text: String(turn.agentMs), history: [] }),
               { onAccepted: (ids) => log(`turn:${ids.turnId}:accepted`) }
             )),
             Effect.tap((o) => log(o._tag === "Refused" ? `turn:refused:${o.reason}` : `turn:${o.ids.turnId}:${o._tag}`)),

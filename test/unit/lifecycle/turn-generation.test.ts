@@ -1,9 +1,11 @@
 // The client's generation parameters travel from the inbound message to the agent, and what the
-// agent reports (model, usage) comes back in the outcome and through the onReport hook.
+// agent reports (model, usage) comes back in the outcome and as Report events.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { outcomeOf } from "../../../src/adapters/TurnIntake.js"
+import { runWithHooks } from "../../../src/adapters/TurnHooksCompat.js"
 import { Agent, type AgentReport, type AgentRequest } from "../../../src/agents/Agent.js"
 import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
 import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
@@ -31,8 +33,8 @@ describe("turn supervisor: generation parameters and agent reports", () => {
         Effect.provide(recordingAgent(seen))
       )
       const generation = { temperature: 0.3, max_tokens: 9, response_format: { type: "json_object" } } as const
-      const outcome = yield* supervisor.intake.submit(
-        { platform: "http", sessionKey: undefined, text: "hi", history: [], generation },
+      const outcome = yield* runWithHooks(
+        supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [], generation }),
         { onReport: (report) => Effect.sync(() => reports.push(report)) }
       )
       expect(seen[0]?.generation).toEqual(generation)
@@ -48,7 +50,7 @@ describe("turn supervisor: generation parameters and agent reports", () => {
         respond: (request) => Stream.unwrap(Effect.sync(() => seen.push(request)).pipe(Effect.as(Stream.make("ok"))))
       })
       const supervisor = yield* makeTurnSupervisor(memorySessionDb(emptyJournal())).pipe(Effect.provide(silent))
-      const outcome = yield* supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [] })
+      const outcome = yield* outcomeOf(supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [] }))
       expect(seen[0]?.generation).toBeUndefined()
       expect(outcome._tag).toBe("Completed")
       if (outcome._tag === "Completed") {

@@ -2,7 +2,8 @@
 // own, and reads values from the rendered exposition the way a scraper would.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { IntakeClosed, type TurnIntake, type TurnOutcome } from "../../../src/adapters/Adapter.js"
+import * as Stream from "effect/Stream"
+import { IntakeClosed, TurnEvent, type TurnIntake, type TurnOutcome } from "../../../src/adapters/Adapter.js"
 import { prometheusExposition, recordPlatformStates, timedCommit } from "../../../src/metrics/GatewayMetrics.js"
 import { meteredIntake } from "../../../src/metrics/MeteredIntake.js"
 import { newestShutdown, recordStartUp } from "../../../src/metrics/StartUpMetrics.js"
@@ -17,13 +18,11 @@ const ids = { turnId: "t1", sessionId: "s1" }
 
 const scriptedIntake = (outcomes: Array<TurnOutcome | "closed">): TurnIntake => ({
   active: Effect.succeed(0),
-  delivered: () => Effect.void,
-  replyRef: () => Effect.void,
-  resume: () => Effect.dieMessage("not used"),
+  resume: () => Stream.dieMessage("not used"),
   submit: () =>
-    Effect.suspend(() => {
+    Stream.suspend(() => {
       const next = outcomes.shift()!
-      return next === "closed" ? Effect.fail(new IntakeClosed({ message: "closed" })) : Effect.succeed(next)
+      return next === "closed" ? Stream.fail(new IntakeClosed({ message: "closed" })) : Stream.make(TurnEvent.Outcome({ outcome: next }))
     })
 })
 
@@ -44,7 +43,7 @@ describe("gateway metrics", () => {
         ]),
         platform
       )
-      for (let i = 0; i < 6; i++) yield* Effect.exit(intake.submit(inbound(platform)))
+      for (let i = 0; i < 6; i++) yield* Effect.exit(Stream.runDrain(intake.submit(inbound(platform))))
       const text = yield* prometheusExposition
       const p = `platform="${platform}"`
       expect(sampleValue(text, `hermes_turns_total{outcome="completed",${p}}`)).toBe(2)

@@ -6,21 +6,30 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import { type Adapter, type InboundMessage, IntakeClosed, type TurnIds, type TurnIntake, type TurnOutcome } from "../../../../src/adapters/Adapter.js"
+import * as Stream from "effect/Stream"
+import {
+  type Adapter,
+  type InboundMessage,
+  IntakeClosed,
+  TurnEvent,
+  type TurnIds,
+  type TurnIntake,
+  type TurnOutcome
+} from "../../../../src/adapters/Adapter.js"
 import { type HttpAdapterOptions, makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
 import type { AgentReport } from "../../../../src/agents/Agent.js"
-import { quietContext } from "../IntakeContextFixture.js"
+import { quietContext, quietDelivery } from "../IntakeContextFixture.js"
 
 export interface Script {
   /** How the turn ends; "IntakeClosed" refuses it up front, "Defect" dies after acceptance. */
   readonly outcome?: TurnOutcome["_tag"] | "IntakeClosed" | "Defect"
-  /** Call onAccepted (default true); false models a turn refused or interrupted before it was recorded. */
+  /** Send Accepted (default true); false models a turn refused or interrupted before it was recorded. */
   readonly accept?: boolean
   /** After acceptance and the first chunk, wait for this before streaming the rest. */
   readonly hold?: Deferred.Deferred<void>
   /** Pause between chunks. */
   readonly chunkDelay?: Duration.DurationInput
-  /** What the agent reports (model, usage): told through onReport before the first chunk, and in the outcome. */
+  /** What the agent reports (model, usage): a Report event before the first chunk, and in the outcome. */
   readonly report?: AgentReport
 }
 
@@ -41,40 +50,47 @@ export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =
     let turns = 0
     const intake: TurnIntake = {
       active: Effect.succeed(0),
-      resume: (turnId) => Effect.dieMessage(`the HTTP adapter never resumes turns (asked for ${turnId})`),
-      delivered: () => Effect.void,
-      replyRef: () => Effect.void,
-      submit: (inbound, hooks) =>
-        Effect.gen(function*() {
+      resume: (turnId) => Stream.dieMessage(`the HTTP adapter never resumes turns (asked for ${turnId})`),
+      submit: (inbound) =>
+        Stream.unwrap(Effect.gen(function*() {
           turns += 1
           const ids: TurnIds = { turnId: `turn-${turns}`, sessionId: inbound.sessionKey ?? `session-${turns}` }
           yield* Queue.offer(submitted, inbound)
-          if (script.outcome === "IntakeClosed") {
-            return yield* Effect.fail(new IntakeClosed({ message: "gateway is draining" }))
-          }
-          if (script.accept !== false && hooks?.onAccepted) yield* hooks.onAccepted(ids)
+          if (script.outcome === "IntakeClosed") return Stream.fail(new IntakeClosed({ message: "gateway is draining" }))
           const reply = replyTo(inbound.text)
           // Words with their trailing space, so the chunks concatenate to the reply.
           const chunks = reply.split(/(?<= )/)
-          if (script.report !== undefined && hooks?.onReport) yield* hooks.onReport(script.report)
-          for (const [index, chunk] of chunks.entries()) {
-            if (index === 1 && script.hold) yield* Deferred.await(script.hold)
-            if (index > 0 && script.chunkDelay) yield* Effect.sleep(script.chunkDelay)
-            if (hooks?.onChunk) yield* hooks.onChunk(chunk)
-          }
-          if (chunks.length === 1 && script.hold) yield* Deferred.await(script.hold)
-          yield* Ref.update(finished, (n) => n + 1)
-          switch (script.outcome) {
-            case "Interrupted":
-              return { _tag: "Interrupted", ids, reason: "drain deadline" } as const
-            case "Failed":
-              return { _tag: "Failed", ids, message: "model exploded" } as const
-            case "Defect":
-              return yield* Effect.die(new Error("bug in the turn supervisor"))
-            default:
-              return { _tag: "Completed", ids, reply, ...script.report } as const
-          }
-        })
+          const chunkEvents = Stream.fromIterable(chunks.entries()).pipe(
+            Stream.mapEffect(([index, text]) =>
+              Effect.gen(function*() {
+                if (index === 1 && script.hold) yield* Deferred.await(script.hold)
+                if (index > 0 && script.chunkDelay) yield* Effect.sleep(script.chunkDelay)
+                return TurnEvent.Chunk({ text })
+              })
+            )
+          )
+          const end = Effect.gen(function*() {
+            if (chunks.length === 1 && script.hold) yield* Deferred.await(script.hold)
+            yield* Ref.update(finished, (n) => n + 1)
+            switch (script.outcome) {
+              case "Interrupted":
+                return TurnEvent.Outcome({ outcome: { _tag: "Interrupted", ids, reason: "drain deadline" } })
+              case "Failed":
+                return TurnEvent.Outcome({ outcome: { _tag: "Failed", ids, message: "model exploded" } })
+              case "Defect":
+                return yield* Effect.die(new Error("bug in the turn supervisor"))
+              default:
+                return TurnEvent.Outcome({ outcome: { _tag: "Completed", ids, reply, ...script.report } })
+            }
+          })
+          // A turn refused or interrupted before it was recorded has no Accepted and no Chunks.
+          if (script.accept === false) return Stream.fromEffect(end)
+          return Stream.make(TurnEvent.Accepted({ ids })).pipe(
+            Stream.concat(script.report === undefined ? Stream.empty : Stream.make(TurnEvent.Report(script.report))),
+            Stream.concat(chunkEvents),
+            Stream.concat(Stream.fromEffect(end))
+          )
+        }))
     }
     return { intake, submitted, finished }
   })
@@ -115,6 +131,6 @@ export const startServing = (
   Effect.gen(function*() {
     const running = yield* startAdapter(overrides)
     const fake = yield* makeFakeIntake(script)
-    yield* running.adapter.startIntake(fake.intake, quietContext())
+    yield* running.adapter.startIntake(fake.intake, quietContext()).pipe(Effect.provide(quietDelivery))
     return { ...running, ...fake }
   })

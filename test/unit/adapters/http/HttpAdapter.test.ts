@@ -9,11 +9,12 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import { AdapterConnectError } from "../../../../src/adapters/Adapter.js"
 import { makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
 import { defaultOptions, makeFakeIntake, replyTo, startAdapter, startServing } from "./AdapterFixture.js"
 import { jsonHeaders, openStream, parseEvents, postJson, send, streamedText } from "./RawHttp.js"
-import { quietContext } from "../IntakeContextFixture.js"
+import { quietContext, quietDelivery } from "../IntakeContextFixture.js"
 
 const completions = "/v1/chat/completions"
 const hello = { messages: [{ role: "user", content: "hello there" }] }
@@ -65,7 +66,7 @@ describe("HttpAdapter lifecycle", () => {
       })
 
       const fake = yield* makeFakeIntake()
-      yield* adapter.startIntake(fake.intake, quietContext())
+      yield* adapter.startIntake(fake.intake, quietContext()).pipe(Effect.provide(quietDelivery))
       const readyNow = yield* send(url, { path: "/readyz" })
       expect(readyNow.status).toBe(200)
       expect(json(readyNow.body)).toEqual({ status: "ready" })
@@ -542,12 +543,9 @@ describe("HttpAdapter streaming", () => {
       // Acceptance (the durable commit) is held back until the test lets it through.
       yield* adapter.startIntake({
         ...fake.intake,
-        submit: (inbound, hooks) =>
-          fake.intake.submit(inbound, {
-            ...hooks,
-            onAccepted: (ids) => Effect.zipRight(Deferred.await(accepted), hooks?.onAccepted?.(ids) ?? Effect.void)
-          })
-      }, quietContext())
+        submit: (inbound) =>
+          fake.intake.submit(inbound).pipe(Stream.tap((event) => event._tag === "Accepted" ? Deferred.await(accepted) : Effect.void))
+      }, quietContext()).pipe(Effect.provide(quietDelivery))
       const stream = yield* Effect.fork(openStream(url, {
         path: completions,
         headers: jsonHeaders,

@@ -10,14 +10,18 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import {
   type Carryover,
   type InboundMessage,
   IntakeClosed,
+  TurnEvent,
   type TurnIds,
   type TurnIntake,
   type TurnOutcome
 } from "../../../../src/adapters/Adapter.js"
+import type { TurnDelivery } from "../../../../src/lifecycle/TurnDelivery.js"
 import {
   failedReply,
   notAnsweredReply,
@@ -30,14 +34,14 @@ import {
   stopNotice
 } from "../../../../src/adapters/telegram/ChatReplies.js"
 import { makeTelegramAdapter, type TelegramAdapterOptions } from "../../../../src/adapters/telegram/TelegramAdapter.js"
-import { recordingContext, type RecordingContext, testView } from "../IntakeContextFixture.js"
+import { recordingContext, type RecordingContext, recordingDelivery, testView } from "../IntakeContextFixture.js"
 import { fakeToken, type FakeBotApi, startFakeBotApi } from "./FakeBotApi.js"
 
 // ---------------------------------------------------------------------------------------------
 // A scripted TurnIntake: each text decides how its turn goes.
 
 interface TurnScript {
-  /** Wait for this before recording (onAccepted). */
+  /** Wait for this before recording (Accepted). */
   readonly beforeAccept?: Deferred.Deferred<void>
   /** Wait for this after recording, before the outcome. */
   readonly afterAccept?: Deferred.Deferred<void>
@@ -48,6 +52,8 @@ interface TurnScript {
 
 interface FakeIntake {
   readonly intake: TurnIntake
+  /** Delivery bookkeeping the adapter is given with the intake. */
+  readonly delivery: Layer.Layer<TurnDelivery>
   readonly submitted: Array<InboundMessage>
   readonly accepted: Array<string>
   /** Turn ids resumed, in order. */
@@ -58,47 +64,48 @@ interface FakeIntake {
   readonly replyRefs: Map<string, string>
 }
 
+const outcomeEvent = (outcome: TurnOutcome) => TurnEvent.Outcome({ outcome })
+
 const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeIntake => {
   const submitted: Array<InboundMessage> = []
   const accepted: Array<string> = []
   const resumed: Array<string> = []
-  const delivered: Array<string> = []
-  const replyRefs = new Map<string, string>()
+  const delivery = recordingDelivery()
   let turns = 0
   const intake: TurnIntake = {
     active: Effect.sync(() => submitted.length - accepted.length),
     resume: (turnId) =>
-      Effect.sync(() => {
+      Stream.suspend(() => {
         resumed.push(turnId)
-        return { _tag: "Completed", ids: { turnId, sessionId: "resumed" }, reply: `resumed: ${turnId}` } as const
+        return Stream.make(outcomeEvent({ _tag: "Completed", ids: { turnId, sessionId: "resumed" }, reply: `resumed: ${turnId}` }))
       }),
-    delivered: (ids) => Effect.sync(() => void delivered.push(ids.turnId)),
-    replyRef: (ids, ref) => Effect.sync(() => void replyRefs.set(ids.turnId, ref)),
-    submit: (inbound, hooks) =>
-      Effect.gen(function*() {
+    submit: (inbound) =>
+      Stream.unwrap(Effect.gen(function*() {
         submitted.push(inbound)
         const plan = script(inbound.text)
         const ids: TurnIds = { turnId: `turn-${++turns}`, sessionId: `session-${inbound.sessionKey}` }
         if (plan.beforeAccept) yield* Deferred.await(plan.beforeAccept)
-        if (plan.outcome === "IntakeClosed") return yield* new IntakeClosed({ message: "draining" })
-        if (plan.outcome === "Duplicate") return { _tag: "Duplicate", ids } as const
+        if (plan.outcome === "IntakeClosed") return Stream.fail(new IntakeClosed({ message: "draining" }))
+        if (plan.outcome === "Duplicate") return Stream.make(outcomeEvent({ _tag: "Duplicate", ids }))
         if (plan.outcome === "Refused") {
-          return { _tag: "Refused", reason: "session_suspended", message: `session ${ids.sessionId} is suspended (internal detail)` } as const
+          return Stream.make(outcomeEvent({ _tag: "Refused", reason: "session_suspended", message: `session ${ids.sessionId} is suspended (internal detail)` }))
         }
         accepted.push(inbound.text)
-        if (hooks?.onAccepted) yield* hooks.onAccepted(ids)
-        if (plan.afterAccept) yield* Deferred.await(plan.afterAccept)
-        switch (plan.outcome) {
-          case "Interrupted":
-            return { _tag: "Interrupted", ids, reason: "drain deadline" } as const
-          case "Failed":
-            return { _tag: "Failed", ids, message: "model exploded" } as const
-          default:
-            return { _tag: "Completed", ids, reply: plan.reply ?? `echo: ${inbound.text}` } as const
-        }
-      })
+        const end = Effect.gen(function*() {
+          if (plan.afterAccept) yield* Deferred.await(plan.afterAccept)
+          switch (plan.outcome) {
+            case "Interrupted":
+              return outcomeEvent({ _tag: "Interrupted", ids, reason: "drain deadline" })
+            case "Failed":
+              return outcomeEvent({ _tag: "Failed", ids, message: "model exploded" })
+            default:
+              return outcomeEvent({ _tag: "Completed", ids, reply: plan.reply ?? `echo: ${inbound.text}` })
+          }
+        })
+        return Stream.concat(Stream.make(TurnEvent.Accepted({ ids })), Stream.fromEffect(end))
+      }))
   }
-  return { intake, submitted, accepted, resumed, delivered, replyRefs }
+  return { intake, delivery: delivery.layer, submitted, accepted, resumed, delivered: delivery.delivered, replyRefs: delivery.replyRefs }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,7 +140,7 @@ const startTelegram = (
     const options = optionsFor(api, overrides)
     const adapter = yield* build(options)
     yield* Effect.acquireRelease(adapter.connect, () => adapter.disconnect).pipe(Effect.orDie)
-    yield* adapter.startIntake(fake.intake, kernel.context)
+    yield* adapter.startIntake(fake.intake, kernel.context).pipe(Effect.provide(fake.delivery))
     return { adapter, options, kernel }
   })
 
@@ -263,7 +270,7 @@ describe("TelegramAdapter", () => {
       const first = makeIntake((text) => (text === "b" ? { beforeAccept: never } : {}))
       const life1 = yield* build(optionsFor(api, { ledgerFile }))
       yield* Effect.orDie(life1.connect)
-      yield* life1.startIntake(first.intake, recordingContext().context)
+      yield* life1.startIntake(first.intake, recordingContext().context).pipe(Effect.provide(first.delivery))
       const a = api.push({ chatId: 1, text: "a" })
       const b = api.push({ chatId: 2, text: "b" })
       const c = api.push({ chatId: 3, text: "c" })

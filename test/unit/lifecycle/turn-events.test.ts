@@ -1,0 +1,208 @@
+// A turn as its reader sees it: for any agent behaviour (chunks, reports, a failure, a bug, a hang)
+// and an interruption at any moment, the stream says Accepted once before anything else and one
+// Outcome last; and the journal records the end even when the reader stopped reading early.
+import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { type TurnEvent, type TurnOutcome } from "../../../src/adapters/TurnIntake.js"
+import { Agent, AgentError } from "../../../src/agents/Agent.js"
+import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
+import { emptyJournal, type MemoryJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
+
+/** What the agent does next, each step 10 ms after the one before. */
+type Step =
+  | { readonly _tag: "Chunk"; readonly text: string }
+  | { readonly _tag: "Report"; readonly model: string }
+  | { readonly _tag: "Fail" }
+  | { readonly _tag: "Die" }
+  | { readonly _tag: "Hang" }
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { arbitrary: fc.string({ maxLength: 4 }).map((text) => ({ _tag: "Chunk", text }) as const), weight: 6 },
+  { arbitrary: fc.constantFrom("m1", "m2").map((model) => ({ _tag: "Report", model }) as const), weight: 1 },
+  { arbitrary: fc.constant({ _tag: "Fail" } as const), weight: 1 },
+  { arbitrary: fc.constant({ _tag: "Die" } as const), weight: 1 },
+  { arbitrary: fc.constant({ _tag: "Hang" } as const), weight: 1 }
+)
+
+interface Scenario {
+  readonly steps: ReadonlyArray<Step>
+  /** When the gateway interrupts every turn (ms after submission), if it does; recording takes 5 ms. */
+  readonly interruptAtMs: number | null
+  /** How many events the reader takes before it stops reading, if it stops early. */
+  readonly readerStopsAfter: number | null
+}
+
+const scenario: fc.Arbitrary<Scenario> = fc.record({
+  steps: fc.array(step, { maxLength: 8 }),
+  // Even, while the journal and the steps end at odd times (5, 15, 25 ...): no ties.
+  interruptAtMs: fc.option(fc.integer({ min: 0, max: 60 }).map((n) => n * 2), { nil: null }),
+  readerStopsAfter: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null })
+})
+
+const scriptedAgent = (steps: ReadonlyArray<Step>) =>
+  Layer.succeed(Agent, {
+    model: "configured",
+    respond: (request) =>
+      Stream.fromIterable(steps).pipe(
+        Stream.mapEffect((next) =>
+          Effect.zipRight(
+            Effect.sleep(Duration.millis(10)),
+            Effect.gen(function*() {
+              switch (next._tag) {
+                case "Chunk":
+                  return [next.text]
+                case "Report":
+                  if (request.onReport) yield* request.onReport({ model: next.model })
+                  return []
+                case "Fail":
+                  return yield* new AgentError({ message: "model server down" })
+                case "Die":
+                  return yield* Effect.die(new Error("a bug"))
+                case "Hang":
+                  return yield* Effect.never
+              }
+            })
+          )
+        ),
+        Stream.flattenIterables
+      )
+  })
+
+/** The memory journal with recording taking 5 ms, so an interruption can land before it. */
+const slowToRecord = (journal: MemoryJournal) => {
+  const db = memorySessionDb(journal)
+  return { ...db, beginTurn: (inbound: Parameters<typeof db.beginTurn>[0]) => Effect.zipRight(Effect.sleep("5 millis"), db.beginTurn(inbound)) }
+}
+
+/** The end the journal must show for an ended turn, from the script alone. */
+const expectedStatus = (s: Scenario): "completed" | "failed" | "interrupted" => {
+  const end = s.steps.findIndex((x) => x._tag === "Fail" || x._tag === "Die" || x._tag === "Hang")
+  // The step at index i ends at 5 + 10 * (i + 1) ms.
+  const endsAt = 5 + 10 * ((end === -1 ? s.steps.length : end + 1))
+  const hangs = end !== -1 && s.steps[end]!._tag === "Hang"
+  if (s.interruptAtMs !== null && (hangs || s.interruptAtMs < endsAt)) return "interrupted"
+  if (end === -1) return "completed"
+  return hangs ? "interrupted" : "failed"
+}
+
+const checkOrder = (events: ReadonlyArray<TurnEvent>) => {
+  const tags = events.map((e) => e._tag)
+  expect(tags.filter((t) => t === "Outcome")).toHaveLength(1)
+  expect(tags.at(-1)).toBe("Outcome")
+  const accepted = tags.filter((t) => t === "Accepted").length
+  expect(accepted).toBeLessThanOrEqual(1)
+  const outcome = (events.at(-1) as Extract<TurnEvent, { _tag: "Outcome" }>).outcome
+  // Recorded by this turn exactly when it was accepted, and accepted before anything else.
+  const recorded = outcome._tag === "Completed" || outcome._tag === "Failed" || outcome._tag === "Interrupted"
+  expect(accepted).toBe(recorded ? 1 : 0)
+  if (accepted === 1) expect(tags[0]).toBe("Accepted")
+  if (outcome._tag === "Completed") {
+    const text = events.flatMap((e) => (e._tag === "Chunk" ? [e.text] : [])).join("")
+    expect(text).toBe(outcome.reply)
+  }
+  return outcome
+}
+
+const silent = Logger.replace(Logger.defaultLogger, Logger.none)
+
+describe("turn events", () => {
+  it.effect.prop("one Accepted before any chunk, one Outcome last, and the journal records the end whoever reads", [scenario], ([s]) =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const supervisor = yield* makeTurnSupervisor(slowToRecord(journal)).pipe(Effect.provide(scriptedAgent(s.steps)))
+      const events = supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [] })
+      const reader = yield* (s.readerStopsAfter === null ? events : Stream.take(events, s.readerStopsAfter)).pipe(
+        Stream.runCollect,
+        Effect.either,
+        Effect.fork
+      )
+      // The interruption is timed from the turn's start, so wait until it has started.
+      yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
+      if (s.interruptAtMs !== null) {
+        yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
+      }
+      yield* TestClock.adjust(Duration.seconds(10))
+      // A hang ends only by an interruption, which the scenario may lack: the gateway's stop then.
+      if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+      const read = yield* Fiber.join(reader)
+      const never = yield* Deferred.make<void>()
+      expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
+      expect(yield* supervisor.active).toBe(0)
+
+      const turns = [...journal.turns.values()]
+      if (Either.isLeft(read)) {
+        // Stopped before its message was recorded: there is no turn, and nothing was said.
+        expect(read.left._tag).toBe("IntakeClosed")
+        expect(turns).toHaveLength(0)
+        expect(s.interruptAtMs).toBeLessThan(5)
+        return
+      }
+      const seen = Chunk.toReadonlyArray(read.right)
+      if (s.readerStopsAfter === null) {
+        const outcome: TurnOutcome = checkOrder(seen)
+        expect(turns.map((t) => t.status)).toEqual([outcome._tag.toLowerCase()])
+      } else {
+        // A reader that left early saw a prefix of the same order.
+        const accepted = seen.findIndex((e) => e._tag === "Accepted")
+        expect(accepted).toBeLessThanOrEqual(0)
+        if (seen.length > 0) expect(seen[0]!._tag).toBe("Accepted")
+      }
+      if (s.interruptAtMs !== null && s.interruptAtMs < 5) {
+        expect(turns).toHaveLength(0)
+      } else {
+        expect(turns.map((t) => t.status)).toEqual([expectedStatus(s)])
+      }
+    }).pipe(Effect.scoped, Effect.provide(silent)), { fastCheck: { numRuns: 100 } })
+
+  it.scoped("a reader that stops reading holds back nothing: the turn ends and is recorded, every event waits for it", () =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const chunks = Array.from({ length: 500 }, (_, i) => `c${i} `)
+      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.fromIterable(chunks) })
+      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      const stalled = yield* Deferred.make<void>()
+      const resume = yield* Deferred.make<void>()
+      const reader = yield* supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [] }).pipe(
+        // The reader stalls on the first event until the turn is over.
+        Stream.tap((event) =>
+          event._tag === "Accepted" ? Effect.zipRight(Deferred.succeed(stalled, undefined), Deferred.await(resume)) : Effect.void
+        ),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* Deferred.await(stalled)
+      const never = yield* Deferred.make<void>()
+      expect((yield* supervisor.drain(Duration.infinity, never)).ended).toBe("empty")
+      expect([...journal.turns.values()].map((t) => t.status)).toEqual(["completed"])
+      yield* Deferred.succeed(resume, undefined)
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(reader))
+      const outcome = checkOrder(events)
+      expect(outcome).toMatchObject({ _tag: "Completed", reply: chunks.join("") })
+    }).pipe(Effect.provide(silent)))
+
+  it.scoped("a submission after the intake closed fails with IntakeClosed before any event and records nothing", () =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("x") })
+      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      yield* supervisor.closeIntake
+      const seen: Array<TurnEvent> = []
+      const result = yield* supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [] }).pipe(
+        Stream.runForEach((event) => Effect.sync(() => seen.push(event))),
+        Effect.flip
+      )
+      expect(result._tag).toBe("IntakeClosed")
+      expect(seen).toEqual([])
+      expect(journal.turns.size).toBe(0)
+    }))
+})
