@@ -19,6 +19,12 @@ export {
 // ---------------------------------------------------------------------------------------------
 // Records
 
+/** The process that wrote a record (gateway pid and start time); records from older versions lack it. */
+const writtenBy = {
+  pid: Schema.optional(Schema.Number),
+  start_time: Schema.optional(Schema.String)
+}
+
 /** One step of a shutdown, as `runPhase` in the kernel records it. */
 export const ShutdownPhase = Schema.Struct({
   name: Schema.String,
@@ -33,8 +39,7 @@ export type ShutdownPhase = typeof ShutdownPhase.Type
 export const ShutdownRecord = Schema.Struct({
   ...ShutdownSummary.fields,
   event: Schema.Literal("shutdown"),
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String),
+  ...writtenBy,
   exit_reason: Schema.optional(Schema.NullOr(Schema.String)),
   phases: Schema.optionalWith(Schema.Array(ShutdownPhase), { default: () => [] })
 })
@@ -49,8 +54,7 @@ export const WatchdogRecord = Schema.Struct({
   armed_at: Schema.String,
   at: Schema.String,
   exit_code: Schema.Number,
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String),
+  ...writtenBy,
   signal: Schema.optional(Schema.String),
   classification: Schema.optional(Schema.String)
 })
@@ -67,8 +71,7 @@ export const LoopStallRecord = Schema.Struct({
   report: Schema.NullOr(Schema.String),
   report_view: Schema.optional(Schema.NullOr(Schema.String)),
   report_error: Schema.optional(Schema.String),
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String)
+  ...writtenBy
 })
 export type LoopStallRecord = typeof LoopStallRecord.Type
 
