@@ -15,9 +15,9 @@ const gauge = (name: string, description: string) => Metric.gauge(name, { descri
 const secondsHistogram = (name: string, description: string, upperBounds: ReadonlyArray<number>) =>
   Metric.histogram(name, MetricBoundaries.fromIterable(upperBounds), description)
 
-/** A turn takes from tens of milliseconds (echo) to minutes (a slow model). */
+/** A turn lasts from milliseconds (the echo agent) to minutes (a model that thinks long). */
 const turnSecondsBounds = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
-/** A commit with synchronous=FULL takes about a millisecond on a good disk and seconds on a bad one. */
+/** Each commit waits for an fsync (synchronous=FULL): milliseconds normally, seconds on a struggling disk. */
 const commitSecondsBounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
 export const turnsTotal = counter(
