@@ -1,6 +1,6 @@
-// The in-memory turn journal: sessions and turns kept for the life of the process (tests, and a
-// gateway run without a database). The durable journal is TurnJournal.ts; both implement
-// SessionDbService (SessionDb.ts) and are held to the same cases by the sessions test harness.
+// The in-memory turn journal: sessions and turns kept for the life of the process, for tests that
+// run the kernel without a database (SessionStore.memory). The durable journal is TurnJournal.ts;
+// both implement SessionDbService (SessionDb.ts) and the sessions test harness holds them to the same cases.
 import * as Effect from "effect/Effect"
 import type { TurnIds } from "../adapters/Adapter.js"
 import type { Role } from "../agents/Agent.js"
