@@ -1,6 +1,6 @@
 // The small synchronous contract both SQLite engines implement (node:sqlite, node-sqlite3-wasm), so
-// the SqlClient layer above it never knows which engine runs. Errors are thrown, as the engines do;
-// the SqlClient layer turns them into SqlError.
+// the SqlClient layer above it never knows which engine runs, and the guard both drivers put around
+// their connection. Errors are thrown, as the engines do; the SqlClient layer turns them into SqlError.
 import { directorySyncAfterFirstCommit } from "./DatabaseFiles.js"
 
 export type EngineName = "node:sqlite" | "node-sqlite3-wasm"
