@@ -1,14 +1,29 @@
 // Reading logs/lifecycle.jsonl back (CONTRACT 6, `hermes gateway report`): the records the kernel and
-// its watchdogs append, a tolerant reader that starts from the end of the file (a crash can leave a
-// torn line, an operator can leave anything), and a renderer that tells each life's end as a story.
+// its watchdogs append, and a tolerant reader that starts from the end of the file (a crash can leave
+// a torn line, an operator can leave anything). ShutdownReportText.ts tells each life's end as a story.
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import { ShutdownSummary } from "../home/GatewayStateFile.js"
-import { describePreviousLife, PreviousLifeRecord } from "./PreviousLife.js"
+import { PreviousLifeRecord } from "./PreviousLife.js"
+
+export {
+  describeExitCode,
+  explainClassification,
+  formatAgo,
+  formatMillis,
+  renderRecord,
+  renderReport
+} from "./ShutdownReportText.js"
 
 // ---------------------------------------------------------------------------------------------
 // Records
+
+/** The process that wrote a record (gateway pid and start time); records from older versions lack it. */
+const writtenBy = {
+  pid: Schema.optional(Schema.Number),
+  start_time: Schema.optional(Schema.String)
+}
 
 /** One step of a shutdown, as `runPhase` in the kernel records it. */
 export const ShutdownPhase = Schema.Struct({
@@ -24,8 +39,7 @@ export type ShutdownPhase = typeof ShutdownPhase.Type
 export const ShutdownRecord = Schema.Struct({
   ...ShutdownSummary.fields,
   event: Schema.Literal("shutdown"),
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String),
+  ...writtenBy,
   exit_reason: Schema.optional(Schema.NullOr(Schema.String)),
   phases: Schema.optionalWith(Schema.Array(ShutdownPhase), { default: () => [] })
 })
@@ -40,8 +54,7 @@ export const WatchdogRecord = Schema.Struct({
   armed_at: Schema.String,
   at: Schema.String,
   exit_code: Schema.Number,
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String),
+  ...writtenBy,
   signal: Schema.optional(Schema.String),
   classification: Schema.optional(Schema.String)
 })
@@ -58,8 +71,7 @@ export const LoopStallRecord = Schema.Struct({
   report: Schema.NullOr(Schema.String),
   report_view: Schema.optional(Schema.NullOr(Schema.String)),
   report_error: Schema.optional(Schema.String),
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String)
+  ...writtenBy
 })
 export type LoopStallRecord = typeof LoopStallRecord.Type
 
@@ -259,168 +271,4 @@ export const readLifecycleLog = (file: string, options: ReadOptions = {}): Lifec
   } finally {
     fs.closeSync(fd)
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rendering
-
-const exitMeaning: Readonly<Record<number, string>> = {
-  0: "planned stop, not restarted",
-  1: "unplanned stop, a supervisor restarts it",
-  69: "could not start, restarted after a delay",
-  70: "internal error or teardown overran its hard deadline, restarted",
-  75: "restart requested, restarted at once",
-  78: "invalid configuration or environment, never restarted"
-}
-
-export const describeExitCode = (code: number): string => `exit ${code}${exitMeaning[code] !== undefined ? ` (${exitMeaning[code]})` : ""}`
-
-/** `1.234s`, `850ms`, `2min 5s`: short enough to line up in a column. */
-export const formatMillis = (ms: number): string => {
-  if (!Number.isFinite(ms)) return "?"
-  if (ms < 1000) return `${Math.round(ms)}ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)}s`
-  const s = Math.round(ms / 1000)
-  const h = Math.floor(s / 3600)
-  const m = Math.floor(s / 60) % 60
-  return `${h > 0 ? `${h}h ` : ""}${m}min ${s % 60}s`
-}
-
-/** "3h ago", for a reader who wants to know whether this was today's incident. */
-export const formatAgo = (at: string, nowMs: number): string => {
-  const then = Date.parse(at)
-  if (!Number.isFinite(then)) return "at an unreadable time"
-  const s = Math.round((nowMs - then) / 1000)
-  if (s < 0) return "in the future (clock skew?)"
-  if (s < 60) return `${s}s ago`
-  if (s < 3600) return `${Math.floor(s / 60)}min ago`
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`
-  return `${Math.floor(s / 86_400)}d ago`
-}
-
-/** The marker note the kernel puts in exit_reason: "planned stop (SIGTERM; marker names self, action stop)". */
-const markerNoteOf = (exitReason: string | null | undefined): string | undefined => {
-  const match = exitReason == null ? null : /; marker (.*)\)$/.exec(exitReason)
-  return match?.[1]
-}
-
-/** Why the gateway classified its stop the way it did, in words. */
-export const explainClassification = (record: ShutdownRecord): string => {
-  const signal = record.signal
-  const marker = markerNoteOf(record.exit_reason)
-  const markerText = marker !== undefined ? ` (planned-stop marker: ${marker})` : ""
-  switch (record.classification) {
-    case "planned":
-      if (signal === "SIGINT") return "Ctrl+C (SIGINT) is always a planned stop"
-      if (signal?.startsWith("control:") === true) return "a stop request over the control channel"
-      return `a stopper announced it: a fresh planned-stop marker named this process${markerText}`
-    case "restart":
-      if (signal === "SIGUSR1") return "SIGUSR1 asks for a restart"
-      if (signal?.startsWith("control:") === true) return "a restart request over the control channel"
-      return `a stopper announced a restart: the planned-stop marker named this process with action restart${markerText}`
-    case "unplanned":
-      return `${signal ?? "a signal"} arrived with no valid planned-stop marker${markerText}: ` +
-        "a plain kill, docker stop, a Kubernetes eviction, or a supervisor stopping it without the stop hook"
-    case "startup_failed":
-      return record.exit_reason ?? "start-up failed"
-    default:
-      return record.exit_reason ?? "no reason recorded"
-  }
-}
-
-const deadlineText = (fired: string | null): string => {
-  switch (fired) {
-    case null:
-      return "no deadline fired"
-    case "drain":
-      return "the drain deadline fired: turns still running were interrupted"
-    case "forced":
-      return "a second signal forced the shutdown: the drain ended at once"
-    case "hard":
-      return "the hard deadline fired"
-    default:
-      return `deadline fired: ${fired}`
-  }
-}
-
-const renderShutdown = (record: ShutdownRecord, nowMs: number): Array<string> => {
-  const lines = [
-    `${record.at} (${formatAgo(record.at, nowMs)})  SHUTDOWN ${record.classification} by ${record.signal ?? "no signal"}, ${describeExitCode(record.exit_code)}`,
-    `  why: ${explainClassification(record)}`,
-    `  took ${formatMillis(record.took_ms)}; turns drained ${record.turns_drained}, interrupted ${record.turns_interrupted}; ${deadlineText(record.deadline_fired)}`
-  ]
-  if (record.exit_reason != null && record.classification !== "startup_failed") lines.push(`  exit reason: ${record.exit_reason}`)
-  if (record.phases.length === 0) {
-    lines.push("  phases: none recorded")
-    return lines
-  }
-  const slowest = record.phases.reduce((a, b) => (b.took_ms > a.took_ms ? b : a))
-  const width = Math.max(...record.phases.map((p) => p.name.length))
-  lines.push("  phases (start offset, duration, outcome):")
-  for (const phase of record.phases) {
-    const mark = phase === slowest && record.phases.length > 1 ? "   <- slowest" : ""
-    const outcome = phase.outcome === "ok" ? "ok" : phase.outcome.toUpperCase()
-    const detail = phase.detail !== undefined ? ` (${phase.detail})` : ""
-    lines.push(
-      `    ${`+${formatMillis(phase.started_at_ms)}`.padStart(9)}  ${phase.name.padEnd(width)}  ${formatMillis(phase.took_ms).padStart(8)}  ${outcome}${detail}${mark}`
-    )
-  }
-  return lines
-}
-
-const renderWatchdog = (record: WatchdogRecord, nowMs: number): Array<string> => [
-  `${record.at} (${formatAgo(record.at, nowMs)})  WATCHDOG hard shutdown deadline of ${formatMillis(record.deadline_ms)} passed in phase ${record.phase}, ${describeExitCode(record.exit_code)}`,
-  `  the shutdown began at ${record.armed_at}` +
-  (record.signal !== undefined ? ` (${record.signal}` + (record.classification !== undefined ? `, ${record.classification})` : ")") : "") +
-  `; teardown was still in ${record.phase} when the watchdog ended the process, so no shutdown report was written`
-]
-
-const renderLoopStall = (record: LoopStallRecord, nowMs: number): Array<string> => [
-  `${record.at} (${formatAgo(record.at, nowMs)})  LOOP STALL event loop unresponsive for ${formatMillis(record.stalled_ms)} (limit ${formatMillis(record.stall_timeout_ms)}), ${describeExitCode(record.exit_code)}`,
-  record.report !== null
-    ? `  diagnostic report (${record.report_view ?? "main"} thread's view): ${record.report}`
-    : `  no diagnostic report${record.report_error !== undefined ? `: ${record.report_error}` : ""}`
-]
-
-const renderStart = (record: StartRecord, nowMs: number): Array<string> => {
-  const lines = [`${record.at} (${formatAgo(record.at, nowMs)})  START pid ${record.pid}`]
-  if (record.previous_life !== undefined) {
-    const order = record.previous_life.verdict === "died_without_shutdown" ? "  !! " : "  "
-    lines.push(`${order}${describePreviousLife(record.previous_life)}`)
-  }
-  return lines
-}
-
-export const renderRecord = (record: LifecycleRecord, nowMs: number): string => {
-  switch (record.event) {
-    case "shutdown":
-      return renderShutdown(record, nowMs).join("\n")
-    case "watchdog":
-      return renderWatchdog(record, nowMs).join("\n")
-    case "loop_stall":
-      return renderLoopStall(record, nowMs).join("\n")
-    case "start":
-      return renderStart(record, nowMs).join("\n")
-  }
-}
-
-/** The whole text of `hermes gateway report`. */
-export const renderReport = (reading: LifecycleReading, options: { readonly file: string; readonly nowMs: number }): string => {
-  const out: Array<string> = []
-  if (reading.error !== undefined) out.push(`cannot read the lifecycle log: ${reading.error}`)
-  if (reading.records.length === 0) {
-    out.push(
-      reading.missing
-        ? `no shutdown reports yet: ${options.file} does not exist (this home has not run a gateway)`
-        : `no shutdown reports in ${options.file}`
-    )
-  } else {
-    out.push(`${reading.records.length} most recent lifecycle record(s) from ${options.file}, newest first:`)
-    for (const record of reading.records) out.push("", renderRecord(record, options.nowMs))
-  }
-  if (reading.skipped > 0) {
-    out.push("", `${reading.skipped} unreadable line(s) skipped, e.g. ${reading.problems.join("; ")}`)
-  }
-  if (reading.truncated) out.push("(stopped scanning: the log is larger than the scan limit)")
-  return out.join("\n") + "\n"
 }

@@ -10,10 +10,10 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { describeError } from "./AtomicFile.js"
+import { processIdentityFields } from "./ProcessIdentity.js"
 
 export const LockHello = Schema.Struct({
-  pid: Schema.Number,
-  start_time: Schema.String,
+  ...processIdentityFields,
   home: Schema.String
 })
 export type LockHello = typeof LockHello.Type

@@ -2,12 +2,19 @@
 // Linux: field 22 of /proc/PID/stat (clock ticks since boot); elsewhere `ps -o lstart=`.
 // One notion of "alive" for every check: a zombie (state Z) or a dying task (X) has already
 // exited — it only waits to be reaped — so it is dead here, whatever `kill(pid, 0)` says.
+import * as Schema from "effect/Schema"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 
 export interface ProcessIdentity {
   readonly pid: number
   readonly startTime: string
+}
+
+/** A process incarnation as the home's files write it: the fields of a record that names a process. */
+export const processIdentityFields = {
+  pid: Schema.Number,
+  start_time: Schema.String
 }
 
 export interface ProcStat {

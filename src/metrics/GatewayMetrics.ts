@@ -9,39 +9,44 @@ import * as MetricState from "effect/MetricState"
 import type { TurnOutcome } from "../adapters/Adapter.js"
 import { renderPrometheus } from "./PrometheusText.js"
 
-export const turnsTotal = Metric.counter("hermes_turns_total", {
-  description: "Turns that ended, by platform and outcome (completed, failed, interrupted, duplicate).",
-  incremental: true
-})
+// Every counter here only ever grows (incremental); every histogram measures seconds.
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+const gauge = (name: string, description: string) => Metric.gauge(name, { description })
+const secondsHistogram = (name: string, description: string, upperBounds: ReadonlyArray<number>) =>
+  Metric.histogram(name, MetricBoundaries.fromIterable(upperBounds), description)
 
-export const turnDurationSeconds = Metric.histogram(
+/** A turn lasts from milliseconds (the echo agent) to minutes (a model that thinks long). */
+const turnSecondsBounds = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+/** Each commit waits for an fsync (synchronous=FULL): milliseconds normally, seconds on a struggling disk. */
+const commitSecondsBounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+export const turnsTotal = counter(
+  "hermes_turns_total",
+  "Turns that ended, by platform and outcome (completed, failed, interrupted, duplicate)."
+)
+export const turnDurationSeconds = secondsHistogram(
   "hermes_turn_duration_seconds",
-  MetricBoundaries.fromIterable([0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]),
-  "From a message handed to the gateway to the turn's outcome, by platform and outcome."
+  "From a message handed to the gateway to the turn's outcome, by platform and outcome.",
+  turnSecondsBounds
 )
-
-export const activeTurns = Metric.gauge("hermes_active_turns", {
-  description: "Turns running now."
-})
-
-export const messagesRefusedTotal = Metric.counter("hermes_messages_refused_total", {
-  description: "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage).",
-  incremental: true
-})
-
-export const adapterState = Metric.gauge("hermes_adapter_state", {
-  description: "1 for each platform's current state (as in gateway_state.json), 0 for states it has left."
-})
-
-export const sessionDbCommitSeconds = Metric.histogram(
+export const activeTurns = gauge("hermes_active_turns", "Turns running now.")
+export const messagesRefusedTotal = counter(
+  "hermes_messages_refused_total",
+  "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage)."
+)
+export const adapterState = gauge(
+  "hermes_adapter_state",
+  "1 for each platform's current state (as in gateway_state.json), 0 for states it has left."
+)
+export const sessionDbCommitSeconds = secondsHistogram(
   "hermes_session_db_commit_seconds",
-  MetricBoundaries.fromIterable([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
-  "Session database operations, each one transaction up to its commit (synchronous=FULL)."
+  "Session database operations, each one transaction up to its commit (synchronous=FULL).",
+  commitSecondsBounds
 )
-
-export const processStartTimeSeconds = Metric.gauge("hermes_process_start_time_seconds", {
-  description: "When this gateway process started, in seconds since the epoch."
-})
+export const processStartTimeSeconds = gauge(
+  "hermes_process_start_time_seconds",
+  "When this gateway process started, in seconds since the epoch."
+)
 
 export type RefusalReason = "starting" | "draining" | "suspended" | "storage"
 

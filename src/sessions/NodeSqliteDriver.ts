@@ -1,8 +1,7 @@
 // The SQLite built into Node (node:sqlite, Node >= 22.13): real OS file locks, so only WAL,
 // synchronous=FULL and a busy timeout are needed. Detected at run time; typed structurally because
 // @types/node 20 does not describe the module.
-import { directorySyncAfterFirstCommit } from "./DatabaseFiles.js"
-import type { SqliteDriver, SqlRow, SqlValue } from "./SqliteDriver.js"
+import { guardedDriver, type SqliteDriver, type SqlRow, type SqlValue } from "./SqliteDriver.js"
 
 interface StatementSync {
   all(...params: ReadonlyArray<SqlValue>): Array<SqlRow>
@@ -40,9 +39,6 @@ const statementCacheSize = 64
 export const openNodeSqlite = (mod: NodeSqliteModule, file: string, options: NodeSqliteOptions): SqliteDriver => {
   const db = new mod.DatabaseSync(file, { enableForeignKeyConstraints: true })
   const statements = new Map<string, StatementSync>()
-  let open = true
-  // SQLite fsyncs the directory when it creates the WAL, not when it creates the main file.
-  const afterStatement = directorySyncAfterFirstCommit(file)
   const prepare = (sql: string): StatementSync => {
     const cached = statements.get(sql)
     if (cached !== undefined) return cached
@@ -51,31 +47,22 @@ export const openNodeSqlite = (mod: NodeSqliteModule, file: string, options: Nod
     statements.set(sql, statement)
     return statement
   }
-  const query = (sql: string, params: ReadonlyArray<SqlValue>): ReadonlyArray<SqlRow> => {
-    if (!open) throw new Error(`the database ${file} is closed`)
-    const rows = prepare(sql).all(...params)
-    afterStatement(sql)
-    return rows
-  }
-  try {
-    const mode = query("PRAGMA journal_mode = WAL", [])[0]?.journal_mode
-    if (mode !== "wal") throw new Error(`cannot switch ${file} to WAL (journal_mode is ${String(mode)})`)
-    query("PRAGMA synchronous = FULL", [])
-    query(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`, [])
-    query("PRAGMA foreign_keys = ON", [])
-  } catch (error) {
-    db.close()
-    throw error
-  }
-  return {
-    engine: "node:sqlite",
-    file,
-    query,
+  const driver = guardedDriver("node:sqlite", file, {
+    run: (sql, params) => prepare(sql).all(...params),
     close: () => {
-      if (!open) return
-      open = false
       statements.clear()
       db.close()
     }
+  })
+  try {
+    const mode = driver.query("PRAGMA journal_mode = WAL", [])[0]?.journal_mode
+    if (mode !== "wal") throw new Error(`cannot switch ${file} to WAL (journal_mode is ${String(mode)})`)
+    driver.query("PRAGMA synchronous = FULL", [])
+    driver.query(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`, [])
+    driver.query("PRAGMA foreign_keys = ON", [])
+  } catch (error) {
+    driver.close()
+    throw error
   }
+  return driver
 }

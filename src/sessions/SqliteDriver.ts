@@ -1,6 +1,7 @@
 // The small synchronous contract both SQLite engines implement (node:sqlite, node-sqlite3-wasm), so
-// the SqlClient layer above it never knows which engine runs. Errors are thrown, as the engines do;
-// the SqlClient layer turns them into SqlError.
+// the SqlClient layer above it never knows which engine runs, and the guard both drivers put around
+// their connection. Errors are thrown, as the engines do; the SqlClient layer turns them into SqlError.
+import { directorySyncAfterFirstCommit } from "./DatabaseFiles.js"
 
 export type EngineName = "node:sqlite" | "node-sqlite3-wasm"
 
@@ -18,6 +19,37 @@ export interface SqliteDriver {
   readonly query: (sql: string, params: ReadonlyArray<SqlValue>) => ReadonlyArray<SqlRow>
   /** Closes the connection; SQLite checkpoints the WAL into the main file as the last connection goes. */
   readonly close: () => void
+}
+
+/** What an engine's open connection offers its driver. */
+export interface EngineConnection {
+  readonly run: (sql: string, params: ReadonlyArray<SqlValue>) => ReadonlyArray<SqlRow>
+  readonly close: () => void
+}
+
+/**
+ * The driver over an engine's open connection, with what both engines need around it: statements
+ * refused once it is closed, the directory fsynced after the first commit (SQLite fsyncs it when
+ * it creates the WAL, not when it creates the main file), and a close that runs once.
+ */
+export const guardedDriver = (engine: EngineName, file: string, connection: EngineConnection): SqliteDriver => {
+  let open = true
+  const afterStatement = directorySyncAfterFirstCommit(file)
+  return {
+    engine,
+    file,
+    query: (sql, params) => {
+      if (!open) throw new Error(`the database ${file} is closed`)
+      const rows = connection.run(sql, params)
+      afterStatement(sql)
+      return rows
+    },
+    close: () => {
+      if (!open) return
+      open = false
+      connection.close()
+    }
+  }
 }
 
 /** What @effect/sql hands the driver, narrowed to what SQLite can bind. */

@@ -3,8 +3,8 @@
 // the VFS does not roll back a hot journal), a stale `<db>.lock` directory removed at open, and the
 // directory fsynced after the first commit.
 import * as fs from "node:fs"
-import { databaseFiles, directorySyncAfterFirstCommit } from "./DatabaseFiles.js"
-import type { SqliteDriver, SqlRow, SqlValue } from "./SqliteDriver.js"
+import { databaseFiles } from "./DatabaseFiles.js"
+import { guardedDriver, type SqliteDriver, type SqlRow, type SqlValue } from "./SqliteDriver.js"
 
 interface WasmDatabase {
   all(sql: string, values?: ReadonlyArray<SqlValue>): Array<SqlRow>
@@ -39,40 +39,26 @@ export const openWasmSqlite = (mod: WasmSqliteModule, file: string): SqliteDrive
   // Removed before every open: a killed process leaves it, and it blocks every later open.
   fs.rmSync(databaseFiles(file).lockDir, { recursive: true, force: true })
   const db = new mod.Database(file)
-  let open = true
-  const afterStatement = directorySyncAfterFirstCommit(file)
-  const query = (sql: string, params: ReadonlyArray<SqlValue>): ReadonlyArray<SqlRow> => {
-    if (!open) throw new Error(`the database ${file} is closed`)
+  const driver = guardedDriver("node-sqlite3-wasm", file, {
     // Database.all prepares and finalizes in one call: the VFS heap is not garbage-collected, so
     // no statement may outlive its use.
-    const rows = db.all(sql, params as Array<SqlValue>)
-    afterStatement(sql)
-    return rows
-  }
+    run: (sql, params) => db.all(sql, params as Array<SqlValue>),
+    close: () => db.close()
+  })
   try {
     // EXCLUSIVE before WAL: the WAL index then lives in process memory, not in a -shm file this VFS
     // cannot lock.
-    const locking = query("PRAGMA locking_mode = EXCLUSIVE", [])[0]?.locking_mode
+    const locking = driver.query("PRAGMA locking_mode = EXCLUSIVE", [])[0]?.locking_mode
     if (locking !== "exclusive") throw new Error(`cannot take ${file} in exclusive locking mode (got ${String(locking)})`)
-    const mode = query("PRAGMA journal_mode = WAL", [])[0]?.journal_mode
+    const mode = driver.query("PRAGMA journal_mode = WAL", [])[0]?.journal_mode
     if (mode !== "wal") throw new Error(`refusing to use ${file} without WAL (journal_mode is ${String(mode)}): rollback journals are not crash-safe on this engine`)
-    query("PRAGMA synchronous = FULL", [])
-    const synchronous = query("PRAGMA synchronous", [])[0]?.synchronous
+    driver.query("PRAGMA synchronous = FULL", [])
+    const synchronous = driver.query("PRAGMA synchronous", [])[0]?.synchronous
     if (Number(synchronous) !== 2) throw new Error(`cannot set synchronous=FULL on ${file} (got ${String(synchronous)})`)
-    query("PRAGMA foreign_keys = ON", [])
+    driver.query("PRAGMA foreign_keys = ON", [])
   } catch (error) {
-    open = false
-    db.close()
+    driver.close()
     throw error
   }
-  return {
-    engine: "node-sqlite3-wasm",
-    file,
-    query,
-    close: () => {
-      if (!open) return
-      open = false
-      db.close()
-    }
-  }
+  return driver
 }

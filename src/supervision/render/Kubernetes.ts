@@ -26,11 +26,30 @@ export const secretsName = (serviceName: string): string => `${serviceName}-secr
 
 const list = (words: ReadonlyArray<string>) => `[${words.map(yamlString).join(", ")}]`
 
+/** A container probe asking the gateway's HTTP port for `path`, indented for the container spec. */
+const httpProbe = (probe: string, path: string, periodSeconds: number, failureThreshold: number) => [
+  `          ${probe}:`,
+  "            httpGet:",
+  `              path: ${path}`,
+  "              port: http",
+  `            periodSeconds: ${periodSeconds}`,
+  `            failureThreshold: ${failureThreshold}`
+]
+
 export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<DefinitionFile> => {
   const name = input.serviceName
   const kill = killTimeoutSeconds(input.budget)
   const claim = `${name}-home`
   const labels = [`app.kubernetes.io/name: ${yamlString(name)}`, "app.kubernetes.io/component: gateway"]
+  /** Every resource opens the same way: its kind, its name and the labels that tie the three together. */
+  const resourceHead = (apiVersion: string, kind: string, resourceName: string) => [
+    `apiVersion: ${apiVersion}`,
+    `kind: ${kind}`,
+    "metadata:",
+    `  name: ${yamlString(resourceName)}`,
+    "  labels:",
+    ...labels.map((l) => `    ${l}`)
+  ]
   const probePeriod = 5
   const content = [
     `# ${name}: the Hermes messaging gateway on Kubernetes.`,
@@ -54,24 +73,14 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "# (kubectl logs names the bad key); a planned stop from inside the pod restarts too: scale to 0 instead.",
     `# terminationGracePeriodSeconds: hard shutdown deadline ${hardDeadlineSeconds(input.budget)}s + 5s,` +
     ` plus ${preStopAllowanceSeconds}s for the preStop hook.`,
-    "apiVersion: v1",
-    "kind: PersistentVolumeClaim",
-    "metadata:",
-    `  name: ${yamlString(claim)}`,
-    "  labels:",
-    ...labels.map((l) => `    ${l}`),
+    ...resourceHead("v1", "PersistentVolumeClaim", claim),
     "spec:",
     "  accessModes: [\"ReadWriteOnce\"]",
     "  resources:",
     "    requests:",
     "      storage: 1Gi",
     "---",
-    "apiVersion: apps/v1",
-    "kind: Deployment",
-    "metadata:",
-    `  name: ${yamlString(name)}`,
-    "  labels:",
-    ...labels.map((l) => `    ${l}`),
+    ...resourceHead("apps/v1", "Deployment", name),
     "spec:",
     "  # One gateway per home: the old pod must be gone before a new one opens the same volume.",
     "  replicas: 1",
@@ -127,26 +136,11 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "              exec:",
     `                command: ${list(["node", ...markArguments(containerEntry, containerHome, "1")])}`,
     "          # Ready only while intake is open: draining pods leave the Service at once.",
-    "          readinessProbe:",
-    "            httpGet:",
-    "              path: /readyz",
-    "              port: http",
-    `            periodSeconds: ${probePeriod}`,
-    "            failureThreshold: 2",
+    ...httpProbe("readinessProbe", "/readyz", probePeriod, 2),
     "          # Healthy for as long as the process serves, draining included.",
-    "          livenessProbe:",
-    "            httpGet:",
-    "              path: /healthz",
-    "              port: http",
-    "            periodSeconds: 10",
-    "            failureThreshold: 3",
+    ...httpProbe("livenessProbe", "/healthz", 10, 3),
     "          # Adapters may take their whole connect timeout; liveness waits for start-up to end.",
-    "          startupProbe:",
-    "            httpGet:",
-    "              path: /healthz",
-    "              port: http",
-    `            periodSeconds: ${probePeriod}`,
-    `            failureThreshold: ${Math.ceil(startTimeoutSeconds(input.budget) / probePeriod)}`,
+    ...httpProbe("startupProbe", "/healthz", probePeriod, Math.ceil(startTimeoutSeconds(input.budget) / probePeriod)),
     "          volumeMounts:",
     "            - name: home",
     `              mountPath: ${yamlString(containerHome)}`,
@@ -155,12 +149,7 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "          persistentVolumeClaim:",
     `            claimName: ${yamlString(claim)}`,
     "---",
-    "apiVersion: v1",
-    "kind: Service",
-    "metadata:",
-    `  name: ${yamlString(name)}`,
-    "  labels:",
-    ...labels.map((l) => `    ${l}`),
+    ...resourceHead("v1", "Service", name),
     "spec:",
     "  selector:",
     `    app.kubernetes.io/name: ${yamlString(name)}`,

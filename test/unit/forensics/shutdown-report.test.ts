@@ -137,6 +137,44 @@ describe("parseLifecycleLine", () => {
     expect(parsed).toMatchObject({ _tag: "Record", record: { future_field: 42 } })
   })
 
+  it("checks the writer's pid and start time on shutdown, watchdog and loop-stall records, and keeps the order --json shows", () => {
+    const watchdog = {
+      event: "watchdog",
+      deadline_fired: "hard",
+      deadline_ms: 40_000,
+      phase: "drain",
+      armed_at: "2026-01-01T00:00:00.000Z",
+      at: "2026-01-01T00:00:40.000Z",
+      exit_code: 70,
+      start_time: "77",
+      pid: 12,
+      signal: "SIGTERM"
+    }
+    const loopStall = {
+      event: "loop_stall",
+      at: "2026-01-01T00:00:40.000Z",
+      stall_timeout_ms: 30_000,
+      stalled_ms: 31_000,
+      exit_code: 75,
+      report: null,
+      start_time: "77",
+      pid: 12
+    }
+    const records = [shutdown("2026-01-01T00:00:00.000Z", { pid: 12, start_time: "77" }), watchdog, loopStall]
+    for (const record of records) {
+      const parsed = parseLifecycleLine(line(record))
+      expect(parsed).toMatchObject({ _tag: "Record", record: { pid: 12, start_time: "77" } })
+      expect(parseLifecycleLine(line({ ...record, pid: "twelve" }))._tag).toBe("Bad")
+      expect(parseLifecycleLine(line({ ...record, start_time: 77 }))._tag).toBe("Bad")
+    }
+    const keys = (record: object) => {
+      const parsed = parseLifecycleLine(line(record))
+      return parsed._tag === "Record" ? Object.keys(parsed.record) : []
+    }
+    expect(keys(watchdog)).toEqual(["event", "deadline_fired", "deadline_ms", "phase", "armed_at", "at", "exit_code", "pid", "start_time", "signal"])
+    expect(keys(loopStall)).toEqual(["event", "at", "stall_timeout_ms", "stalled_ms", "exit_code", "report", "pid", "start_time"])
+  })
+
   it("a shutdown record without phases (an older writer) gets an empty list", () => {
     const { phases: _, exit_reason: __, ...bare } = shutdown("2026-01-01T00:00:00.000Z")
     expect(parseLifecycleLine(line(bare))).toMatchObject({ _tag: "Record", record: { phases: [] } })

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -10,7 +11,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { readJsonSync, writeJsonAtomicSync } from "../../../src/home/AtomicFile.js"
 import { homePaths, resolveHomeDir } from "../../../src/home/HomePaths.js"
-import { probeControl, requestControl } from "../../../src/home/ControlSocket.js"
+import { CleanShutdownDocument } from "../../../src/home/CleanShutdownFile.js"
+import { LockHello, probeControl, requestControl } from "../../../src/home/ControlSocket.js"
 import { acquireInstanceLock, takeHomeLock } from "../../../src/home/InstanceLock.js"
 import { parseProcStatStartTime, readStartTime } from "../../../src/home/ProcessIdentity.js"
 
@@ -63,6 +65,20 @@ describe("process identity", () => {
     expect(readStartTime(process.pid)).toMatch(/^\d+$/)
     expect(readStartTime(2 ** 22 + 12345)).toBeUndefined()
     expect(readStartTime(0)).toBeUndefined()
+  })
+  it("the records that name a process (.clean_shutdown, the control hello) require a numeric pid and a start time", () => {
+    const records = [
+      [CleanShutdownDocument, { pid: 42, start_time: "9001", classification: "planned", written_at: "2026-01-01T00:00:00.000Z" }],
+      [LockHello, { pid: 42, start_time: "9001", home: "/var/lib/hermes" }]
+    ] as const
+    for (const [schema, record] of records) {
+      const decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown>)
+      expect(Either.getOrThrow(decode(record))).toEqual(record)
+      expect(Either.isLeft(decode({ ...record, pid: "42" }))).toBe(true)
+      expect(Either.isLeft(decode({ ...record, start_time: 9001 }))).toBe(true)
+      const { start_time: _, ...withoutStartTime } = record
+      expect(Either.isLeft(decode(withoutStartTime))).toBe(true)
+    }
   })
 })
 

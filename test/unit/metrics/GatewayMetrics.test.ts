@@ -2,9 +2,18 @@
 // own, and reads values from the rendered exposition the way a scraper would.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { IntakeClosed, TurnEvent, type TurnIntake, type TurnOutcome } from "../../../src/adapters/Adapter.js"
-import { prometheusExposition, recordPlatformStates, timedCommit } from "../../../src/metrics/GatewayMetrics.js"
+import {
+  processStartTimeSeconds,
+  prometheusExposition,
+  recordActiveTurns,
+  recordOutcome,
+  recordPlatformStates,
+  recordRefusal,
+  timedCommit
+} from "../../../src/metrics/GatewayMetrics.js"
 import { meteredIntake } from "../../../src/metrics/MeteredIntake.js"
 import { newestShutdown, recordStartUp } from "../../../src/metrics/StartUpMetrics.js"
 
@@ -73,6 +82,32 @@ describe("gateway metrics", () => {
       yield* timedCommit(Effect.void)
       yield* Effect.exit(timedCommit(Effect.fail("boom")))
       expect(sampleValue(yield* prometheusExposition, "hermes_session_db_commit_seconds_count")).toBe(before + 2)
+    }))
+
+  it.effect("every family keeps its name, type, help text and buckets (README, HTTP API lists them)", () =>
+    Effect.gen(function*() {
+      yield* recordOutcome("families-test", { _tag: "Completed" } as TurnOutcome, 0.3)
+      yield* recordRefusal("families-test", "draining")
+      yield* recordActiveTurns(0)
+      yield* recordPlatformStates({ "families-test": { state: "connected" } })
+      yield* timedCommit(Effect.void)
+      yield* Metric.set(processStartTimeSeconds, 1)
+      const text = yield* prometheusExposition
+      const header = (name: string, type: string, help: string) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`
+      expect(text).toContain(header("hermes_turns_total", "counter", "Turns that ended, by platform and outcome (completed, failed, interrupted, duplicate)."))
+      expect(text).toContain(header("hermes_turn_duration_seconds", "histogram", "From a message handed to the gateway to the turn's outcome, by platform and outcome."))
+      expect(text).toContain(header("hermes_active_turns", "gauge", "Turns running now."))
+      expect(text).toContain(header("hermes_messages_refused_total", "counter", "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage)."))
+      expect(text).toContain(header("hermes_adapter_state", "gauge", "1 for each platform's current state (as in gateway_state.json), 0 for states it has left."))
+      expect(text).toContain(header("hermes_session_db_commit_seconds", "histogram", "Session database operations, each one transaction up to its commit (synchronous=FULL)."))
+      expect(text).toContain(header("hermes_process_start_time_seconds", "gauge", "When this gateway process started, in seconds since the epoch."))
+      const bounds = (series: string) =>
+        text.split("\n").filter((l) => l.startsWith(`${series}_bucket{`) && (series !== "hermes_turn_duration_seconds" || l.includes("families-test")))
+          .map((l) => /le="([^"]+)"/.exec(l)?.[1])
+      expect(bounds("hermes_turn_duration_seconds")).toEqual(["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "300", "+Inf"])
+      expect(bounds("hermes_session_db_commit_seconds")).toEqual(
+        ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"]
+      )
     }))
 
   it("newestShutdown takes the first decodable shutdown record, skipping other events and torn ones", () => {
