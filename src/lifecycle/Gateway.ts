@@ -73,6 +73,8 @@ import { Forensics } from "../forensics/Forensics.js"
 import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
 import { type Snapshot, shutdownContextLines } from "../forensics/Snapshot.js"
 import { droppedLogWrites } from "../logging/StreamGuard.js"
+import { beginShutdownSpan, startupReady, withPhaseSpan } from "../telemetry/LifeSpans.js"
+import { tracedIntake } from "../telemetry/TurnSpans.js"
 
 export interface GatewaySettings {
   readonly budget: ShutdownBudget
@@ -225,6 +227,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         const now = yield* Clock.currentTimeMillis
         const already = yield* Ref.getAndUpdate(control.shutdownStartedAt, (s) => Option.orElse(s, () => Option.some(now)))
         if (Option.isSome(already)) return
+        yield* beginShutdownSpan(classification)
         const deadline = hardDeadline(settings.budget)
         yield* watchdog.arm(deadline, {
           pid: settings.self.pid,
@@ -253,7 +256,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         const bounded = bound === undefined
           ? work.pipe(Effect.asSome)
           : abandonAfter(work, bound)
-        const exit = yield* Effect.exit(bounded)
+        const exit = yield* Effect.exit(withPhaseSpan(name)(bounded))
         const t1 = yield* Clock.currentTimeMillis
         const outcome: PhaseRecord["outcome"] = Exit.isFailure(exit)
           ? "failed"
@@ -390,6 +393,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     yield* watchdog.startupReady
     yield* saveState({ gateway_state: "running" })
     yield* Effect.log(`gateway running pid=${settings.self.pid}`)
+    yield* startupReady
     yield* systemd.notify(["READY=1", `STATUS=running (pid ${settings.self.pid})`])
     if (settings.systemdWatchdog !== undefined) {
       // Pinged from the event loop on purpose: a stalled loop stops the pings and systemd acts.
@@ -478,7 +482,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         )
         yield* Effect.forEach(
           adapters,
-          (adapter) => adapter.startIntake(meteredIntake(turns.intake, adapter.name), intakeContext(carryover.get(adapter.name) ?? [])),
+          (adapter) => adapter.startIntake(tracedIntake(meteredIntake(turns.intake, adapter.name), adapter.name), intakeContext(carryover.get(adapter.name) ?? [])),
           { discard: true }
         )
         // Interrupted when start-up's scope closes, before stop_intake, so the last word on each
