@@ -90,6 +90,9 @@ describe("OpenTelemetry traces", () => {
     expect(await gw.waitExit(20_000)).toEqual({ code: 0, signal: null })
     expect(hole.connections, gw.describe()).toBeGreaterThan(0)
     expect(gw.stderr).toContain("gateway exiting code=0")
+    // The log of a gateway not on a terminal is logfmt, without fiber ids at info.
+    expect(gw.stderr).toMatch(/^timestamp=\S+ level=INFO message="gateway running pid=\d+"$/m)
+    expect(gw.stderr).not.toContain(" fiber=#")
   })
 
   it("an unusable OTEL_* value exits 78 with one line naming the variable", async (ctx) => {
