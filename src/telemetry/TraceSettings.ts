@@ -40,6 +40,14 @@ export const tracesUrl = (base: string): string => {
   return trimmed.endsWith("/v1/traces") ? trimmed : `${trimmed}/v1/traces`
 }
 
+/** The endpoint as logs and doctor show it: without any user:password put into the URL. */
+export const displayUrl = (url: string): string => {
+  const shown = new URL(url)
+  shown.username = ""
+  shown.password = ""
+  return shown.toString()
+}
+
 const isHttpUrl = (text: string): boolean => {
   try {
     const protocol = new URL(text).protocol

@@ -17,7 +17,7 @@ import type * as Tracer from "effect/Tracer"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
 import type { ConfigError } from "../config/LoadConfig.js"
 import { exitCodeOf } from "../lifecycle/ExitCode.js"
-import { type TraceSettings, traceSettings } from "./TraceSettings.js"
+import { displayUrl, type TraceSettings, traceSettings } from "./TraceSettings.js"
 
 /**
  * How long the spans still buffered at exit may take to reach the collector. It comes after the
@@ -44,14 +44,6 @@ export interface TracingService {
 }
 
 export class Tracing extends Context.Tag("hermes/Tracing")<Tracing, TracingService>() {}
-
-/** Where to send spans, without any user:password an operator put into the URL. */
-const describeUrl = (url: string): string => {
-  const shown = new URL(url)
-  shown.username = ""
-  shown.password = ""
-  return shown.toString()
-}
 
 /** When this process started (performance.timeOrigin is in milliseconds, with a fraction). */
 export const processStartNanos = (): bigint => BigInt(Math.round(performance.timeOrigin * 1000)) * 1000n
@@ -111,7 +103,7 @@ export const tracingLayer = (settings: TraceSettings, flushBound: Duration.Durat
         }
       })
     )
-    yield* Effect.log(`traces go to ${describeUrl(settings.url)} (OTLP ${settings.protocol}, service ${settings.serviceName})`)
+    yield* Effect.log(`traces go to ${displayUrl(settings.url)} (OTLP ${settings.protocol}, service ${settings.serviceName})`)
     const service: TracingService = {
       startupReady: endStartup({ "hermes.startup.outcome": "ready" }, Exit.void),
       beginShutdown: (classification) => Effect.asVoid(shutdownSpan(classification)),
