@@ -4,6 +4,7 @@
 import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
 import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -109,7 +110,14 @@ export const tracingLayer = (settings: TraceSettings, flushBound: Duration.Durat
       beginShutdown: (classification) => Effect.asVoid(shutdownSpan(classification)),
       shutdownSpan: shutdownSpan(undefined)
     }
-    return Layer.merge(Layer.setTracer(tracer), Layer.succeed(Tracing, service))
+    return Layer.mergeAll(
+      Layer.setTracer(tracer),
+      // Outgoing requests are no spans: a client span records the full URL, and Telegram's bot
+      // token is part of every Bot API URL (a model server's key may sit in a query). This also
+      // keeps trace headers off requests to Telegram and the model server.
+      Layer.scopedDiscard(Effect.locallyScoped(HttpClient.currentTracerDisabledWhen, () => true)),
+      Layer.succeed(Tracing, service)
+    )
   }))
 
 /**

@@ -3,7 +3,8 @@
 // never answers does not hold the exit; an unusable OTEL_* value exits 78 naming the variable.
 import { beforeAll, describe, it } from "vitest"
 import { BlackHoleCollector, FakeCollector } from "./fakes/FakeCollector.js"
-import { assertBuilt, chat, defaultConfig, Sandbox, shutdownOrder } from "./harness.js"
+import { FakeTelegram } from "./fakes/FakeTelegram.js"
+import { assertBuilt, chat, defaultConfig, Sandbox, shutdownOrder, telegramConfig, telegramEnv } from "./harness.js"
 
 beforeAll(assertBuilt)
 
@@ -75,6 +76,27 @@ describe("OpenTelemetry traces", () => {
     for (const text of ["hermes-e2e-service", "startup", "shutdown", ...shutdownOrder.map((phase) => `shutdown.${phase}`)]) {
       expect(bytes.includes(Buffer.from(text)), text).toBe(true)
     }
+  })
+
+  it("a Telegram turn is traced, and the bot token (part of every Bot API URL) is nowhere in what the collector got", async (ctx) => {
+    const { expect } = ctx
+    const collector = await FakeCollector.start(ctx)
+    const tg = await FakeTelegram.start(ctx)
+    const sb = new Sandbox(ctx)
+    const home = sb.home(telegramConfig({ botApi: tg }) + `telemetry:\n  otlp_endpoint: ${collector.endpoint}\n`)
+    const gw = sb.run(home, { ...telegramEnv(tg.token), OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })
+    await gw.waitRunning()
+    tg.push({ chatId: 111, text: "hello" })
+    await tg.waitFor(() => tg.repliesTo(111).length > 0, 15_000, "a reply in chat 111")
+    gw.signal("SIGINT")
+    expect(await gw.waitExit()).toEqual({ code: 0, signal: null })
+
+    const turns = collector.spans().filter((span) => span.name === "turn")
+    expect(turns.map((span) => span.attributes["hermes.platform"]), gw.describe()).toContain("telegram")
+    expect(turns.find((span) => span.attributes["hermes.platform"] === "telegram")?.attributes["hermes.turn.outcome"]).toBe("completed")
+    const sent = Buffer.concat(collector.requests.map((r) => r.body)).toString("utf8")
+    expect(sent.length).toBeGreaterThan(0)
+    expect(sent.includes(tg.token), "the bot token reached the collector").toBe(false)
   })
 
   it("a collector that accepts the connection and never answers does not hold a planned stop: exit 0", async (ctx) => {
