@@ -45,8 +45,28 @@ const unknownCommand = (path: ReadonlyArray<CommandNode>, typed: string): string
     : `unknown command '${typed}'; run '${names} --help' to list the commands`
 }
 
-/** Options @effect/cli handles for every command (the shell-completion ones are left to it, unlisted). */
-const builtIns = ["--version", "--completions", "--wizard"]
+/**
+ * Options @effect/cli handles for every command that we keep. Its --wizard and --completions are
+ * unknown options here (exit 64): an interactive wizard has no place in a daemon's command line, and
+ * the completion scripts it prints would not know our own parsing (--log-level, help).
+ */
+const builtIns = ["--version"]
+
+/** Every option of `node` and the commands under it, as typed (`--home`). */
+const everyOption = (node: CommandNode): ReadonlyArray<string> =>
+  [...node.options.map((o) => `--${o.name}`), ...node.children.flatMap(everyOption)]
+
+const unknownOption = (path: ReadonlyArray<CommandNode>, unknown: string): CommandLine => {
+  const known = path.flatMap((n) => n.options.map((o) => `--${o.name}`))
+  const near = unknown.startsWith("--") ? closest(unknown.slice(2), known.map((k) => k.slice(2))) : undefined
+  const command = path.map((n) => n.name).join(" ")
+  return {
+    _tag: "Usage",
+    message: near !== undefined
+      ? `unknown option '${unknown}'; did you mean '--${near}'?`
+      : `unknown option '${unknown}' for '${command}'; run '${command} --help' to list its options`
+  }
+}
 
 const takesValue = (node: CommandNode, token: string): boolean =>
   !token.includes("=") && node.options.some((o) => `--${o.name}` === token && o.placeholder !== undefined)
@@ -97,20 +117,15 @@ export const readCommandLine = (root: CommandNode, argv: ReadonlyArray<string>):
     const child = node.children.find((c) => c.name === word)
     if (child !== undefined) path.push(child)
     else if (node.args.length > 0) verbsDone = true
-    else return { _tag: "Usage", message: unknownCommand(path, word) }
+    else {
+      // `hermes --completions bash`: the option nobody knows is the mistake, not its value.
+      const stray = optionWords.find((option) => !everyOption(root).includes(option))
+      return stray !== undefined ? unknownOption(path, stray) : { _tag: "Usage", message: unknownCommand(path, word) }
+    }
   }
   const known = path.flatMap((n) => n.options.map((o) => `--${o.name}`))
   const unknown = optionWords.find((word) => !known.includes(word))
-  if (unknown !== undefined) {
-    const near = unknown.startsWith("--") ? closest(unknown.slice(2), known.map((k) => k.slice(2))) : undefined
-    const command = path.map((n) => n.name).join(" ")
-    return {
-      _tag: "Usage",
-      message: near !== undefined
-        ? `unknown option '${unknown}'; did you mean '--${near}'?`
-        : `unknown option '${unknown}' for '${command}'; run '${command} --help' to list its options`
-    }
-  }
+  if (unknown !== undefined) return unknownOption(path, unknown)
   if (help) return { _tag: "Help", path }
   if (versionAsked) return { _tag: "Version" }
   const level = logLevel === undefined ? undefined : parseLogLevelName(logLevel)

@@ -22,6 +22,7 @@ import { formatDuration } from "../config/Duration.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import type { Finding, Verdict } from "./DoctorFinding.js"
 import { platformFindings } from "./DoctorPlatforms.js"
+import { traceFindings } from "./DoctorTraces.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
@@ -52,6 +53,7 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
     if (config._tag === "Left") add("fail", "config", config.left.message)
     else add("ok", "config", fs.existsSync(paths.config) ? `${paths.config} is valid` : "no config.yaml: defaults")
     if (config._tag === "Right") findings.push(...yield* platformFindings(config.right, process.env, paths.dir))
+    if (config._tag === "Right") findings.push(...traceFindings(config.right.telemetry, process.env))
     const budget = budgetOf(config._tag === "Right" ? config.right : defaultConfig)
     add("ok", "budget", `hard shutdown deadline ${formatDuration(hardDeadline(budget))}; supervisors should wait ${formatDuration(minimumKillTimeout(budget))}`)
 

@@ -29,6 +29,8 @@ import { Signals } from "../lifecycle/Signals.js"
 import { runSuccessors } from "../lifecycle/Successor.js"
 import { Watchdog } from "../lifecycle/Watchdog.js"
 import { loggingLayer } from "../logging/Logging.js"
+import { withTracing } from "../telemetry/Tracing.js"
+import { tracedAgent } from "../telemetry/TurnSpans.js"
 import { currentSupervisor } from "../supervision/Detection.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
@@ -144,11 +146,13 @@ export const runInHome = (home: Option.Option<string>) =>
           Forensics.live(paths, selfIdentity()),
           SessionStore.sqlite(paths.database),
           StartHistory.live(startHistoryFile(paths.dir)),
-          agent
+          tracedAgent(agent)
         ))
       )
     })
     yield* program.pipe(
+      // Traces cover this life only: they are flushed before a successor is started.
+      withTracing(config.telemetry, process.env),
       // Supervised, a restart is exit 75 and the supervisor starts the next process; alone in a
       // terminal, this process starts its successor itself (CONTRACT 3.4).
       Effect.catchTag("RestartRequested", (restart): Effect.Effect<void, RestartRequested | PassThroughExit> =>

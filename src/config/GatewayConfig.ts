@@ -79,6 +79,15 @@ export interface GatewayConfig {
       readonly max_context_messages: number
     }
   }
+  readonly telemetry: {
+    /**
+     * OTLP/HTTP collector to send traces to (e.g. http://127.0.0.1:4318; `/v1/traces` is appended).
+     * null: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT decide, else no traces.
+     */
+    readonly otlp_endpoint: string | null
+    /** The traces' service.name; null: OTEL_SERVICE_NAME, else "hermes-gateway". */
+    readonly service_name: string | null
+  }
   readonly log: {
     readonly format: "auto" | "pretty" | "logfmt" | "json"
     readonly level: "trace" | "debug" | "info" | "warning" | "error" | "fatal" | "none"
@@ -180,6 +189,20 @@ const BaseUrl = Schema.transform(Schema.String, Schema.String, {
   })
 ).annotations(expecting("an http:// or https:// URL"))
 const Text = Schema.String.annotations(expecting("a string"))
+/** An http(s) URL or null; an empty string means null too, so an empty variable turns it off. */
+const OptionalUrl = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
+  strict: true,
+  decode: (url) => (url === null || url.trim() === "" ? null : url.trim()),
+  encode: (url) => url
+}).pipe(
+  Schema.filter((url) => url === null || Schema.is(BaseUrl)(url) || `must be an http:// or https:// URL, got ${JSON.stringify(url)}`)
+).annotations(expecting("an http:// or https:// URL, or null"))
+/** Free text or null; an empty string means null. */
+const OptionalText = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
+  strict: true,
+  decode: (text) => (text === null || text.trim() === "" ? null : text.trim()),
+  encode: (text) => text
+}).annotations(expecting("a string or null"))
 /** An environment variable's name, or null (an empty string means null too). */
 const VariableName = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
   strict: true,
@@ -320,6 +343,10 @@ const ConfigFields = Schema.Struct({
       timeout: key(BoundedDuration("agent.openai.timeout"), seconds(60)),
       max_context_messages: key(PositiveInt, () => 40)
     }))
+  })),
+  telemetry: section(Schema.Struct({
+    otlp_endpoint: key(OptionalUrl, () => null),
+    service_name: key(OptionalText, () => null)
   })),
   log: section(Schema.Struct({
     format: key(oneOf("auto", "pretty", "logfmt", "json"), () => "auto" as const),

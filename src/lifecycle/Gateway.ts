@@ -74,6 +74,7 @@ import { Forensics } from "../forensics/Forensics.js"
 import { describePreviousLife, previousLifeVerdict } from "../forensics/PreviousLife.js"
 import { type Snapshot, shutdownContextLines } from "../forensics/Snapshot.js"
 import { droppedLogWrites } from "../logging/StreamGuard.js"
+import { beginShutdownSpan, startupReady, withPhaseSpan } from "../telemetry/LifeSpans.js"
 
 export interface GatewaySettings {
   readonly budget: ShutdownBudget
@@ -226,6 +227,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         const now = yield* Clock.currentTimeMillis
         const already = yield* Ref.getAndUpdate(control.shutdownStartedAt, (s) => Option.orElse(s, () => Option.some(now)))
         if (Option.isSome(already)) return
+        yield* beginShutdownSpan(classification)
         const deadline = hardDeadline(settings.budget)
         yield* watchdog.arm(deadline, {
           pid: settings.self.pid,
@@ -254,7 +256,7 @@ const life = (settings: GatewaySettings, control: Control) =>
         const bounded = bound === undefined
           ? work.pipe(Effect.asSome)
           : abandonAfter(work, bound)
-        const exit = yield* Effect.exit(bounded)
+        const exit = yield* Effect.exit(withPhaseSpan(name)(bounded))
         const t1 = yield* Clock.currentTimeMillis
         const outcome: PhaseRecord["outcome"] = Exit.isFailure(exit)
           ? "failed"
@@ -391,6 +393,7 @@ const life = (settings: GatewaySettings, control: Control) =>
     yield* watchdog.startupReady
     yield* saveState({ gateway_state: "running" })
     yield* Effect.log(`gateway running pid=${settings.self.pid}`)
+    yield* startupReady
     yield* systemd.notify(["READY=1", `STATUS=running (pid ${settings.self.pid})`])
     if (settings.systemdWatchdog !== undefined) {
       // Pinged from the event loop on purpose: a stalled loop stops the pings and systemd acts.

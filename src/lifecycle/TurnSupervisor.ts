@@ -19,6 +19,7 @@ import * as SynchronizedRef from "effect/SynchronizedRef"
 import { IntakeClosed, TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/TurnIntake.js"
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
+import { annotateTurnEnd, withTurnSpan } from "../telemetry/TurnSpans.js"
 import { turnLine } from "./TurnLog.js"
 
 export type DrainEnd = "empty" | "deadline" | "forced"
@@ -151,9 +152,13 @@ export const makeTurnSupervisor = (
         const begun = yield* Ref.make<BegunTurn | undefined>(undefined)
         // Offers to a mailbox whose reader left return false at once: the turn goes on.
         const publish = (event: TurnEvent) => Effect.asVoid(mailbox.offer(event))
-        const exit = yield* Effect.exit(Effect.interruptible(recordedTurn(request, begun, publish)))
-        const turn = yield* Ref.get(begun)
-        const end = yield* endOf(exit, turn)
+        const { end, turn } = yield* withTurnSpan(Effect.gen(function*() {
+          const exit = yield* Effect.exit(Effect.interruptible(recordedTurn(request, begun, publish)))
+          const turn = yield* Ref.get(begun)
+          const end = yield* endOf(exit, turn)
+          yield* annotateTurnEnd(request.platform ?? turn?.platform ?? "-", end)
+          return { end, turn }
+        }))
         // Counted out before the reader hears the end, so a client that got its answer never sees
         // its own turn still counted in active_turns.
         yield* countRunning(-1)

@@ -5,6 +5,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import { jsonLine, logfmtLine } from "./LineFormats.js"
 import { logLevelFlag, type LogLevelName } from "./LogLevelName.js"
 import { prettyLogger, wantsColour } from "./PrettyLogger.js"
 
@@ -36,6 +37,6 @@ export const loggingLayer = (format: LogFormat, level: LogLevelName): Layer.Laye
       ? prettyLogger((text) => process.stderr.write(text), wantsColour(isTty, process.env))
       // Straight to stderr, like the pretty logger: the CLI's console rewrites what @effect/cli
       // prints as usage errors and must never touch a log line.
-      : Logger.map(resolved === "json" ? Logger.jsonLogger : Logger.logfmtLogger, (line) => void process.stderr.write(line + "\n"))
+      : Logger.map(resolved === "json" ? jsonLine : logfmtLine, (line) => void process.stderr.write(line + "\n"))
     return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(levels[effectiveLevel(flag, level)]))
   }))

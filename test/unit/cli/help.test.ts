@@ -96,6 +96,18 @@ describe("unknown and missing commands", () => {
     expect(readCommandLine(commands, argv("gateway", "stop", "--mark-only", "--pid=12"))).toMatchObject({ _tag: "Parse" })
   })
 
+  it("@effect/cli's --wizard and --completions are unknown options like any other; --version stays", () => {
+    for (const words of [["gateway", "run", "--wizard"], ["--wizard"], ["gateway", "status", "--completions", "bash"], ["gateway", "--completions=zsh"], ["--completions", "bash"]]) {
+      expect(readCommandLine(commands, argv(...words)), words.join(" ")).toMatchObject({
+        _tag: "Usage",
+        message: expect.stringMatching(/^unknown option '--(wizard|completions)'/)
+      })
+    }
+    expect(readCommandLine(commands, argv("gateway", "run", "--version"))).toEqual({ _tag: "Version" })
+    // An option some verb knows, placed before a mistyped verb, leaves the verb to blame.
+    expect(readCommandLine(commands, argv("gateway", "--json", "rnu"))).toMatchObject({ message: "unknown command 'rnu'; did you mean 'run'?" })
+  })
+
   it("a group without a verb is a usage error", () => {
     expect(readCommandLine(commands, argv("gateway"))).toMatchObject({ _tag: "Usage", message: expect.stringContaining("'hermes gateway' needs a command") })
   })

@@ -311,7 +311,9 @@ describe("environment overrides", () => {
       "HERMES_GATEWAY_STARTUP_TIMEOUT",
       "HERMES_LOG_FORMAT",
       "HERMES_LOG_LEVEL",
-      "HERMES_SESSIONS_RETENTION"
+      "HERMES_SESSIONS_RETENTION",
+      "HERMES_TELEMETRY_OTLP_ENDPOINT",
+      "HERMES_TELEMETRY_SERVICE_NAME"
     ])
     for (const leaf of configLeaves) expect(leaf.variable).toBe(variableFor(leaf.path))
   })
