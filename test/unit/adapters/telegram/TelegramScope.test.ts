@@ -61,7 +61,7 @@ describe("TelegramAdapter scope", () => {
         Effect.fork
       )
       yield* Effect.acquireRelease(adapter.connect, () => adapter.disconnect).pipe(Effect.orDie)
-      yield* adapter.startIntake(heldIntake(yield* Deferred.make(), yield* Deferred.make()), recordingContext().context)
+      yield* adapter.startIntake(heldIntake(yield* Deferred.make<void>(), yield* Deferred.make<void>()), recordingContext().context)
       const changes = [...(yield* Fiber.join(seen))]
       const states = changes.map((health) => health.state)
       expect(states[0]).toBe("disconnected")
