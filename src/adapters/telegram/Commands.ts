@@ -68,12 +68,14 @@ export const isFreshRestart = (requestedAt: string, nowMillis: number): boolean 
   return age >= 0 && age <= restartNoticeMaxAgeMillis
 }
 
-/** The chat that asked for the restart that ended the previous life is told this one runs. */
-export const announceRestart = (deps: CommandDeps): Effect.Effect<void> =>
+/**
+ * The chat that asked for the restart that ended the previous life is told this one runs. The
+ * notice is taken at once (before any new /restart can leave its own); the returned effect sends it.
+ */
+export const takeRestartAnnouncement = (deps: CommandDeps): Effect.Effect<Effect.Effect<void>> =>
   Effect.gen(function*() {
     const ledger = yield* deps.updates.ledger
     const notice = ledger.takeRestartNotice()
-    if (notice === null || !isFreshRestart(notice.requested_at, yield* Clock.currentTimeMillis)) return
-    const view = yield* deps.context.status
-    yield* deps.delivery.sendText(notice.chat_id, restartedNotice(view.pid))
+    if (notice === null || !isFreshRestart(notice.requested_at, yield* Clock.currentTimeMillis)) return Effect.void
+    return Effect.flatMap(deps.context.status, (view) => deps.delivery.sendText(notice.chat_id, restartedNotice(view.pid)))
   })

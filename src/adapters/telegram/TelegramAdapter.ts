@@ -36,7 +36,7 @@ import { isTokenRejected, isTransient, makeBotApi, redactToken, type TelegramUpd
 import type { RetryPolicy } from "./BotApiRetry.js"
 import { notTextReply, privateBotReply } from "./ChatReplies.js"
 import { makeChatWorkers } from "./ChatWorkers.js"
-import { announceRestart, type CommandDeps, runCommand } from "./Commands.js"
+import { type CommandDeps, runCommand, takeRestartAnnouncement } from "./Commands.js"
 import { makeDelivery } from "./Delivery.js"
 import { handshake, handshakeWithRetry } from "./Handshake.js"
 import { makeHandledUpdates } from "./HandledUpdates.js"
@@ -192,7 +192,7 @@ export const makeTelegramAdapter = (
           }
           yield* workers.offer(chatId, { _tag: "Carryover", chatId, item })
         }
-        yield* spawnCommand(announceRestart(commandDeps))
+        yield* spawnCommand(yield* takeRestartAnnouncement(commandDeps))
 
         const dispatch = (update: TelegramUpdate): Effect.Effect<void> =>
           Effect.gen(function*() {
