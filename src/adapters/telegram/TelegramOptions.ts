@@ -15,7 +15,7 @@ export const telegramOptionsFrom = (
   config: GatewayConfig["adapters"]["telegram"],
   env: Record<string, string | undefined>,
   home: string
-): Either.Either<TelegramAdapterOptions, ConfigError> => {
+): Either.Either<TelegramAdapterOptions & { readonly token: Redacted.Redacted<string> }, ConfigError> => {
   const value = env[config.token_env]
   if (value === undefined || value.trim() === "") {
     return Either.left(

@@ -1,19 +1,14 @@
-// The turn intake as platforms saw it before turns were streams: submit with callbacks, then the
-// outcome; delivery bookkeeping on the same value. Only for adapters not yet ported to reading the
-// TurnEvent stream (Telegram); new code reads the stream.
+// For tests that observe a turn's events as callbacks in the order they arrive: reads the stream,
+// calling the hook of each event, and returns the outcome.
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type { AgentReport } from "../agents/Agent.js"
-import type { TurnDeliveryService } from "../lifecycle/TurnDelivery.js"
+import type { AgentReport } from "../../../src/agents/Agent.js"
 import {
-  type InboundMessage,
-  type IntakeClosed,
   outcomeOf,
   type TurnEvent,
   type TurnIds,
-  type TurnIntake,
   type TurnOutcome
-} from "./TurnIntake.js"
+} from "../../../src/adapters/TurnIntake.js"
 
 export interface TurnHooks {
   /** Once the inbound message is recorded, before any chunk: the point of acknowledgement. */
@@ -43,18 +38,3 @@ export const runWithHooks = <E>(events: Stream.Stream<TurnEvent, E>, hooks: Turn
         return Effect.void
     }
   }))
-
-/** The intake and the delivery service as one value in the callback shape. */
-export interface HookedIntake extends TurnDeliveryService {
-  readonly submit: (inbound: InboundMessage, hooks?: TurnHooks) => Effect.Effect<TurnOutcome, IntakeClosed>
-  readonly resume: (turnId: string, hooks?: TurnHooks) => Effect.Effect<TurnOutcome, IntakeClosed>
-  readonly active: Effect.Effect<number>
-}
-
-export const hookedIntake = (intake: TurnIntake, delivery: TurnDeliveryService): HookedIntake => ({
-  submit: (inbound, hooks) => runWithHooks(intake.submit(inbound), hooks),
-  resume: (turnId, hooks) => runWithHooks(intake.resume(turnId), hooks),
-  active: intake.active,
-  replyRef: delivery.replyRef,
-  delivered: delivery.delivered
-})
