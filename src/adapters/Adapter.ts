@@ -3,7 +3,7 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { AgentReport, AgentUsage, ChatMessage, FinishReason, GenerationOptions } from "../agents/Agent.js"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { type ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 
 export interface InboundMessage {
   /** Platform name, e.g. "http". */
@@ -153,7 +153,7 @@ export interface PlatformHealth {
 /** What an adapter reports about itself once connected (written to gateway_state.json platforms). */
 export type PlatformInfo = Readonly<Record<string, string | number | boolean | null>>
 
-export class AdapterConnectError extends Data.TaggedError("AdapterConnectError")<{
+export class AdapterConnectError extends ExitingError("AdapterConnectError")<{
   readonly adapter: string
   readonly message: string
   /** 69 when the platform is unavailable (address in use, unreachable); 78 when it is misconfigured. */

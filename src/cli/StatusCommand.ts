@@ -2,16 +2,15 @@
 // Exit 0 running, 3 not running, 1 recorded as running but dead (LSB).
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { readJsonSync } from "../home/AtomicFile.js"
 import { claimsAlive, GatewayStateDocument } from "../home/GatewayStateFile.js"
 import { PidFileDocument } from "../home/PidFile.js"
-import { StatusExitCode } from "../lifecycle/ExitCode.js"
+import { ExitingError, StatusExitCode } from "../lifecycle/ExitCode.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 
-export class NotRunning extends Data.TaggedError("NotRunning")<{
+export class NotRunning extends ExitingError("NotRunning")<{
   readonly exitCode: typeof StatusExitCode.NotRunning | typeof StatusExitCode.DeadButRecorded
   /** Already printed to stdout; the runner adds nothing. */
   readonly reported: true

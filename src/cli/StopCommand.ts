@@ -2,7 +2,6 @@
 // `--mark-only --pid=PID` only writes the marker (for ExecStop=, preStop hooks, control scripts).
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -20,7 +19,7 @@ import { ownerForWrite } from "../home/HomeOwner.js"
 import { controlRoute } from "../supervision/ControlRoute.js"
 import type { DetectedSupervisor } from "../supervision/Detection.js"
 import { execFile } from "node:child_process"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway, verifyGateway } from "./GatewayTarget.js"
@@ -30,11 +29,9 @@ import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
 import { budgetOf } from "./RunCommand.js"
 
-export class StopFailed extends Data.TaggedError("StopFailed")<{
+export class StopFailed extends ExitingError("StopFailed", ExitCode.CommandFailed)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.CommandFailed
-}
+}> {}
 
 const say = (line: string) => Effect.sync(() => process.stdout.write(line + "\n"))
 const note = (line: string) => Effect.sync(() => void process.stderr.write(`hermes: ${line}\n`))

@@ -5,6 +5,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import { ShutdownSummary } from "../home/GatewayStateFile.js"
+import { describeExitCode } from "../lifecycle/ExitCode.js"
 import { describePreviousLife, PreviousLifeRecord } from "./PreviousLife.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -264,16 +265,8 @@ export const readLifecycleLog = (file: string, options: ReadOptions = {}): Lifec
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-const exitMeaning: Readonly<Record<number, string>> = {
-  0: "planned stop, not restarted",
-  1: "unplanned stop, a supervisor restarts it",
-  69: "could not start, restarted after a delay",
-  70: "internal error or teardown overran its hard deadline, restarted",
-  75: "restart requested, restarted at once",
-  78: "invalid configuration or environment, never restarted"
-}
-
-export const describeExitCode = (code: number): string => `exit ${code}${exitMeaning[code] !== undefined ? ` (${exitMeaning[code]})` : ""}`
+/** The meaning of each code comes from the one table (ExitCode.ts). */
+export { describeExitCode }
 
 /** `1.234s`, `850ms`, `2min 5s`: short enough to line up in a column. */
 export const formatMillis = (ms: number): string => {
