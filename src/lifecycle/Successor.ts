@@ -13,7 +13,7 @@ import { spawn } from "node:child_process"
 import { constants } from "node:os"
 import { readJsonSync, removeFileSync, writeJsonAtomicSync } from "../home/AtomicFile.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
-import { appendJsonLineSync } from "../home/HomeStore.js"
+import { appendLifecycleSync } from "../home/HomeStore.js"
 import { PlannedStopDocument } from "../home/PlannedStopFile.js"
 import { type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
 import { ExitCode } from "./ExitCode.js"
@@ -197,7 +197,7 @@ const recordRestartCancelled = (settings: SuccessorSettings, successorPid: numbe
       updated_at: at,
       shutdown: state.value.shutdown === null ? null : { ...state.value.shutdown, classification: "planned", exit_code: 0 }
     }))
-    appendJsonLineSync(settings.lifecycleLog, {
+    appendLifecycleSync(settings.lifecycleLog, {
       event: "restart_cancelled",
       at,
       pid: settings.self.pid,
