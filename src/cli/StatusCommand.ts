@@ -2,6 +2,7 @@
 // Exit 0 running, 3 not running, 1 recorded as running but dead (LSB).
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { readJsonSync } from "../home/AtomicFile.js"
 import { claimsAlive, GatewayStateDocument } from "../home/GatewayStateFile.js"
@@ -54,7 +55,7 @@ export const statusCommand = Command.make("status", {
         if (state?.pid === target.identity.pid) {
           const started = readJsonSync(paths.pidFile, PidFileDocument)
           const startedAt = started._tag === "Valid" ? started.value.started_at : undefined
-          if (startedAt !== undefined) lines.push(`uptime: ${formatUptime(Date.now() - Date.parse(startedAt))}`)
+          if (startedAt !== undefined) lines.push(`uptime: ${formatUptime((yield* Clock.currentTimeMillis) - Date.parse(startedAt))}`)
         }
       } else if (verdict === "dead") {
         lines.push(`gateway: not running, but its state file says ${state?.gateway_state} (pid ${state?.pid})`)
