@@ -19,12 +19,24 @@ export const ShutdownPhase = Schema.Struct({
 })
 export type ShutdownPhase = typeof ShutdownPhase.Type
 
+/** The life that wrote a record (absent from records of early versions). */
+const writtenBy = {
+  pid: Schema.optional(Schema.JsonNumber),
+  start_time: Schema.optional(Schema.String)
+}
+
+/** A watchdog's last words: when, and the code it ended the process with. */
+const lastWords = {
+  at: Schema.String,
+  exit_code: Schema.JsonNumber,
+  ...writtenBy
+}
+
 /** The shutdown report: the state file's summary plus why it ended and every phase. */
 export const ShutdownRecord = Schema.Struct({
   ...ShutdownSummary.fields,
   event: Schema.Literal("shutdown"),
-  pid: Schema.optional(Schema.JsonNumber),
-  start_time: Schema.optional(Schema.String),
+  ...writtenBy,
   exit_reason: Schema.optional(Schema.NullOr(Schema.String)),
   /** The planned-stop marker's verdict ("names self, action stop", "absent", ...), when one was read. */
   marker: Schema.optional(Schema.String),
@@ -43,10 +55,7 @@ export const WatchdogRecord = Schema.Struct({
   deadline_ms: Schema.JsonNumber,
   phase: Schema.String,
   armed_at: Schema.String,
-  at: Schema.String,
-  exit_code: Schema.JsonNumber,
-  pid: Schema.optional(Schema.JsonNumber),
-  start_time: Schema.optional(Schema.String),
+  ...lastWords,
   signal: Schema.optional(Schema.String),
   classification: Schema.optional(Schema.String)
 })
@@ -55,16 +64,13 @@ export type WatchdogRecord = typeof WatchdogRecord.Type
 /** The event-loop watchdog's last words (exit 75). */
 export const LoopStallRecord = Schema.Struct({
   event: Schema.Literal("loop_stall"),
-  at: Schema.String,
+  ...lastWords,
   stall_timeout_ms: Schema.JsonNumber,
   stalled_ms: Schema.JsonNumber,
   last_heartbeat_at: Schema.optional(Schema.String),
-  exit_code: Schema.JsonNumber,
   report: Schema.NullOr(Schema.String),
   report_view: Schema.optional(Schema.NullOr(Schema.String)),
-  report_error: Schema.optional(Schema.String),
-  pid: Schema.optional(Schema.JsonNumber),
-  start_time: Schema.optional(Schema.String)
+  report_error: Schema.optional(Schema.String)
 })
 export type LoopStallRecord = typeof LoopStallRecord.Type
 
@@ -77,6 +83,8 @@ export const StartRecord = Schema.Struct({
   previous_life: Schema.optional(PreviousLifeRecord)
 })
 export type StartRecord = typeof StartRecord.Type
+
+const TurnCount = Schema.NonNegativeInt
 
 /** What crash recovery found when the session database was opened (sessions/CrashRecovery.ts). */
 export const SessionDbRecoveryRecord = Schema.Struct({
@@ -92,9 +100,10 @@ export const SessionDbRecoveryRecord = Schema.Struct({
     files: Schema.Array(Schema.String)
   })),
   removed_stale_lock: Schema.Boolean,
-  turns_interrupted: Schema.JsonNumber,
-  turns_resume_pending: Schema.JsonNumber,
-  turns_failed: Schema.JsonNumber,
+  /** Turns a dead life left running, by what recovery made of them. */
+  turns_interrupted: TurnCount,
+  turns_resume_pending: TurnCount,
+  turns_failed: TurnCount,
   sessions_suspended: Schema.Array(Schema.String),
   took_ms: Schema.JsonNumber
 })
