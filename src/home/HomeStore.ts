@@ -63,7 +63,11 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
       removeFileSync(paths.pidFile)
     }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message))),
   readState: readJson(paths.state, GatewayStateDocument),
-  writeState: (doc) => writeJsonAtomic(paths.state, GatewayStateDocument.make(doc)),
+  // make() checks the document (a number JSON cannot carry is refused): a typed error, not a defect.
+  writeState: (doc) =>
+    fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
+      Effect.flatMap((checked) => writeJsonAtomic(paths.state, checked))
+    ),
   readPlannedStop: readJson(paths.plannedStop, PlannedStopDocument),
   removePlannedStop: fileWrite(paths.plannedStop, "cannot remove", () => removeFileSync(paths.plannedStop)).pipe(
     Effect.catchAll((error) => Effect.logWarning(error.message))

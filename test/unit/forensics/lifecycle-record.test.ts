@@ -11,6 +11,7 @@ import { explainClassification, parseLifecycleLine, readLifecycleLog } from "../
 import { homePaths } from "../../../src/home/HomePaths.js"
 import { liveHomeStore } from "../../../src/home/HomeStore.js"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 
 const decodeLine = Schema.decodeUnknownSync(Schema.parseJson(LifecycleRecord))
 const isReported = Schema.is(ReportedRecord)
@@ -57,6 +58,26 @@ describe("lifecycle records", () => {
       const reading = readLifecycleLog(paths.lifecycleLog)
       expect(reading.skipped).toBe(0)
       expect(reading.records).toEqual([record])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a state the file cannot carry is a typed write error, not a defect", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hermes-records-"))
+    try {
+      const store = liveHomeStore(homePaths(dir))
+      const exit = Effect.runSyncExit(Effect.either(store.writeState({
+        gateway_state: "stopped",
+        updated_at: "2026-12-05T00:00:00.000Z",
+        shutdown: {
+          classification: "planned", signal: null, exit_code: 0, took_ms: Number.NaN,
+          turns_drained: 0, turns_interrupted: 0, deadline_fired: null, at: "2026-12-05T00:00:00.000Z"
+        }
+      } as never)))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      if (Exit.isSuccess(exit)) expect(exit.value).toMatchObject({ _tag: "Left", left: { _tag: "FileWriteError" } })
+      expect(fs.existsSync(homePaths(dir).state)).toBe(false)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
