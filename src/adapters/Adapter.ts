@@ -1,8 +1,7 @@
 // What the lifecycle kernel needs from a messaging platform connection, and what a platform
 // needs from the kernel (TurnIntake.ts, TurnDelivery). One value per platform; the kernel owns the ordering.
-import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { type ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import type { TurnDelivery } from "../lifecycle/TurnDelivery.js"
 import type { TurnIds, TurnIntake } from "./TurnIntake.js"
 
@@ -75,7 +74,7 @@ export interface PlatformHealth {
 /** What an adapter reports about itself once connected (written to gateway_state.json platforms). */
 export type PlatformInfo = Readonly<Record<string, string | number | boolean | null>>
 
-export class AdapterConnectError extends Data.TaggedError("AdapterConnectError")<{
+export class AdapterConnectError extends ExitingError("AdapterConnectError")<{
   readonly adapter: string
   readonly message: string
   /** 69 when the platform is unavailable (address in use, unreachable); 78 when it is misconfigured. */

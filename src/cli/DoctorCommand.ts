@@ -2,7 +2,6 @@
 // anything: the config and the secrets and model server it points at, the home and its files, the
 // lock, and the supervisor's kill timeout.
 import * as Command from "@effect/cli/Command"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
@@ -16,7 +15,7 @@ import { GatewayStateDocument } from "../home/GatewayStateFile.js"
 import { lockFileOf } from "../home/InstanceLock.js"
 import { PidFileDocument } from "../home/PidFile.js"
 import { PlannedStopDocument } from "../home/PlannedStopFile.js"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { hardDeadline, minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { formatDuration } from "../config/Duration.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
@@ -28,12 +27,10 @@ import { homeOption, resolvePaths } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
 
 
-export class DoctorFoundProblems extends Data.TaggedError("DoctorFoundProblems")<{
+export class DoctorFoundProblems extends ExitingError("DoctorFoundProblems", ExitCode.CommandFailed)<{
   readonly message: string
   readonly reported: true
-}> {
-  readonly exitCode = ExitCode.CommandFailed
-}
+}> {}
 
 const lstatIfAny = (file: string): fs.Stats | undefined => {
   try {

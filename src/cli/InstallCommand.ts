@@ -2,7 +2,6 @@
 // encodes the exit-code and stop contract for that manager (CONTRACT 8), sized to the home's budget.
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -13,7 +12,7 @@ import { defaultConfig } from "../config/GatewayConfig.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { ensureHome, homePaths, type HomePaths, resolveHomeDir } from "../home/HomePaths.js"
 import { requireHomeReachable } from "../home/HomeReach.js"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import type { ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
 import {
   type DefinitionFile,
@@ -39,11 +38,9 @@ import { budgetOf } from "./RunCommand.js"
 import { UsageError } from "./UsageError.js"
 
 /** The running program is not the built bundle, so no definition could start it. */
-export class NotABundle extends Data.TaggedError("NotABundle")<{
+export class NotABundle extends ExitingError("NotABundle", ExitCode.Config)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 /** Everything install reads from the process, so tests can hand in their own. */
 export interface InstallRuntime {

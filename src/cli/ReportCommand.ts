@@ -3,6 +3,7 @@
 // Read-only and exit 0 even when nothing was recorded: a report about nothing is still an answer.
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { readLifecycleLog, renderReport } from "../forensics/ShutdownReport.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
@@ -29,7 +30,7 @@ export const reportCommand = Command.make("report", {
       if (reading.skipped > 0) process.stderr.write(`hermes: ${reading.skipped} unreadable line(s) in ${paths.lifecycleLog} skipped\n`)
       return
     }
-    process.stdout.write(renderReport(reading, { file: paths.lifecycleLog, nowMs: Date.now() }))
+    process.stdout.write(renderReport(reading, { file: paths.lifecycleLog, nowMs: yield* Clock.currentTimeMillis }))
   })).pipe(Command.withDescription(
     "Show how the gateway's last lives ended: shutdown reports (signal, classification, phases, exit " +
       "code), watchdog exits, and whether each start found that the previous life had shut down cleanly."

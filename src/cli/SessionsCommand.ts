@@ -7,7 +7,6 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,7 +15,7 @@ import { UnsafeHomeFiles } from "../home/HomeFiles.js"
 import type { HomePaths } from "../home/HomePaths.js"
 import { requestControl } from "../home/ControlSocket.js"
 import { tryHomeLock } from "../home/InstanceLock.js"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { parseDuration } from "../config/Duration.js"
 import { boundsProblem, type DurationBounds, durationBounds } from "../config/DurationBounds.js"
 import type { SessionSummary, SessionTranscript } from "../sessions/SessionDb.js"
@@ -26,11 +25,9 @@ import { homeOption, resolvePaths } from "./HomeOption.js"
 import { escapeControls as safe, escapeMultiline } from "./TerminalText.js"
 import { UsageError } from "./UsageError.js"
 
-export class SessionsFailed extends Data.TaggedError("SessionsFailed")<{
+export class SessionsFailed extends ExitingError("SessionsFailed", ExitCode.CommandFailed)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.CommandFailed
-}
+}> {}
 
 /** How long to keep trying while the home is held by something that does not answer (a gateway starting). */
 const patience = Duration.seconds(10)

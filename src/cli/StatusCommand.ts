@@ -2,16 +2,16 @@
 // Exit 0 running, 3 not running, 1 recorded as running but dead (LSB).
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Data from "effect/Data"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { readJsonSync } from "../home/AtomicFile.js"
 import { claimsAlive, GatewayStateDocument } from "../home/GatewayStateFile.js"
 import { PidFileDocument } from "../home/PidFile.js"
-import { StatusExitCode } from "../lifecycle/ExitCode.js"
+import { ExitingError, StatusExitCode } from "../lifecycle/ExitCode.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 
-export class NotRunning extends Data.TaggedError("NotRunning")<{
+export class NotRunning extends ExitingError("NotRunning")<{
   readonly exitCode: typeof StatusExitCode.NotRunning | typeof StatusExitCode.DeadButRecorded
   /** Already printed to stdout; the runner adds nothing. */
   readonly reported: true
@@ -55,7 +55,7 @@ export const statusCommand = Command.make("status", {
         if (state?.pid === target.identity.pid) {
           const started = readJsonSync(paths.pidFile, PidFileDocument)
           const startedAt = started._tag === "Valid" ? started.value.started_at : undefined
-          if (startedAt !== undefined) lines.push(`uptime: ${formatUptime(Date.now() - Date.parse(startedAt))}`)
+          if (startedAt !== undefined) lines.push(`uptime: ${formatUptime((yield* Clock.currentTimeMillis) - Date.parse(startedAt))}`)
         }
       } else if (verdict === "dead") {
         lines.push(`gateway: not running, but its state file says ${state?.gateway_state} (pid ${state?.pid})`)

@@ -2,7 +2,8 @@
 // `--mark-only --pid=PID` only writes the marker (for ExecStop=, preStop hooks, control scripts).
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Data from "effect/Data"
+import type { CommandExecutor } from "@effect/platform/CommandExecutor"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -19,22 +20,20 @@ import { GatewayStateDocument } from "../home/GatewayStateFile.js"
 import { ownerForWrite } from "../home/HomeOwner.js"
 import { controlRoute } from "../supervision/ControlRoute.js"
 import type { DetectedSupervisor } from "../supervision/Detection.js"
-import { execFile } from "node:child_process"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { minimumKillTimeout } from "../lifecycle/ShutdownBudget.js"
 import { evaluateMarker } from "../lifecycle/StopClassification.js"
 import { findGateway, verifyGateway } from "./GatewayTarget.js"
 import { markOnlyVerdict, parseMarkOnlyPid } from "./MarkOnlyTarget.js"
 import { readHandOff, stopTargetDuringHandOff } from "./HandOff.js"
+import { runBounded } from "../supervision/CommandOutput.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
 import { budgetOf } from "./RunCommand.js"
 
-export class StopFailed extends Data.TaggedError("StopFailed")<{
+export class StopFailed extends ExitingError("StopFailed", ExitCode.CommandFailed)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.CommandFailed
-}
+}> {}
 
 const say = (line: string) => Effect.sync(() => process.stdout.write(line + "\n"))
 const note = (line: string) => Effect.sync(() => void process.stderr.write(`hermes: ${line}\n`))
@@ -43,13 +42,14 @@ const note = (line: string) => Effect.sync(() => void process.stderr.write(`herm
 export const writePlannedStopMarker = (paths: HomePaths, target: ProcessIdentity, action: StopAction) =>
   ownerForWrite(paths.dir, "the planned-stop marker").pipe(
     Effect.flatMap((owner) =>
-      writeJsonAtomic(paths.plannedStop, {
-        target_pid: target.pid,
-        target_start_time: target.startTime,
-        action,
-        stopper_pid: process.pid,
-        written_at: new Date().toISOString()
-      }, owner)
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        writeJsonAtomic(paths.plannedStop, {
+          target_pid: target.pid,
+          target_start_time: target.startTime,
+          action,
+          stopper_pid: process.pid,
+          written_at: new Date(now).toISOString()
+        }, owner))
     ),
     Effect.mapError((error) => new StopFailed({ message: error.message }))
   )
@@ -68,12 +68,12 @@ const stopperMayMark = (paths: HomePaths) =>
 /** Waits until the incarnation is gone; shows progress on a terminal, a line every 5 s otherwise. */
 const waitForExit = (target: ProcessIdentity, timeout: Duration.Duration) =>
   Effect.gen(function*() {
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     const limit = Duration.toMillis(timeout)
     const tty = process.stderr.isTTY === true
     let lastReport = 0
     while (isSameProcess(target)) {
-      const elapsed = Date.now() - started
+      const elapsed = (yield* Clock.currentTimeMillis) - started
       if (elapsed >= limit) return false
       if (tty) {
         process.stderr.write(`\rwaiting for the gateway (pid ${target.pid}) to stop… ${(elapsed / 1000).toFixed(0)}s`)
@@ -103,7 +103,7 @@ const markOnly = (paths: HomePaths, pidText: string | undefined) =>
     const existing = evaluateMarker(
       readJsonSync(paths.plannedStop, PlannedStopDocument),
       { pid, startTime },
-      Date.now(),
+      yield* Clock.currentTimeMillis,
       Duration.toMillis(defaultConfig.gateway.marker_ttl)
     )
     if (existing.applies === "restart") return yield* note(`a restart marker for pid ${pid} is already in place; kept`)
@@ -116,12 +116,18 @@ const recordedSupervisor = (paths: HomePaths, target: ProcessIdentity): Detected
   return state._tag === "Valid" && state.value.pid === target.pid ? state.value.supervisor : null
 }
 
+/** The supervisor's own stop/restart command; killed if it takes longer than two minutes. */
 const runCommand = (command: ReadonlyArray<string>) =>
-  Effect.async<{ ok: boolean; output: string }>((resume) => {
-    execFile(command[0]!, command.slice(1), { timeout: 120_000 }, (error, stdout, stderr) => {
-      resume(Effect.succeed({ ok: error === null, output: `${stdout}${stderr}`.trim() || (error?.message ?? "") }))
-    })
-  })
+  runBounded(command[0]!, command.slice(1), Duration.minutes(2)).pipe(
+    Effect.map(Option.match({
+      onNone: () => ({ ok: false, output: "no answer within 2 minutes" }),
+      onSome: (done) => ({
+        ok: done.exitCode === 0,
+        output: `${done.stdout}${done.stderr}`.trim() || `exited with ${done.exitCode}`
+      })
+    })),
+    Effect.catchAll((error) => Effect.succeed({ ok: false, output: error.message }))
+  )
 
 /**
  * Marker first, then the owning supervisor's own command (so it does not restart what we stop),
@@ -156,7 +162,7 @@ const stopFollowingRestarts = (
   identity: ProcessIdentity,
   wait: Duration.Duration,
   rounds: number
-): Effect.Effect<Option.Option<ProcessIdentity>, StopFailed> =>
+): Effect.Effect<Option.Option<ProcessIdentity>, StopFailed, CommandExecutor> =>
   Effect.gen(function*() {
     yield* requestStop(paths, identity, "stop")
     if (!(yield* waitForExit(identity, wait))) return Option.some(identity)
@@ -286,8 +292,8 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
     else yield* say(`a restart of the gateway (pid ${old.pid}) is already under way; waiting for its successor`)
     // Done when a new incarnation holds the home: started by the supervisor, or, alone in a
     // terminal, by the old process, which stays behind as its parent (so its exit is no signal).
-    const deadline = Date.now() + Duration.toMillis(wait) + 60_000
-    while (Date.now() < deadline) {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) + 60_000
+    while ((yield* Clock.currentTimeMillis) < deadline) {
       const next = yield* findGateway(paths)
       if (next._tag === "Running" && next.identity.pid !== old.pid) {
         yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)

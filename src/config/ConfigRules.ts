@@ -1,5 +1,6 @@
 // The rules of config.yaml that tie several keys together, checked after every key decoded on
 // its own (GatewayConfig.ts). Each returns true or the path and reason of the key to blame.
+import * as Redacted from "effect/Redacted"
 import type { GatewayConfig } from "./GatewayConfig.js"
 
 type ConfigFields = GatewayConfig
@@ -37,7 +38,7 @@ export const requireApiKeyOffLoopback = (config: ConfigFields) => {
         "set an API key, bind to 127.0.0.1, or disable the http adapter"
     }
   }
-  const significant = http.api_key.replace(/\s/g, "").length
+  const significant = Redacted.value(http.api_key).replace(/\s/g, "").length
   if (significant >= minimumRemoteApiKeyLength) return true
   return {
     path: ["adapters", "http", "api_key"],

@@ -2,6 +2,7 @@
 // decoding, defaults, error messages and the HERMES_* override names all come from the same place.
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { DurationFromString } from "./Duration.js"
 import { boundsProblem, durationBounds } from "./DurationBounds.js"
@@ -39,7 +40,7 @@ export interface GatewayConfig {
       readonly enabled: boolean
       readonly host: string
       readonly port: number
-      readonly api_key: string | null
+      readonly api_key: Redacted.Redacted<string> | null
       readonly max_body_bytes: number
       /** Connections open at once; beyond it new ones are closed at once (logged once per episode). */
       readonly max_connections: number
@@ -161,17 +162,31 @@ const Host = Schema.String.pipe(Schema.minLength(1)).annotations(expecting("a ho
  * One spelling for "no key": an empty string means the same as null. A key that begins or ends with
  * whitespace could never match: clients send it in an Authorization header, which is trimmed.
  */
-const ApiKey = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
+/** What a bad secret was given as, never the value itself: an error message must not carry a key. */
+const expectingSecret = (what: string) => ({
+  message: (issue: ParseResult.ParseIssue) => ({
+    override: true,
+    message: `expected ${what}, got ${issue.actual === null ? "null" : Array.isArray(issue.actual) ? "a list" : `a ${typeof issue.actual === "object" ? "mapping" : typeof issue.actual}`}`
+  })
+})
+
+const ApiKeyText = Schema.transform(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
   strict: true,
   decode: (key) => (key === "" ? null : key),
   encode: (key) => key
-}).pipe(
+}).annotations(expectingSecret("a string or null")).pipe(
   Schema.filter((key) =>
     key === null || key.trim() === key ||
     "must not begin or end with whitespace: no client could send it in an Authorization header"
   )
-).annotations(expecting("a string or null"))
+)
 
+/** The HTTP API key, Redacted from the moment it is read: logs, status and errors show <redacted>. */
+const ApiKey = Schema.transform(ApiKeyText, Schema.NullOr(Schema.RedactedFromSelf(Schema.String)), {
+  strict: true,
+  decode: (key) => (key === null ? null : Redacted.make(key)),
+  encode: (key) => (key === null ? null : Redacted.value(key))
+})
 
 /** An http(s) URL; a trailing slash is dropped so paths can be appended. */
 const BaseUrl = Schema.transform(Schema.String, Schema.String, {

@@ -1,7 +1,6 @@
 // Turns config.yaml plus HERMES_* environment variables into a GatewayConfig, or one ConfigError
 // (exit 78) that says where the bad value came from: the file and key path, or the variable.
 // Only loadConfig touches the disk; every step it takes is a pure function exported for tests.
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -9,20 +8,18 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import * as YAML from "yaml"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { readConfigText } from "./ConfigFile.js"
 import { describeUnknownVariable, editDistance, unknownVariables } from "./EnvVariables.js"
 import { GatewayConfig, showValue } from "./GatewayConfig.js"
 import { maxConfigNesting, yamlNesting } from "./YamlNesting.js"
 
-export class ConfigError extends Data.TaggedError("ConfigError")<{
+export class ConfigError extends ExitingError("ConfigError", ExitCode.Config)<{
   /** Every problem found, one per line, each naming its file or variable, key path and reason. */
   readonly message: string
   /** Dotted key path of the first problem (`gateway.drain_timeout`); "" when about the whole file. */
   readonly path: string
-}> {
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 // ---------------------------------------------------------------------------------------------
 // Leaves of the schema: the keys an environment variable may set

@@ -1,11 +1,10 @@
 // Is this home safe and usable before the gateway trusts it (CONTRACT 1)? A home another user can
 // write lets them plant planned-stop markers and state files, and a home we cannot write fails only
 // later, mid-start or mid-shutdown. Each problem is typed, says how to fix it, and carries its exit code.
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 
 type HomeExitCode = typeof ExitCode.Config | typeof ExitCode.Unavailable
 
@@ -26,7 +25,7 @@ export interface HomeCheck {
   readonly problems: ReadonlyArray<HomeProblem>
 }
 
-export class HomeUnusable extends Data.TaggedError("HomeUnusable")<{
+export class HomeUnusable extends ExitingError("HomeUnusable")<{
   readonly message: string
   readonly problems: ReadonlyArray<HomeProblem>
   /** 78 (never restarted) unless every problem may clear by itself (a full disk): then 69. */

@@ -19,11 +19,11 @@ export type WatchdogExit = typeof WatchdogExit.Type
 /** The `previous_life` field of a `start` record in logs/lifecycle.jsonl. */
 export const PreviousLifeRecord = Schema.Struct({
   verdict: Schema.String,
-  pid: Schema.optional(Schema.NullOr(Schema.Number)),
+  pid: Schema.optional(Schema.NullOr(Schema.JsonNumber)),
   classification: Schema.optional(Schema.String),
   last_state: Schema.optional(Schema.String),
   last_update: Schema.optional(Schema.String),
-  uptime_ms: Schema.optional(Schema.Number),
+  uptime_ms: Schema.optional(Schema.JsonNumber),
   suspected_oom: Schema.optional(Schema.Boolean),
   oom_evidence: Schema.optional(Schema.String),
   watchdog: Schema.optional(WatchdogExit),

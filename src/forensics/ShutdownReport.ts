@@ -4,8 +4,17 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
-import { ShutdownSummary } from "../home/GatewayStateFile.js"
-import { PreviousLifeRecord } from "./PreviousLife.js"
+import { ReportedRecord, reportedEvents } from "./LifecycleRecord.js"
+
+export {
+  LifecycleRecord,
+  LoopStallRecord,
+  ReportedRecord,
+  ShutdownPhase,
+  ShutdownRecord,
+  StartRecord,
+  WatchdogRecord
+} from "./LifecycleRecord.js"
 
 export {
   describeExitCode,
@@ -16,89 +25,17 @@ export {
   renderReport
 } from "./ShutdownReportText.js"
 
-// ---------------------------------------------------------------------------------------------
-// Records
-
-/** The process that wrote a record (gateway pid and start time); records from older versions lack it. */
-const writtenBy = {
-  pid: Schema.optional(Schema.Number),
-  start_time: Schema.optional(Schema.String)
-}
-
-/** One step of a shutdown, as `runPhase` in the kernel records it. */
-export const ShutdownPhase = Schema.Struct({
-  name: Schema.String,
-  started_at_ms: Schema.Number,
-  took_ms: Schema.Number,
-  outcome: Schema.Literal("ok", "timeout", "failed", "skipped"),
-  detail: Schema.optional(Schema.String)
-})
-export type ShutdownPhase = typeof ShutdownPhase.Type
-
-/** The shutdown report: the state file's summary plus why it ended and every phase. */
-export const ShutdownRecord = Schema.Struct({
-  ...ShutdownSummary.fields,
-  event: Schema.Literal("shutdown"),
-  ...writtenBy,
-  exit_reason: Schema.optional(Schema.NullOr(Schema.String)),
-  phases: Schema.optionalWith(Schema.Array(ShutdownPhase), { default: () => [] })
-})
-export type ShutdownRecord = typeof ShutdownRecord.Type
-
-/** The hard-deadline watchdog's last words (exit 70); the arm record's fields come along. */
-export const WatchdogRecord = Schema.Struct({
-  event: Schema.Literal("watchdog"),
-  deadline_fired: Schema.String,
-  deadline_ms: Schema.Number,
-  phase: Schema.String,
-  armed_at: Schema.String,
-  at: Schema.String,
-  exit_code: Schema.Number,
-  ...writtenBy,
-  signal: Schema.optional(Schema.String),
-  classification: Schema.optional(Schema.String)
-})
-export type WatchdogRecord = typeof WatchdogRecord.Type
-
-/** The event-loop watchdog's last words (exit 75). */
-export const LoopStallRecord = Schema.Struct({
-  event: Schema.Literal("loop_stall"),
-  at: Schema.String,
-  stall_timeout_ms: Schema.Number,
-  stalled_ms: Schema.Number,
-  last_heartbeat_at: Schema.optional(Schema.String),
-  exit_code: Schema.Number,
-  report: Schema.NullOr(Schema.String),
-  report_view: Schema.optional(Schema.NullOr(Schema.String)),
-  report_error: Schema.optional(Schema.String),
-  ...writtenBy
-})
-export type LoopStallRecord = typeof LoopStallRecord.Type
-
-export const StartRecord = Schema.Struct({
-  event: Schema.Literal("start"),
-  at: Schema.String,
-  pid: Schema.Number,
-  start_time: Schema.optional(Schema.String),
-  argv: Schema.optional(Schema.Array(Schema.String)),
-  previous_life: Schema.optional(PreviousLifeRecord)
-})
-export type StartRecord = typeof StartRecord.Type
-
-export const LifecycleRecord = Schema.Union(ShutdownRecord, WatchdogRecord, LoopStallRecord, StartRecord)
-export type LifecycleRecord = typeof LifecycleRecord.Type
-
 /** Fields this version does not know are kept, so `--json` shows everything a record holds. */
-const decodeRecord = Schema.decodeUnknownEither(LifecycleRecord, { onExcessProperty: "preserve" })
+const decodeRecord = Schema.decodeUnknownEither(ReportedRecord, { onExcessProperty: "preserve" })
 
-const knownEvents: ReadonlySet<string> = new Set(["shutdown", "watchdog", "loop_stall", "start"])
+const knownEvents: ReadonlySet<string> = new Set(reportedEvents)
 
 // ---------------------------------------------------------------------------------------------
 // Reading from the end
 
 export interface LifecycleReading {
   /** Newest first. */
-  readonly records: ReadonlyArray<LifecycleRecord>
+  readonly records: ReadonlyArray<ReportedRecord>
   /** The file does not exist (no life has been recorded in this home). */
   readonly missing: boolean
   /** Lines that were not JSON or not a record of a known event with its fields. */
@@ -117,7 +54,7 @@ export interface ReadOptions {
   /** How many records to return; the reader stops scanning once it has them. */
   readonly limit?: number
   /** Only records whose event is listed. */
-  readonly events?: ReadonlyArray<LifecycleRecord["event"]>
+  readonly events?: ReadonlyArray<ReportedRecord["event"]>
   readonly chunkBytes?: number
   readonly maxScanBytes?: number
   /** A line longer than this is not one of ours: counted as bad without being buffered whole. */
@@ -181,7 +118,7 @@ function* linesFromEnd(
 }
 
 type LineVerdict =
-  | { readonly _tag: "Record"; readonly record: LifecycleRecord }
+  | { readonly _tag: "Record"; readonly record: ReportedRecord }
   | { readonly _tag: "Blank" }
   | { readonly _tag: "Other" }
   | { readonly _tag: "Bad"; readonly reason: string }
@@ -214,7 +151,7 @@ export const parseLifecycleLine = (line: string): LineVerdict => {
 export const readLifecycleLog = (file: string, options: ReadOptions = {}): LifecycleReading => {
   const limit = options.limit ?? Number.POSITIVE_INFINITY
   const wanted = options.events === undefined ? undefined : new Set<string>(options.events)
-  const records: Array<LifecycleRecord> = []
+  const records: Array<ReportedRecord> = []
   const problems: Array<string> = []
   let skipped = 0
   let otherEvents = 0

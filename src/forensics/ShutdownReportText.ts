@@ -1,25 +1,18 @@
 // The text of `hermes gateway report` (CONTRACT 6): each life's end told as a story, from the
 // records ShutdownReport.ts reads back from logs/lifecycle.jsonl.
+import { describeExitCode } from "../lifecycle/ExitCode.js"
 import type {
   LifecycleReading,
-  LifecycleRecord,
   LoopStallRecord,
+  ReportedRecord,
   ShutdownRecord,
   StartRecord,
   WatchdogRecord
 } from "./ShutdownReport.js"
 import { describePreviousLife } from "./PreviousLife.js"
 
-const exitMeaning: Readonly<Record<number, string>> = {
-  0: "planned stop, not restarted",
-  1: "unplanned stop, a supervisor restarts it",
-  69: "could not start, restarted after a delay",
-  70: "internal error or teardown overran its hard deadline, restarted",
-  75: "restart requested, restarted at once",
-  78: "invalid configuration or environment, never restarted"
-}
-
-export const describeExitCode = (code: number): string => `exit ${code}${exitMeaning[code] !== undefined ? ` (${exitMeaning[code]})` : ""}`
+/** The meaning of each code comes from the one table (ExitCode.ts). */
+export { describeExitCode }
 
 /** `1.234s`, `850ms`, `2min 5s`: short enough to line up in a column. */
 export const formatMillis = (ms: number): string => {
@@ -44,7 +37,7 @@ export const formatAgo = (at: string, nowMs: number): string => {
   return `${Math.floor(s / 86_400)}d ago`
 }
 
-/** The marker note the kernel puts in exit_reason: "planned stop (SIGTERM; marker names self, action stop)". */
+/** Records written before the `marker` field packed the verdict into exit_reason: "planned stop (SIGTERM; marker names self, action stop)". */
 const markerNoteOf = (exitReason: string | null | undefined): string | undefined => {
   const match = exitReason == null ? null : /; marker (.*)\)$/.exec(exitReason)
   return match?.[1]
@@ -53,7 +46,7 @@ const markerNoteOf = (exitReason: string | null | undefined): string | undefined
 /** Why the gateway classified its stop the way it did, in words. */
 export const explainClassification = (record: ShutdownRecord): string => {
   const signal = record.signal
-  const marker = markerNoteOf(record.exit_reason)
+  const marker = record.marker ?? markerNoteOf(record.exit_reason)
   const markerText = marker !== undefined ? ` (planned-stop marker: ${marker})` : ""
   switch (record.classification) {
     case "planned":
@@ -137,7 +130,7 @@ const renderStart = (record: StartRecord, nowMs: number): Array<string> => {
   return lines
 }
 
-export const renderRecord = (record: LifecycleRecord, nowMs: number): string => {
+export const renderRecord = (record: ReportedRecord, nowMs: number): string => {
   switch (record.event) {
     case "shutdown":
       return renderShutdown(record, nowMs).join("\n")

@@ -1,38 +1,41 @@
 // The forensic snapshot of phase 0 (CONTRACT 5, 6): who and what was around when a stop arrived.
 // Synchronous, a handful of small reads, and it never throws: it records, it never decides (the
 // environment is evidence for a human, never an input to classification, CONTRACT 3.2).
+import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
-export interface Snapshot {
-  readonly signal: string
-  readonly pid: number
-  readonly start_time: string
-  readonly ppid: number | null
+/** Written into the shutdown record (`context`), so the Schema is the definition. */
+export const Snapshot = Schema.Struct({
+  signal: Schema.String,
+  pid: Schema.JsonNumber,
+  start_time: Schema.String,
+  ppid: Schema.NullOr(Schema.JsonNumber),
   /** /proc/PPID/comm; null when unreadable. */
-  readonly parent_name: string | null
+  parent_name: Schema.NullOr(Schema.String),
   /** /proc/PPID/cmdline, NULs as spaces, cut to `cmdlineLimit` characters. */
-  readonly parent_cmdline: string | null
-  readonly invocation_id: string | null
+  parent_cmdline: Schema.NullOr(Schema.String),
+  invocation_id: Schema.NullOr(Schema.String),
   /** A hint from the environment only (see `detectSupervisorHint`); "none" when nothing points anywhere. */
-  readonly supervisor: string
+  supervisor: Schema.String,
   /** Which piece of evidence gave the hint, e.g. "env:INVOCATION_ID" or "parent:s6-supervise". */
-  readonly supervisor_evidence: string | null
+  supervisor_evidence: Schema.NullOr(Schema.String),
   /** 1, 5 and 15 minute load averages, two decimals. */
-  readonly loadavg: string | null
+  loadavg: Schema.NullOr(Schema.String),
   /** Non-zero when a debugger or tracer (strace, gdb) is attached: it explains odd timings and stops. */
-  readonly tracer_pid: number | null
-  readonly marker_present: boolean
-  readonly marker_names_self: boolean
+  tracer_pid: Schema.NullOr(Schema.JsonNumber),
+  marker_present: Schema.Boolean,
+  marker_names_self: Schema.Boolean,
   /** Why the marker does not name us, or could not be read ("symlink", "malformed", ...). */
-  readonly marker_note: string | null
-  readonly clean_shutdown_present: boolean
-  readonly uptime_s: number | null
-  readonly rss_mb: number | null
+  marker_note: Schema.NullOr(Schema.String),
+  clean_shutdown_present: Schema.Boolean,
+  uptime_s: Schema.NullOr(Schema.JsonNumber),
+  rss_mb: Schema.NullOr(Schema.JsonNumber),
   /** How long taking this snapshot took, so the "under 10 ms" promise is visible in every log. */
-  readonly took_ms: number
-}
+  took_ms: Schema.JsonNumber
+})
+export interface Snapshot extends Schema.Schema.Type<typeof Snapshot> {}
 
 /** Everything the snapshot reads, injectable so tests can take sources away. Any member may throw. */
 export interface SnapshotSources {

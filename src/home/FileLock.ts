@@ -4,6 +4,10 @@
 // until we close the descriptor, and the kernel drops it the instant this process dies (SIGKILL,
 // OOM), so a dead holder never blocks the next one. Only who can open the file can take the lock:
 // inside a 0700 home that is the home's owner and root, never a squatter.
+//
+// The helper is spawned with child_process.spawnSync, not @effect/platform's Command: the lock is
+// taken on OUR descriptor, which the helper must inherit as its fd 3, and Command only wires stdin,
+// stdout and stderr. The helper is one-shot and bounded (10 s), so there is no child to outlive us.
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -88,5 +92,14 @@ export const tryLockFile = (file: string): Effect.Effect<Option.Option<HeldFileL
       try: () => tryLockFileSync(file),
       catch: (error) => new FileLockError({ path: file, message: `cannot lock ${file}: ${describe(error)}` })
     }),
-    (held) => Effect.sync(() => Option.map(held, (lock) => fs.closeSync(lock.fd)))
+    (held) =>
+      Effect.sync(() =>
+        Option.map(held, (lock) => {
+          try {
+            fs.closeSync(lock.fd)
+          } catch {
+            // a close that fails still drops the lock: the kernel releases it with the descriptor
+          }
+        })
+      )
   )

@@ -39,10 +39,10 @@ export const SupervisorInfo = Schema.Struct({
 export const ShutdownSummary = Schema.Struct({
   classification: Schema.String,
   signal: Schema.NullOr(Schema.String),
-  exit_code: Schema.Number,
-  took_ms: Schema.Number,
-  turns_drained: Schema.Number,
-  turns_interrupted: Schema.Number,
+  exit_code: Schema.JsonNumber,
+  took_ms: Schema.JsonNumber,
+  turns_drained: Schema.JsonNumber,
+  turns_interrupted: Schema.JsonNumber,
   deadline_fired: Schema.NullOr(Schema.String),
   at: Schema.String
 })

@@ -3,11 +3,10 @@
 // never a symbolic link. `gateway run` refuses a home where a file it writes in place is a link,
 // not a regular file or someone else's (78: the home is misconfigured, a restart cannot fix it),
 // and tightens loose modes with a log line; `gateway doctor` reports every problem it finds.
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { auditEnvironmentFile } from "./EnvironmentFileAudit.js"
 import type { HomePaths } from "./HomePaths.js"
 import { describeKind, privateDirectoryMode, privateFileMode, symlinkProblem } from "./SafeOpen.js"
@@ -102,13 +101,11 @@ export const inspectEntry = (entry: HomeEntry, uid: number | undefined): Readonl
   return findings
 }
 
-export class UnsafeHomeFiles extends Data.TaggedError("UnsafeHomeFiles")<{
+/** A link or a foreign file in the home does not go away by restarting: never restarted (78). */
+export class UnsafeHomeFiles extends ExitingError("UnsafeHomeFiles", ExitCode.Config)<{
   readonly message: string
   readonly files: ReadonlyArray<string>
-}> {
-  /** A link or a foreign file in the home does not go away by restarting: never restarted. */
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 export interface Tightened {
   readonly file: string

@@ -1,11 +1,10 @@
 // Where a gateway keeps its state (CONTRACT 1). File names match the reference Python gateway
 // so existing boot scripts and dashboards keep working.
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { describeError } from "./AtomicFile.js"
 import { ensurePrivateDirectorySync } from "./SafeOpen.js"
 
@@ -22,11 +21,9 @@ export interface HomePaths {
   readonly diagnosticLog: string
 }
 
-export class HomeError extends Data.TaggedError("HomeError")<{
+export class HomeError extends ExitingError("HomeError", ExitCode.Config)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 /** `--home` beats `HERMES_HOME` beats `~/.hermes`. */
 export const resolveHomeDir = (flag: string | undefined, env: Record<string, string | undefined>): string => {

@@ -2,15 +2,14 @@
 // regular file, behind a directory we may not search, or under a parent that does not exist gets
 // one line and exit 78 (CONTRACT 3.1), not a stack trace. A home that is merely absent is fine: `run`
 // creates it (one level: a missing parent is a typo or an unmounted volume far more often than a wish).
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 
 type ReachExitCode = typeof ExitCode.Config | typeof ExitCode.Unavailable
 
-export class HomeUnreachable extends Data.TaggedError("HomeUnreachable")<{
+export class HomeUnreachable extends ExitingError("HomeUnreachable")<{
   readonly message: string
   /** 78, or 69 for an I/O error that may clear by itself. */
   readonly exitCode: ReachExitCode

@@ -14,6 +14,7 @@ import {
   removeStaleTempFilesSync,
   writeJsonAtomic
 } from "./AtomicFile.js"
+import { type LifecycleRecord, lifecycleLine } from "../forensics/LifecycleRecord.js"
 import { CleanShutdownDocument } from "./CleanShutdownFile.js"
 import { GatewayStateDocument } from "./GatewayStateFile.js"
 import type { HomePaths } from "./HomePaths.js"
@@ -37,7 +38,7 @@ export interface HomeStoreService {
   readonly writeCleanShutdown: (doc: CleanShutdownDocument) => Effect.Effect<void, FileWriteError>
   /** Reads and deletes .clean_shutdown. */
   readonly consumeCleanShutdown: Effect.Effect<FileReading<CleanShutdownDocument>>
-  readonly appendLifecycle: (record: Record<string, unknown>) => Effect.Effect<void, FileWriteError>
+  readonly appendLifecycle: (record: LifecycleRecord) => Effect.Effect<void, FileWriteError>
   /** Removes temp files left by writers that died mid-write; returns their names. */
   readonly removeStaleTempFiles: Effect.Effect<ReadonlyArray<string>>
 }
@@ -46,9 +47,9 @@ export class HomeStore extends Context.Tag("hermes/HomeStore")<HomeStore, HomeSt
   static readonly live = (paths: HomePaths): Layer.Layer<HomeStore> => Layer.succeed(HomeStore, liveHomeStore(paths))
 }
 
-/** One JSON line, appended and fsynced; never through a symbolic link planted at the name. */
-export const appendJsonLineSync = (file: string, record: Record<string, unknown>): void =>
-  appendNoFollowSync(file, JSON.stringify(record) + "\n", { fsync: true })
+/** One record, encoded by its Schema, appended and fsynced; never through a symbolic link planted at the name. */
+export const appendLifecycleSync = (file: string, record: LifecycleRecord): void =>
+  appendNoFollowSync(file, lifecycleLine(record), { fsync: true })
 
 export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   dir: paths.dir,
@@ -56,36 +57,43 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   readPid: readJson(paths.pidFile, PidFileDocument),
   writePid: (doc) => writeJsonAtomic(paths.pidFile, doc),
   removePidIfOurs: (pid) =>
-    Effect.sync(() => {
+    fileWrite(paths.pidFile, "cannot remove", () => {
       const current = readJsonSync(paths.pidFile, PidFileDocument)
       if (current._tag === "Valid" && current.value.pid !== pid) return
       removeFileSync(paths.pidFile)
-    }).pipe(Effect.catchAllDefect((defect) => Effect.logWarning(`cannot remove ${paths.pidFile}: ${describeError(defect)}`))),
+    }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message))),
   readState: readJson(paths.state, GatewayStateDocument),
-  writeState: (doc) => writeJsonAtomic(paths.state, GatewayStateDocument.make(doc)),
+  // make() checks the document (a number JSON cannot carry is refused): a typed error, not a defect.
+  writeState: (doc) =>
+    fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
+      Effect.flatMap((checked) => writeJsonAtomic(paths.state, checked))
+    ),
   readPlannedStop: readJson(paths.plannedStop, PlannedStopDocument),
-  removePlannedStop: Effect.sync(() => removeFileSync(paths.plannedStop)).pipe(
-    Effect.catchAllDefect((defect) => Effect.logWarning(`cannot remove ${paths.plannedStop}: ${describeError(defect)}`))
+  removePlannedStop: fileWrite(paths.plannedStop, "cannot remove", () => removeFileSync(paths.plannedStop)).pipe(
+    Effect.catchAll((error) => Effect.logWarning(error.message))
   ),
   writeCleanShutdown: (doc) => writeJsonAtomic(paths.cleanShutdown, doc),
-  consumeCleanShutdown: Effect.sync(() => {
+  consumeCleanShutdown: fileWrite(paths.cleanShutdown, "cannot consume", () => {
     const reading = readJsonSync(paths.cleanShutdown, CleanShutdownDocument)
     if (reading._tag !== "Missing") removeFileSync(paths.cleanShutdown)
     return reading
-  }).pipe(Effect.catchAllDefect((defect) =>
-    Effect.succeed<FileReading<CleanShutdownDocument>>({ _tag: "Invalid", reason: describeError(defect) })
+  }).pipe(Effect.catchAll((error) =>
+    Effect.succeed<FileReading<CleanShutdownDocument>>({ _tag: "Invalid", reason: error.message })
   )),
   removeStaleTempFiles: Effect.sync(() => removeStaleTempFilesSync(paths.dir, isAlive)),
   appendLifecycle: (record) =>
-    Effect.try({
-      try: () => {
-        ensurePrivateDirectorySync(paths.logs)
-        appendJsonLineSync(paths.lifecycleLog, record)
-      },
-      catch: (error) =>
-        new FileWriteError({ path: paths.lifecycleLog, message: `cannot append to ${paths.lifecycleLog}: ${describeError(error)}` })
+    fileWrite(paths.lifecycleLog, "cannot append to", () => {
+      ensurePrivateDirectorySync(paths.logs)
+      appendLifecycleSync(paths.lifecycleLog, record)
     })
 })
+
+/** A write into the home that can fail in operation (full disk, permissions): a typed error, never a defect. */
+const fileWrite = <A>(file: string, what: string, write: () => A): Effect.Effect<A, FileWriteError> =>
+  Effect.try({
+    try: write,
+    catch: (error) => new FileWriteError({ path: file, message: `${what} ${file}: ${describeError(error)}` })
+  })
 
 /** What an in-memory home holds; tests read it to check outcomes. */
 export interface MemoryHome {
@@ -93,6 +101,7 @@ export interface MemoryHome {
   state: GatewayStateDocument | undefined
   plannedStop: PlannedStopDocument | undefined
   cleanShutdown: CleanShutdownDocument | undefined
+  /** Each record as it would be read back from the file: encoded, then parsed. */
   lifecycle: Array<Record<string, unknown>>
   locked: boolean
 }
@@ -140,7 +149,7 @@ export const memoryHomeStore = (
     home.cleanShutdown = undefined
     return found
   }),
-  appendLifecycle: (record) => Effect.sync(() => void home.lifecycle.push(record)),
+  appendLifecycle: (record) => Effect.sync(() => void home.lifecycle.push(JSON.parse(lifecycleLine(record)))),
   removeStaleTempFiles: Effect.succeed([])
 })
 

@@ -4,14 +4,13 @@
 // owner and root can open it, so no other user can squat the lock or make start-up fail. Its
 // holder alone then serves the control socket (ControlSocket.ts).
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { describeError, readJsonSync } from "./AtomicFile.js"
 import { type ControlServer, type LockHello, serveControlSocket } from "./ControlSocket.js"
 import { type HeldFileLock, tryLockFile } from "./FileLock.js"
@@ -20,18 +19,14 @@ import { PidFileDocument } from "./PidFile.js"
 
 export { type ControlServer, LockHello } from "./ControlSocket.js"
 
-export class HomeLocked extends Data.TaggedError("HomeLocked")<{
+export class HomeLocked extends ExitingError("HomeLocked", ExitCode.Unavailable)<{
   readonly message: string
   readonly pid: number | null
-}> {
-  readonly exitCode = ExitCode.Unavailable
-}
+}> {}
 
-export class LockError extends Data.TaggedError("LockError")<{
+export class LockError extends ExitingError("LockError", ExitCode.Config)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 export const lockFileOf = (homeDir: string): string => path.join(homeDir, "gateway.lock")
 

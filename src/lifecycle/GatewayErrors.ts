@@ -1,45 +1,32 @@
 // Ways a gateway run ends other than a planned stop. Each carries its exit code (ExitCode.ts).
-import * as Data from "effect/Data"
-import { ExitCode } from "./ExitCode.js"
+import { ExitCode, ExitingError } from "./ExitCode.js"
 
-export class UnplannedStop extends Data.TaggedError("UnplannedStop")<{
+export class UnplannedStop extends ExitingError("UnplannedStop", ExitCode.UnplannedStop)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.UnplannedStop
-}
+}> {}
 
-export class RestartRequested extends Data.TaggedError("RestartRequested")<{
+export class RestartRequested extends ExitingError("RestartRequested", ExitCode.Restart)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Restart
-}
+}> {}
 
-export class NoAdapterConnected extends Data.TaggedError("NoAdapterConnected")<{
+export class NoAdapterConnected extends ExitingError("NoAdapterConnected", ExitCode.Unavailable)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Unavailable
-}
+}> {}
 
 /** Nothing to connect: a configuration mistake (78), which restarting after a delay cannot fix. */
-export class NoAdapterEnabled extends Data.TaggedError("NoAdapterEnabled")<{
+export class NoAdapterEnabled extends ExitingError("NoAdapterEnabled", ExitCode.Config)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 /** The home or its files cannot be used (read-only, wrong owner, full disk at start-up). */
-export class EnvironmentError extends Data.TaggedError("EnvironmentError")<{
+export class EnvironmentError extends ExitingError("EnvironmentError", ExitCode.Config)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Config
-}
+}> {}
 
 /** A temporary storage failure at start-up (full disk, I/O error): restarted after a delay (69), not 78. */
-export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
+export class StorageUnavailable extends ExitingError("StorageUnavailable", ExitCode.Unavailable)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.Unavailable
-}
+}> {}
 
 const temporaryStorage = /ENOSPC|no space left|disk is full|SQLITE_FULL|EIO\b|disk I\/O error/i
 

@@ -6,20 +6,17 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { constants } from "node:os"
-import { ExitCode, exitCodeOf, isExiting, PassThroughExit } from "./ExitCode.js"
+import { ExitCode, exitCodeOf, isExiting } from "./ExitCode.js"
 import { installSignalHub, type ProcessSignal, type SignalHub } from "./SignalHub.js"
 
 /** How a failure is told to the operator: typed errors by their message, defects in full. */
 const report = (exit: Exit.Exit<unknown, unknown>): void => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return
   const failure = Cause.failureOption(exit.cause)
-  // A successor's exit code is passed on; it has told its own story on stderr.
-  if (Option.isSome(failure) && failure.value instanceof PassThroughExit) return
+  // An error already told (a successor's exit code passed on, status printed) adds nothing.
   if (Option.isSome(failure) && isExiting(failure.value)) {
-    const error = failure.value as { message?: unknown; reported?: boolean }
-    if (error.reported !== true && typeof error.message === "string" && error.message !== "") {
-      process.stderr.write(`hermes: ${error.message}\n`)
-    }
+    const error = failure.value
+    if (error.reported !== true && error.message !== "") process.stderr.write(`hermes: ${error.message}\n`)
     return
   }
   process.stderr.write(`hermes: internal error (exit 70)\n${Cause.pretty(exit.cause)}\n`)

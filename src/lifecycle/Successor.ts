@@ -8,12 +8,20 @@
 // planned-stop marker like the gateway did: a planned stop naming it is passed on as a planned stop
 // of the successor (the last planned stop wins over the restart), a restart naming it is the one
 // already under way, and anything else is passed on as it came.
+//
+// The successor is spawned with child_process, not @effect/platform's Command: Command's executor
+// always spawns detached (a new session), which would take the successor out of the terminal's
+// foreground process group, so Ctrl+C would no longer reach it (CONTRACT 3.4), and its scope kills the
+// child's process group on release, while a successor that has taken over the home must outlive us.
+// Interruption is handled here instead: only a hand-off that has not completed stops the successor.
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { spawn } from "node:child_process"
+import * as Option from "effect/Option"
+import { type ChildProcess, spawn } from "node:child_process"
 import { constants } from "node:os"
 import { readJsonSync, removeFileSync, writeJsonAtomicSync } from "../home/AtomicFile.js"
 import { GatewayStateDocument } from "../home/GatewayStateFile.js"
-import { appendJsonLineSync } from "../home/HomeStore.js"
+import { appendLifecycleSync } from "../home/HomeStore.js"
 import { PlannedStopDocument } from "../home/PlannedStopFile.js"
 import { type ProcessIdentity, readStartTime } from "../home/ProcessIdentity.js"
 import { ExitCode } from "./ExitCode.js"
@@ -175,7 +183,34 @@ const runOnce = (settings: SuccessorSettings) =>
       say(`cannot start the successor: ${error.message}`)
       resume(Effect.succeed({ code: ExitCode.Software, signal: null, stopPassedOn }))
     })
+    // Interrupted (never by a signal: those are claimed above). Once the successor holds the home the
+    // hand-off has succeeded and it is the gateway now: it outlives us. Before that it is a hand-off
+    // that failed, and a half-started successor is stopped rather than left running unowned.
+    return Effect.suspend(() => {
+      release()
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return Effect.void
+      if (holdsHome(settings, child.pid)) return Effect.void
+      say(`restart hand-off interrupted: stopping the successor (pid ${child.pid}) that had not taken over the home`)
+      return stopChild(child)
+    })
   })
+
+/** SIGTERM, then SIGKILL if it is still there after a few seconds; done when it has exited. */
+const stopChild = (child: ChildProcess): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    child.once("exit", () => resume(Effect.void))
+    child.kill("SIGTERM")
+  }).pipe(
+    Effect.timeoutOption(Duration.seconds(5)),
+    Effect.flatMap(Option.match({
+      onSome: () => Effect.void,
+      onNone: () =>
+        Effect.async<void>((resume) => {
+          child.once("exit", () => resume(Effect.void))
+          child.kill("SIGKILL")
+        })
+    }))
+  )
 
 /**
  * The successor died by the planned stop passed on before it could run code of its own, so it never
@@ -197,7 +232,7 @@ const recordRestartCancelled = (settings: SuccessorSettings, successorPid: numbe
       updated_at: at,
       shutdown: state.value.shutdown === null ? null : { ...state.value.shutdown, classification: "planned", exit_code: 0 }
     }))
-    appendJsonLineSync(settings.lifecycleLog, {
+    appendLifecycleSync(settings.lifecycleLog, {
       event: "restart_cancelled",
       at,
       pid: settings.self.pid,

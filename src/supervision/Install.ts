@@ -1,20 +1,17 @@
 // Putting rendered definitions on disk and taking them off again: where each manager looks for them,
 // what the operator runs next, atomic writes, and the rule that only files we generated are replaced
 // or removed (a Dockerfile in the current directory may be the operator's own).
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fsyncDirectory } from "../home/AtomicFile.js"
-import { ExitCode } from "../lifecycle/ExitCode.js"
+import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import { type DefinitionFile, generatedMark, type Manager } from "./Definition.js"
 import { shellWord } from "./Quoting.js"
 
-export class InstallFailed extends Data.TaggedError("InstallFailed")<{
+export class InstallFailed extends ExitingError("InstallFailed", ExitCode.CommandFailed)<{
   readonly message: string
-}> {
-  readonly exitCode = ExitCode.CommandFailed
-}
+}> {}
 
 export interface InstallLocation {
   readonly env: Readonly<Record<string, string | undefined>>

@@ -1,14 +1,15 @@
 // Budget awareness (CONTRACT 3.3): how long the live supervisor waits before SIGKILL, read where
 // it can be read, and the warning when that is shorter than hard deadline + 5 s (killTimeoutTooShort).
+import type { CommandExecutor } from "@effect/platform/CommandExecutor"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { formatDuration, parseTimeoutStopUSec } from "../config/Duration.js"
 import { hardDeadline, killTimeoutTooShort, minimumKillTimeout, type ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
+import { commandOutput } from "./CommandOutput.js"
 import type { DetectedSupervisor } from "./Detection.js"
 import { readStopWait } from "./SupervisordRpc.js"
 
@@ -32,23 +33,16 @@ export const budgetWarning = (supervisor: SupervisorTimeout, budget: ShutdownBud
     )
     : Option.none()
 
-const run = (command: string, args: ReadonlyArray<string>) =>
-  Effect.async<Option.Option<string>>((resume) => {
-    execFile(command, args, { timeout: 3000 }, (error, stdout) => {
-      resume(Effect.succeed(error === null ? Option.some(stdout.trim()) : Option.none()))
-    })
-  })
-
 /** Reads the live supervisor's stop timeout; None where it cannot be known (never fails). */
 export const readSupervisorTimeout = (
   supervisor: DetectedSupervisor | null
-): Effect.Effect<Option.Option<SupervisorTimeout>> => {
+): Effect.Effect<Option.Option<SupervisorTimeout>, never, CommandExecutor> => {
   if (supervisor === null || supervisor.unit === null) return Effect.succeed(Option.none())
   const unit = supervisor.unit
   switch (supervisor.kind) {
     case "systemd": {
       const scope = supervisor.control?.scope === "user" ? ["--user"] : []
-      return run("systemctl", [...scope, "show", "--property=TimeoutStopUSec", "--value", unit]).pipe(
+      return commandOutput("systemctl", [...scope, "show", "--property=TimeoutStopUSec", "--value", unit]).pipe(
         Effect.map(Option.flatMap((text) => Either.getRight(parseTimeoutStopUSec(text)))),
         Effect.map(Option.map((timeout) => ({ timeout, source: `systemd TimeoutStopUSec of ${unit}` })))
       )

@@ -7,6 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Redacted from "effect/Redacted"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
@@ -35,7 +36,7 @@ export interface HttpAdapterOptions {
   /** 0 picks a free port; the one actually bound is reported by `connect`. */
   readonly port: number
   /** Bearer auth on every route but the probes when set. */
-  readonly apiKey: string | null
+  readonly apiKey: Redacted.Redacted<string> | null
   readonly maxBodyBytes: number
   /** Connections open at once; more are closed as soon as they are accepted. */
   readonly maxConnections: number

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
+import * as Redacted from "effect/Redacted"
 import { FastCheck } from "effect"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -135,7 +136,7 @@ describe("file values", () => {
 
   it("an empty api_key means no key", () => {
     expect(accepted("adapters:\n  http:\n    api_key: ''\n").adapters.http.api_key).toBeNull()
-    expect(accepted("adapters:\n  http:\n    api_key: s3cret\n").adapters.http.api_key).toBe("s3cret")
+    expect(Redacted.value(accepted("adapters:\n  http:\n    api_key: s3cret\n").adapters.http.api_key!)).toBe("s3cret")
   })
 })
 
@@ -183,7 +184,7 @@ describe("file errors", () => {
       "must be at least adapters.http.max_body_bytes (2048), got 1024"
     ],
     ["adapters:\n  http:\n    host: ''\n", "adapters.http.host", "expected a host name or address"],
-    ["adapters:\n  http:\n    api_key: 42\n", "adapters.http.api_key", "expected a string or null, got 42"],
+    ["adapters:\n  http:\n    api_key: 42\n", "adapters.http.api_key", "expected a string or null, got a number"],
     ["agent:\n  kind: claude\n", "agent.kind", `expected one of echo, openai, got "claude"`],
     ["log:\n  format: xml\n", "log.format", `got "xml"`],
     ["log:\n  level: verbose\n", "log.level", `got "verbose"`],
@@ -256,7 +257,7 @@ describe("http adapter exposure", () => {
   it("the rule also applies when the host comes from the environment", () => {
     const error = rejected(undefined, { HERMES_ADAPTERS_HTTP_HOST: "0.0.0.0" })
     expect(error.path).toBe("adapters.http.api_key")
-    expect(accepted(undefined, { HERMES_ADAPTERS_HTTP_HOST: "0.0.0.0", HERMES_ADAPTERS_HTTP_API_KEY: remoteKey }).adapters.http.api_key)
+    expect(Redacted.value(accepted(undefined, { HERMES_ADAPTERS_HTTP_HOST: "0.0.0.0", HERMES_ADAPTERS_HTTP_API_KEY: remoteKey }).adapters.http.api_key!))
       .toBe(remoteKey)
   })
 

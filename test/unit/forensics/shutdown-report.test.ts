@@ -8,11 +8,11 @@ import * as path from "node:path"
 import type { ShutdownSummary } from "../../../src/home/GatewayStateFile.js"
 import type { PhaseRecord } from "../../../src/lifecycle/Gateway.js"
 import {
-  type LifecycleRecord,
   parseLifecycleLine,
   readLifecycleLog,
   renderRecord,
   renderReport,
+  type ReportedRecord,
   type ShutdownPhase,
   type ShutdownRecord
 } from "../../../src/forensics/ShutdownReport.js"
@@ -283,7 +283,7 @@ describe("rendering", () => {
   const render = (record: unknown) => {
     const parsed = parseLifecycleLine(line(record))
     if (parsed._tag !== "Record") throw new Error(`fixture did not decode: ${JSON.stringify(parsed)}`)
-    return renderRecord(parsed.record as LifecycleRecord, now)
+    return renderRecord(parsed.record as ReportedRecord, now)
   }
 
   it("a shutdown tells when, what signalled, why, the exit code, every phase and the slowest", () => {

@@ -119,7 +119,7 @@ describe("writers of logs/ meet a link planted after start-up", () => {
   it("the lifecycle log, the diagnostic child's log and SIGUSR2 reports refuse a logs/ that is a link", () => {
     const logs = path.join(dir, "logs")
     fs.symlinkSync(outside, logs)
-    const appended = Effect.runSyncExit(liveHomeStore(homePaths(dir)).appendLifecycle({ event: "x" }))
+    const appended = Effect.runSyncExit(liveHomeStore(homePaths(dir)).appendLifecycle({ event: "start", at: "2026-12-05T00:00:00.000Z", pid: 1 }))
     expect(Exit.isFailure(appended)).toBe(true)
     expect(JSON.stringify(appended)).toContain(`${logs} is a symbolic link`)
     const child = spawnShutdownDiagnostic(path.join(logs, "shutdown-diag.log"), { pid: process.pid, signal: "SIGTERM" })

@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { handOffOf, handOffWindowMs } from "../../../src/cli/HandOff.js"
 import type { GatewayStateDocument } from "../../../src/home/GatewayStateFile.js"
+import { EnvironmentError, RestartRequested } from "../../../src/lifecycle/GatewayErrors.js"
 import { finalExitCode } from "../../../src/lifecycle/Runner.js"
 import { handledSignals, makeSignalHub, type ProcessSignal, startsGateway } from "../../../src/lifecycle/SignalHub.js"
 import {
@@ -192,7 +193,7 @@ describe("exit code of the process (runner)", () => {
     expect(finalExitCode(Exit.void, held(["SIGHUP"]))).toBe(1)
     expect(finalExitCode(Exit.void, held(["SIGINT"]))).toBe(0)
     expect(finalExitCode(Exit.void, held([]))).toBe(0)
-    expect(finalExitCode(Exit.fail({ exitCode: 78 }), held(["SIGTERM"]))).toBe(78)
+    expect(finalExitCode(Exit.fail(new EnvironmentError({ message: "read-only home" })), held(["SIGTERM"]))).toBe(78)
   })
 
   it("a gateway that claimed its signals exits by the table, whatever is left unclaimed", () => {
@@ -200,7 +201,7 @@ describe("exit code of the process (runner)", () => {
     hub.claim(() => {})()
     fire("SIGTERM")
     expect(finalExitCode(Exit.void, hub)).toBe(0)
-    expect(finalExitCode(Exit.fail({ exitCode: 75 }), hub)).toBe(75)
+    expect(finalExitCode(Exit.fail(new RestartRequested({ message: "SIGUSR1" })), hub)).toBe(75)
   })
 })
 

@@ -3,6 +3,7 @@ import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -197,7 +198,7 @@ describe("HttpAdapter routes", () => {
 
   it.scopedLive("with an API key every route but the probes needs the right bearer token", () =>
     Effect.gen(function*() {
-      const { url } = yield* startServing({}, { apiKey: "s3cret" })
+      const { url } = yield* startServing({}, { apiKey: Redacted.make("s3cret") })
       expect((yield* send(url, { path: "/healthz" })).status).toBe(200)
       expect((yield* send(url, { path: "/readyz" })).status).toBe(200)
 

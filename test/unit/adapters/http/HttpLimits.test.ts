@@ -5,6 +5,7 @@ import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
@@ -202,7 +203,7 @@ describe("HttpAdapter limits", () => {
 
   it.scopedLive("an unauthenticated upload is refused from its headers: no 100 Continue, no body read, connection closed", () =>
     Effect.gen(function*() {
-      const { port } = yield* startServing({}, { apiKey: "s3cret" })
+      const { port } = yield* startServing({}, { apiKey: Redacted.make("s3cret") })
       // A client that waits for the go-ahead never gets it; one that does not wait is not read
       // (and kept alive) for as long as it cares to send.
       for (const expectContinue of [true, false]) {

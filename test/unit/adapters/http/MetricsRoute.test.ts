@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { recordRefusal } from "../../../../src/metrics/GatewayMetrics.js"
 import { startAdapter, startServing } from "./AdapterFixture.js"
 import { postJson, send } from "./RawHttp.js"
@@ -14,7 +15,7 @@ const sampleValue = (text: string, series: string): number | undefined => {
 describe("HttpAdapter GET /metrics", () => {
   it.scopedLive("needs the bearer key when api_key is set and answers the Prometheus text format", () =>
     Effect.gen(function*() {
-      const { url } = yield* startServing({}, { apiKey: "s3cret" })
+      const { url } = yield* startServing({}, { apiKey: Redacted.make("s3cret") })
       // The registry is the process's: a series of this test's own makes the body non-empty.
       yield* recordRefusal("route-test", "storage")
       const refused = yield* send(url, { path: "/metrics" })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import OpenAI from "openai"
 import { replyTo, startServing } from "./AdapterFixture.js"
 
@@ -10,7 +11,7 @@ const clientFor = (url: string, apiKey: string) =>
 describe("HttpAdapter with the official openai client", () => {
   it.scopedLive("chat.completions.create works plain and streaming, models.list lists the model", () =>
     Effect.gen(function*() {
-      const { url } = yield* startServing({ chunkDelay: "2 millis" }, { apiKey: "sk-test" })
+      const { url } = yield* startServing({ chunkDelay: "2 millis" }, { apiKey: Redacted.make("sk-test") })
       const client = clientFor(url, "sk-test")
 
       const completion = yield* Effect.promise(() =>
@@ -43,7 +44,7 @@ describe("HttpAdapter with the official openai client", () => {
 
   it.scopedLive("the client surfaces auth failures and interrupted streams as errors", () =>
     Effect.gen(function*() {
-      const { url } = yield* startServing({ outcome: "Interrupted" }, { apiKey: "sk-test" })
+      const { url } = yield* startServing({ outcome: "Interrupted" }, { apiKey: Redacted.make("sk-test") })
       const wrongKey = yield* Effect.promise(() =>
         clientFor(url, "sk-wrong").models.list().then(() => undefined, (error: unknown) => error)
       )
