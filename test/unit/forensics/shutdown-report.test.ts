@@ -172,7 +172,7 @@ describe("parseLifecycleLine", () => {
       return parsed._tag === "Record" ? Object.keys(parsed.record) : []
     }
     expect(keys(watchdog)).toEqual(["event", "deadline_fired", "deadline_ms", "phase", "armed_at", "at", "exit_code", "pid", "start_time", "signal"])
-    expect(keys(loopStall)).toEqual(["event", "at", "stall_timeout_ms", "stalled_ms", "exit_code", "report", "pid", "start_time"])
+    expect(keys(loopStall)).toEqual(["event", "at", "exit_code", "pid", "start_time", "stall_timeout_ms", "stalled_ms", "report"])
   })
 
   it("a shutdown record without phases (an older writer) gets an empty list", () => {
