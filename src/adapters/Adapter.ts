@@ -2,6 +2,7 @@
 // needs from the kernel (TurnIntake). One value per platform; the kernel owns the ordering.
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type { AgentReport, AgentUsage, ChatMessage, FinishReason, GenerationOptions } from "../agents/Agent.js"
 import { ExitCode } from "../lifecycle/ExitCode.js"
 
@@ -176,6 +177,9 @@ export interface Adapter {
   readonly notifyInFlight: (reason: StopReason) => Effect.Effect<void>
   /** Shutdown step 6: close connections. The kernel bounds it; it must be interruptible. */
   readonly disconnect: Effect.Effect<void>
-  /** Polled while running; changes are written to gateway_state.json. Absent: "connected" until disconnect. */
-  readonly health?: Effect.Effect<PlatformHealth>
+  /**
+   * The platform's health: its current value, then each change. Followed while the gateway starts and
+   * runs, into gateway_state.json `platforms`. Absent: "connected" until disconnect.
+   */
+  readonly health?: Stream.Stream<PlatformHealth>
 }

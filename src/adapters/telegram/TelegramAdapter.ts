@@ -26,6 +26,8 @@ import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import type * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { ExitCode } from "../../lifecycle/ExitCode.js"
 import {
   type Adapter,
@@ -178,7 +180,7 @@ export const makeTelegramAdapter = (
 
     const api = yield* makeBotApi({ baseUrl: options.apiBaseUrl, token: options.token, timeout: requestTimeout })
     const pollerLock = options.home === undefined ? noPollerLock : makePollerLock({ ...options, home: options.home })
-    const status = yield* Ref.make<TelegramStatus>({
+    const status = yield* SubscriptionRef.make<TelegramStatus>({
       state: "disconnected",
       error: null,
       retryInMs: null,
@@ -727,6 +729,9 @@ export const makeTelegramAdapter = (
       notifyInFlight,
       disconnect,
       status: Ref.get(status),
-      health: Effect.map(Ref.get(status), (s) => ({ state: s.state, error: s.error }))
+      health: status.changes.pipe(
+        Stream.map((s) => ({ state: s.state, error: s.error })),
+        Stream.changesWith((a, b) => a.state === b.state && a.error === b.error)
+      )
     } satisfies TelegramAdapter
   })
