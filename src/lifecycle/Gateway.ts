@@ -10,6 +10,7 @@ import type { GatewaySettings } from "./GatewaySettings.js"
 import { GatewayStack } from "./GatewayStack.js"
 import { Life, makeLife } from "./Life.js"
 import { type LifecycleState, ready } from "./LifecycleState.js"
+import { cleanShutdownStep } from "./ShutdownSteps.js"
 import { describeRequest } from "./StopClassification.js"
 import { watchSignals } from "./StopRequests.js"
 import { Watchdog } from "./Watchdog.js"
@@ -32,7 +33,7 @@ export const runGateway = (settings: GatewaySettings) =>
       yield* Deferred.await(life.stopRequested)
     }))
     return yield* exitOf(yield* life.lifecycle)
-  }).pipe(Effect.provideServiceEffect(Life, makeLife(settings)))
+  }).pipe(Effect.provideServiceEffect(Life, makeLife(settings, (life) => Effect.provideService(cleanShutdownStep, Life, life))))
 
 /** Start-up is over: Running, the state file and systemd say so, systemd's watchdog is fed. */
 const running = Effect.gen(function*() {

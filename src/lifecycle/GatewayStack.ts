@@ -17,7 +17,6 @@ import { IntakeLayer } from "./IntakeLayer.js"
 import { Life } from "./Life.js"
 import { PreviousLifeLayer } from "./PreviousLifeLayer.js"
 import { RespawnBackoffLayer, SessionDbLayer } from "./SessionDbLayer.js"
-import { cleanShutdownStep } from "./ShutdownSteps.js"
 import { StatusFollowersLayer } from "./StatusFollowers.js"
 import { TurnsLayer } from "./TurnsLayer.js"
 
@@ -26,14 +25,15 @@ export class StoppedDuringStartUp extends Data.TaggedError("StoppedDuringStartUp
 
 /**
  * Builds `inner` in a scope that is released after the clean-shutdown marker, so the marker is the
- * first step of every shutdown, also one that interrupts start-up. A stop request abandons the build;
- * what it acquired is released in order.
+ * first step of every shutdown, also one that interrupts start-up. A stop request abandons the build.
+ * (A layer that fails or is interrupted while being built is released at once by its own scope;
+ * there the phase helper runs the marker before the first release: Life.markFirst.)
  */
 const markedFirst = <A, E, R>(inner: Layer.Layer<A, E, R>) =>
   Layer.scopedContext(Effect.gen(function*() {
     const life = yield* Life
     const resources = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-    yield* Effect.addFinalizer(() => cleanShutdownStep)
+    yield* Effect.addFinalizer(() => life.markFirst)
     return yield* Layer.buildWithScope(inner, resources).pipe(
       Effect.raceFirst(Deferred.await(life.stopRequested).pipe(Effect.zipRight(new StoppedDuringStartUp())))
     )

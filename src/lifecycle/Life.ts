@@ -46,7 +46,13 @@ export interface LifeService {
   readonly shutdownContext: Ref.Ref<Snapshot | undefined>
   /** ISO time start-up began (set once the lock is held). */
   readonly startedAt: Ref.Ref<string>
+  /**
+   * Runs each phase. Any phase but the marker first runs the clean-shutdown marker (once): a layer
+   * whose start-up fails is released at once by its own scope, and even then the marker comes first.
+   */
   readonly phase: PhaseRunner
+  /** The clean-shutdown marker step, run once whoever asks first. */
+  readonly markFirst: Effect.Effect<void>
   /** Brings the state file up to the status now (a no-op when it already says so). */
   readonly writeState: Effect.Effect<void, FileWriteError>
   /** Brings systemd up to the status now (READY=1, STOPPING=1, STATUS=). */
@@ -57,9 +63,11 @@ export class Life extends Context.Tag("hermes/Life")<Life, LifeService>() {}
 
 export const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
 
-export const makeLife = (
-  settings: GatewaySettings
-): Effect.Effect<LifeService, never, HomeStore | SystemdNotify | Watchdog> =>
+export const makeLife = <R>(
+  settings: GatewaySettings,
+  /** Phase 1, the clean-shutdown marker (ShutdownSteps.ts), given the life it belongs to. */
+  markerStep: (life: LifeService) => Effect.Effect<void, never, R>
+): Effect.Effect<LifeService, never, HomeStore | SystemdNotify | Watchdog | R> =>
   Effect.gen(function*() {
     const store = yield* HomeStore
     const systemd = yield* SystemdNotify
@@ -90,8 +98,17 @@ export const makeLife = (
       if (next.messages.length > 0) yield* systemd.notify(next.messages)
     }).pipe(announcer.withPermits(1))
 
+    const context = yield* Effect.context<R>()
+    const marked = yield* Ref.make(false)
+    const markerLock = yield* Effect.makeSemaphore(1)
+    const markFirst: Effect.Effect<void> = Effect.gen(function*() {
+      if (yield* Ref.getAndSet(marked, true)) return
+      yield* markerStep(service).pipe(Effect.provide(context))
+    }).pipe(markerLock.withPermits(1))
+
     const phase: PhaseRunner = (name, bound) => (work) =>
       Effect.gen(function*() {
+        if (name !== "clean_shutdown_marker") yield* markFirst
         yield* watchdog.phase(name)
         const origin = Option.getOrElse(shutdownStartedAt((yield* SubscriptionRef.get(status)).lifecycle), () => 0)
         const t0 = yield* Clock.currentTimeMillis
@@ -118,7 +135,7 @@ export const makeLife = (
         else yield* Effect.logWarning(`${line} outcome=${outcome}${detail !== undefined ? ` error=${JSON.stringify(detail)}` : ""}`)
       })
 
-    return {
+    const service: LifeService = {
       settings,
       status,
       lifecycle: Effect.map(SubscriptionRef.get(status), (s) => s.lifecycle),
@@ -136,7 +153,9 @@ export const makeLife = (
       shutdownContext: yield* Ref.make<Snapshot | undefined>(undefined),
       startedAt: yield* Ref.make(new Date(0).toISOString()),
       phase,
+      markFirst,
       writeState,
       announce: announceNow
     }
+    return service
   })

@@ -15,6 +15,7 @@ import { HomeStore } from "../home/HomeStore.js"
 import {
   decisionOf,
   forced,
+  isShuttingDown,
   overridden,
   phaseName,
   type StopDecision,
@@ -63,13 +64,18 @@ export const handleStopRequest = (request: StopRequest) =>
     const forensics = yield* Forensics
     const store = yield* HomeStore
     const readMarkerNow = readMarker.pipe(Effect.provideService(Life, life), Effect.provideService(HomeStore, store))
-    const previous = decisionOf(yield* life.lifecycle)
-    if (Option.isSome(previous)) {
-      const overriding = yield* overridingDecision(previous.value, request, readMarkerNow)
+    const current = yield* life.lifecycle
+    if (isShuttingDown(current)) {
+      // A start-up that failed on its own keeps its verdict; a decision can only be overridden.
+      const previous = decisionOf(current)
+      const overriding = Option.isSome(previous)
+        ? yield* overridingDecision(previous.value, request, readMarkerNow)
+        : Option.none<StopDecision>()
       if (Option.isSome(overriding)) yield* life.transition((state) => overridden(state, overriding.value))
       if (followUp(request) === "force") {
+        const classification = Option.getOrElse(Option.orElse(overriding, () => previous), () => undefined)?.classification ?? "startup_failed"
         yield* Effect.logWarning(
-          `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${Option.getOrElse(overriding, () => previous.value).classification})`
+          `shutdown forced by a second ${describeRequest(request)}; ending the drain now (exit code still follows the first decision: ${classification})`
         )
         yield* life.transition(forced)
         yield* Deferred.succeed(life.force, undefined)
@@ -83,10 +89,9 @@ export const handleStopRequest = (request: StopRequest) =>
     const marker = yield* readMarkerNow
     const decision: StopDecision = { classification: classify(request, marker), request, marker: marker.note }
     const state = yield* life.transition((s, now) => stopRequested(s, decision, now))
-    // A start-up that failed on its own began the shutdown first: this request decides nothing.
-    if (state._tag === "Stopping" && Option.isSome(state.decision)) {
-      yield* beginShutdown(snapshot, decision.classification, marker.note)
-    }
+    // Between the check above and here a start-up may have failed on its own: then it decided first.
+    if (state._tag !== "Stopping" || Option.isNone(state.decision)) return
+    yield* beginShutdown(snapshot, decision.classification, marker.note)
     yield* Deferred.succeed(life.stopRequested, undefined)
   })
 

@@ -17,6 +17,7 @@ import { Agent } from "../../../src/agents/Agent.js"
 import { emptyMemoryHome, HomeStore, memoryHomeStore } from "../../../src/home/HomeStore.js"
 import { exitCodeOf } from "../../../src/lifecycle/ExitCode.js"
 import { runGateway } from "../../../src/lifecycle/Gateway.js"
+import { shutdownPhases } from "../../../src/lifecycle/Phase.js"
 import { hardDeadline, type ShutdownBudget } from "../../../src/lifecycle/ShutdownBudget.js"
 import { type ProcessSignal, Signals } from "../../../src/lifecycle/Signals.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
@@ -87,16 +88,7 @@ const budget: ShutdownBudget = {
 }
 
 const self = { pid: 4242, startTime: "777" }
-const canonicalPhases = [
-  "clean_shutdown_marker",
-  "stop_intake",
-  "notify_chats",
-  "drain",
-  "interrupt_turns",
-  "disconnect_adapters",
-  "close_session_db",
-  "final_state"
-]
+const canonicalPhases: ReadonlyArray<string> = shutdownPhases
 
 /** An oracle written from CONTRACT 3.1/3.2 tables, independent of the code under test. */
 const expectedExitCode = (s: Scenario, startupFailsAt: number | null): number => {
