@@ -1,5 +1,6 @@
 // Stack layer: every enabled adapter connected in parallel, each bounded; released as phase 6,
-// disconnect_adapters (parallel, each bounded). While the gateway starts and runs, each platform's
+// disconnect_adapters (parallel, each bounded; the state file shows them disconnected with the
+// final state, GatewayStatus.disconnected). While the gateway starts and runs, each platform's
 // health stream moves `platforms` in the status, which the state file follows.
 import { formatDuration } from "../config/Duration.js"
 import * as Cause from "effect/Cause"
@@ -29,13 +30,6 @@ export const withHealth = (status: GatewayStatus, name: string, health: Platform
   return { ...status, platforms: { ...status.platforms, [name]: { ...known, state: health.state, error: health.error } } }
 }
 
-/** A platform that never connected keeps its "failed" state and error for the operator. */
-export const withDisconnected = (status: GatewayStatus, name: string): GatewayStatus => {
-  const platform = status.platforms[name]
-  if (platform === undefined || platform.state !== "connected") return status
-  return { ...status, platforms: { ...status.platforms, [name]: { ...platform, state: "disconnected", error: null } } }
-}
-
 export const AdaptersLayer = Layer.scoped(
   ConnectedAdapters,
   Effect.gen(function*() {
@@ -54,8 +48,7 @@ export const AdaptersLayer = Layer.scoped(
         })),
         Effect.catchAllCause((cause) =>
           Effect.logWarning(`adapter ${adapter.name} failed to disconnect: ${Cause.pretty(cause).split("\n")[0]}`)
-        ),
-        Effect.zipRight(life.update((status) => withDisconnected(status, adapter.name)))
+        )
       )
     yield* Effect.addFinalizer(() =>
       Ref.get(attempted).pipe(Effect.flatMap((list) =>

@@ -29,6 +29,16 @@ export const initialStatus: GatewayStatus = {
   shutdown: null
 }
 
+/**
+ * Platforms after the disconnect step: every connected one is now disconnected; one that never
+ * connected keeps its "failed" state and error for the operator. Applied by the final step, so the
+ * shutdown writes the state file no more often than it has steps to tell.
+ */
+export const disconnected = (platforms: GatewayStatus["platforms"]): GatewayStatus["platforms"] =>
+  Object.fromEntries(
+    Object.entries(platforms).map(([name, p]) => [name, p.state === "connected" ? { ...p, state: "disconnected", error: null } : p])
+  )
+
 /** Who this life is, for the parts of the state file that never change. */
 export interface StatusIdentity {
   readonly pid: number

@@ -10,6 +10,7 @@ import { Forensics } from "../forensics/Forensics.js"
 import type { ShutdownSummary } from "../home/GatewayStateFile.js"
 import { HomeStore } from "../home/HomeStore.js"
 import { droppedLogWrites } from "../logging/StreamGuard.js"
+import { disconnected } from "./GatewayStatus.js"
 import { isoNow, Life } from "./Life.js"
 import {
   classificationOf,
@@ -77,7 +78,13 @@ export const finalStep = (exit: Exit.Exit<unknown, unknown>) =>
         marker: Option.match(end.decision, { onNone: () => null, onSome: (d) => d.marker }),
         at: yield* isoNow
       }
-      yield* life.update((status) => ({ ...status, activeTurns: 0, exitReason, shutdown: summary }))
+      yield* life.update((status) => ({
+        ...status,
+        activeTurns: 0,
+        platforms: disconnected(status.platforms),
+        exitReason,
+        shutdown: summary
+      }))
       yield* life.writeState.pipe(Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`)))
       yield* store.appendLifecycle({
         event: "shutdown",
