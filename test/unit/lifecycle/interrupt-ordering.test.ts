@@ -302,6 +302,10 @@ describe("shutdown ordering (property)", () => {
         expect(positions.every((p) => p >= 0)).toBe(true)
         expect([...positions].sort((a, b) => a - b)).toEqual(positions)
         expect(names[0]).toBe("clean_shutdown_marker")
+        // the marker verdict is its own field of the record (and still part of exit_reason)
+        const record = report as unknown as { classification: string; marker: string | null; exit_reason: string }
+        if (record.classification === "startup_failed") expect(record.marker).toBeNull()
+        else expect(record.exit_reason).toContain(`; marker ${record.marker})`)
 
         // intake stops before the drain, and no adapter disconnects before the drain ends:
         // every turn reached its end before the first disconnect began
