@@ -79,15 +79,17 @@ export const makeLife = <R>(
     // One writer at a time, and only what changed: a follower and a phase syncing at once write
     // the current document once, never an older one last.
     const stateWriter = yield* Effect.makeSemaphore(1)
-    const lastWritten = yield* Ref.make<string | null>(null)
+    const lastWritten = yield* Ref.make<{ readonly document: string; readonly platforms: string } | null>(null)
     const writeState = Effect.gen(function*() {
       const document = stateDocument(yield* SubscriptionRef.get(status), identity)
       if (Option.isNone(document)) return
       const key = JSON.stringify(document.value)
-      if (key === (yield* Ref.get(lastWritten))) return
-      yield* recordPlatformStates(document.value.platforms)
+      const previous = yield* Ref.get(lastWritten)
+      if (key === previous?.document) return
+      const platforms = JSON.stringify(document.value.platforms)
+      if (platforms !== previous?.platforms) yield* recordPlatformStates(document.value.platforms)
       yield* store.writeState({ ...document.value, updated_at: yield* isoNow })
-      yield* Ref.set(lastWritten, key)
+      yield* Ref.set(lastWritten, { document: key, platforms })
     }).pipe(stateWriter.withPermits(1))
 
     const announcer = yield* Effect.makeSemaphore(1)

@@ -1,14 +1,15 @@
 // The state file and systemd follow the state machine: one fiber per view subscribes to the
 // status's changes. A burst of changes (many turns starting at once) is coalesced: while a write
 // is in progress only the latest change waits, and writes are at least `coalesceWrites` apart, so
-// the state file is at most that much behind and never fsyncs once per turn.
+// the state file is at most that much behind (a quarter second, where the old poller was a second)
+// and a busy gateway fsyncs it at most four times a second, never once per turn.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { Life } from "./Life.js"
 
-export const coalesceWrites = Duration.millis(100)
+export const coalesceWrites = Duration.millis(250)
 
 export const StatusFollowersLayer = Layer.scopedDiscard(Effect.gen(function*() {
   const life = yield* Life
