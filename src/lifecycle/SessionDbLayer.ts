@@ -1,5 +1,6 @@
 // Stack layer: the SessionDB, opened after the respawn backoff (with crash recovery when the
 // previous life died) and released as phase 7, close_session_db, bounded by gateway.db_close_timeout.
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -13,7 +14,6 @@ import { isoNow, Life } from "./Life.js"
 import { PreviousLifeVerdict } from "./PreviousLifeLayer.js"
 import { serveBackoff } from "./StartGate.js"
 import { Watchdog } from "./Watchdog.js"
-import * as Duration from "effect/Duration"
 
 /** The wait a respawn storm earns, served where a stop ends it at once (inside the stoppable part). */
 export const RespawnBackoffLayer = Layer.effectDiscard(Effect.gen(function*() {
