@@ -6,7 +6,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -29,20 +28,20 @@ const extendStopTimeout = (life: LifeService, systemd: SystemdNotifyService) =>
   })
 
 const drainStep = (life: LifeService, systemd: SystemdNotifyService, turns: TurnSupervisor) =>
-  life.phase("drain")(Effect.gen(function*() {
+  life.phase("drain")(Effect.scoped(Effect.gen(function*() {
     const { budget } = life.settings
     const active = yield* turns.active
     if (active > 0) yield* Effect.log(`draining ${active} turn(s), deadline ${formatDuration(budget.drain)}`)
-    const keepAlive = systemd.enabled
-      ? yield* Effect.fork(
+    // Ends with the drain's scope; interruptible, though forked from a finalizer.
+    if (systemd.enabled) {
+      yield* Effect.forkScoped(
         Effect.forever(extendStopTimeout(life, systemd).pipe(Effect.zipRight(Effect.sleep(Duration.seconds(2))))).pipe(Effect.interruptible)
       )
-      : undefined
+    }
     const result = yield* turns.drain(budget.drain, life.force)
-    if (keepAlive !== undefined) yield* Fiber.interrupt(keepAlive)
     yield* Ref.update(life.turnCounts, (t) => ({ ...t, drained: result.drained, drainEnded: result.ended }))
     if (result.ended !== "empty") yield* Effect.logWarning(`drain ended (${result.ended}) with ${result.left} turn(s) still running`)
-  }))
+  })))
 
 const interruptStep = (life: LifeService, turns: TurnSupervisor) =>
   life.phase("interrupt_turns", stepBounds.interruptTurns)(Effect.gen(function*() {
