@@ -1,6 +1,7 @@
 // What the lifecycle kernel needs from a messaging platform connection, and what a platform
 // needs from the kernel (TurnIntake.ts, TurnDelivery). One value per platform; the kernel owns the ordering.
 import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import { type ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
 import type { TurnDelivery } from "../lifecycle/TurnDelivery.js"
 import type { TurnIds, TurnIntake } from "./TurnIntake.js"
@@ -100,6 +101,9 @@ export interface Adapter {
   readonly notifyInFlight: (reason: StopReason) => Effect.Effect<void>
   /** Shutdown step 6: close connections. The kernel bounds it; it must be interruptible. */
   readonly disconnect: Effect.Effect<void>
-  /** Polled while running; changes are written to gateway_state.json. Absent: "connected" until disconnect. */
-  readonly health?: Effect.Effect<PlatformHealth>
+  /**
+   * The platform's health: its current value, then each change. Followed while the gateway starts and
+   * runs, into gateway_state.json `platforms`. Absent: "connected" until disconnect.
+   */
+  readonly health?: Stream.Stream<PlatformHealth>
 }

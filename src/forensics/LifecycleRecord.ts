@@ -32,14 +32,12 @@ const lastWords = {
   ...writtenBy
 }
 
-/** The shutdown report: the state file's summary plus why it ended and every phase. */
+/** The shutdown report: the state file's summary (the marker's verdict included) plus why it ended and every phase. */
 export const ShutdownRecord = Schema.Struct({
   ...ShutdownSummary.fields,
   event: Schema.Literal("shutdown"),
   ...writtenBy,
   exit_reason: Schema.optional(Schema.NullOr(Schema.String)),
-  /** The planned-stop marker's verdict ("names self, action stop", "absent", ...), when one was read. */
-  marker: Schema.optional(Schema.String),
   phases: Schema.optionalWith(Schema.Array(ShutdownPhase), { default: () => [] }),
   /** The forensic snapshot taken when the stop arrived. */
   context: Schema.optional(Snapshot),

@@ -46,7 +46,7 @@ const markerNoteOf = (exitReason: string | null | undefined): string | undefined
 /** Why the gateway classified its stop the way it did, in words. */
 export const explainClassification = (record: ShutdownRecord): string => {
   const signal = record.signal
-  const marker = record.marker ?? markerNoteOf(record.exit_reason)
+  const marker = record.marker ?? markerNoteOf(record.exit_reason) ?? undefined
   const markerText = marker !== undefined ? ` (planned-stop marker: ${marker})` : ""
   switch (record.classification) {
     case "planned":

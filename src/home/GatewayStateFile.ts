@@ -44,6 +44,8 @@ export const ShutdownSummary = Schema.Struct({
   turns_drained: Schema.JsonNumber,
   turns_interrupted: Schema.JsonNumber,
   deadline_fired: Schema.NullOr(Schema.String),
+  /** The planned-stop marker's verdict behind the classification; null when start-up failed. */
+  marker: Schema.optional(Schema.NullOr(Schema.String)),
   at: Schema.String
 })
 export type ShutdownSummary = typeof ShutdownSummary.Type

@@ -19,12 +19,13 @@ import { Worker } from "node:worker_threads"
 import { timerLimit } from "../config/DurationBounds.js"
 import { secretVariable } from "../forensics/DiagnosticReport.js"
 import { ExitCode } from "./ExitCode.js"
+import type { Phase, StartupStage } from "./Phase.js"
 
 export interface WatchdogService {
   /** Starts the countdown; `record` is what the lifecycle log gets if it fires. Ends loop monitoring. */
   readonly arm: (deadline: Duration.Duration, record: Record<string, unknown>) => Effect.Effect<void>
-  /** Tells the watchdog which shutdown phase is running, for the record. */
-  readonly phase: (name: string) => Effect.Effect<void>
+  /** Tells the watchdog which shutdown phase (or start-up stage) is running, for the record. */
+  readonly phase: (name: Phase | StartupStage) => Effect.Effect<void>
   readonly disarm: Effect.Effect<void>
   /**
    * Watches the event loop until `arm`: no heartbeat for `stallTimeout` writes a diagnostic report,

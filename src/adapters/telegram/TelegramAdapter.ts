@@ -82,10 +82,10 @@ export interface TelegramAdapterOptions {
 export interface TelegramAdapter extends Adapter {
   /** The adapter's own view, with the bot and the acknowledged update id (health is its summary). */
   readonly status: Effect.Effect<TelegramStatus>
-  readonly health: Effect.Effect<PlatformHealth>
-  /** Health as a SubscriptionRef: `healthRef.changes` emits the current value, then each change. */
+  /** The current value, then each change: the kernel follows it into gateway_state.json. */
+  readonly health: Stream.Stream<PlatformHealth>
+  /** Health as it is now. */
   readonly healthRef: SubscriptionRef.SubscriptionRef<PlatformHealth>
-  readonly healthChanges: Stream.Stream<PlatformHealth>
 }
 
 /** One unit of work in a chat's queue, run in order with the chat's other work. */
@@ -257,8 +257,7 @@ export const makeTelegramAdapter = (
       notifyInFlight: (reason) => delivery.notifyInFlight(reason).pipe(Effect.annotateLogs({ adapter: "telegram" })),
       disconnect,
       status: SubscriptionRef.get(cell.status),
-      health: SubscriptionRef.get(cell.health),
-      healthRef: cell.health,
-      healthChanges: cell.health.changes
+      health: cell.health.changes,
+      healthRef: cell.health
     } satisfies TelegramAdapter
   })

@@ -18,6 +18,7 @@ import { Agent } from "../../../src/agents/Agent.js"
 import { emptyMemoryHome, HomeStore, memoryHomeStore } from "../../../src/home/HomeStore.js"
 import { exitCodeOf } from "../../../src/lifecycle/ExitCode.js"
 import { runGateway } from "../../../src/lifecycle/Gateway.js"
+import { shutdownPhases } from "../../../src/lifecycle/Phase.js"
 import { hardDeadline, type ShutdownBudget } from "../../../src/lifecycle/ShutdownBudget.js"
 import { type ProcessSignal, Signals } from "../../../src/lifecycle/Signals.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
@@ -88,16 +89,7 @@ const budget: ShutdownBudget = {
 }
 
 const self = { pid: 4242, startTime: "777" }
-const canonicalPhases = [
-  "clean_shutdown_marker",
-  "stop_intake",
-  "notify_chats",
-  "drain",
-  "interrupt_turns",
-  "disconnect_adapters",
-  "close_session_db",
-  "final_state"
-]
+const canonicalPhases: ReadonlyArray<string> = shutdownPhases
 
 /** An oracle written from CONTRACT 3.1/3.2 tables, independent of the code under test. */
 const expectedExitCode = (s: Scenario, startupFailsAt: number | null): number => {
@@ -311,6 +303,10 @@ describe("shutdown ordering (property)", () => {
         expect(positions.every((p) => p >= 0)).toBe(true)
         expect([...positions].sort((a, b) => a - b)).toEqual(positions)
         expect(names[0]).toBe("clean_shutdown_marker")
+        // the marker verdict is its own field of the record (and still part of exit_reason)
+        const record = report as unknown as { classification: string; marker: string | null; exit_reason: string }
+        if (record.classification === "startup_failed") expect(record.marker).toBeNull()
+        else expect(record.exit_reason).toContain(`; marker ${record.marker})`)
 
         // intake stops before the drain, and no adapter disconnects before the drain ends:
         // every turn reached its end before the first disconnect began

@@ -148,6 +148,11 @@ const readLedger = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) a
 const acknowledgedIn = (file: string) => (fs.existsSync(file) ? readLedger(file).acknowledged : 0)
 const offsets = (api: FakeBotApi) => api.calls.filter((c) => c.method === "getUpdates").map((c) => Number(c.params.offset))
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
+/** The platform health the kernel follows (adapter.health is a stream of it), read at this instant. */
+const healthNow = (adapter: { readonly status: Effect.Effect<{ readonly state: string; readonly error: string | null }> }) => {
+  const { error, state } = Effect.runSync(adapter.status)
+  return { state, error }
+}
 
 describe("TelegramAdapter", () => {
   it.scopedLive("a text message is submitted and the reply sent back, with typing while it runs", () =>
@@ -401,8 +406,8 @@ describe("TelegramAdapter errors", () => {
       api.failNext("getMe", { status: 502, description: "Bad Gateway" }, 3)
       const fake = makeIntake()
       const { adapter } = yield* startTelegram(api, fake, { backoffBase: Duration.millis(50), backoffCap: Duration.millis(100) })
-      expect(Effect.runSync(adapter.health!)).toEqual({ state: "retrying", error: expect.stringContaining("502") })
-      yield* api.until(() => Effect.runSync(adapter.health!).state === "polling", 5000)
+      expect(healthNow(adapter)).toEqual({ state: "retrying", error: expect.stringContaining("502") })
+      yield* api.until(() => healthNow(adapter).state === "polling", 5000)
       expect(api.calls.filter((c) => c.method === "getMe").length).toBe(4)
       expect(api.calls.some((c) => c.method === "deleteWebhook")).toBe(true)
       api.push({ chatId: 1, text: "made it" })
@@ -416,8 +421,8 @@ describe("TelegramAdapter errors", () => {
       api.failNext("getMe", { status: 503 }, 1)
       api.failNext("getMe", { status: 401, description: "Unauthorized" }, 1)
       const { adapter } = yield* startTelegram(api, makeIntake(), { backoffBase: Duration.millis(50), tokenEnv: "MY_BOT_TOKEN" })
-      yield* api.until(() => Effect.runSync(adapter.health!).state === "failed", 5000)
-      expect(Effect.runSync(adapter.health!).error).toContain("$MY_BOT_TOKEN was rejected")
+      yield* api.until(() => healthNow(adapter).state === "failed", 5000)
+      expect(healthNow(adapter).error).toContain("$MY_BOT_TOKEN was rejected")
       yield* Effect.sleep(200)
       expect(api.calls.filter((c) => c.method === "getUpdates")).toEqual([])
     }).pipe(quiet))
@@ -429,7 +434,7 @@ describe("TelegramAdapter errors", () => {
       yield* api.until(() => api.waiting() === 1)
       api.failNext("getUpdates", { status: 401, description: "Unauthorized" })
       api.push({ chatId: 1, text: "wake the poll" })
-      yield* api.until(() => Effect.runSync(adapter.health!).state === "failed", 5000)
+      yield* api.until(() => healthNow(adapter).state === "failed", 5000)
       const polls = api.calls.filter((c) => c.method === "getUpdates").length
       yield* Effect.sleep(300)
       expect(api.calls.filter((c) => c.method === "getUpdates").length).toBe(polls)
@@ -608,13 +613,13 @@ describe("TelegramAdapter connect and health", () => {
       expect(api.calls.find((c) => c.method === "deleteWebhook")?.params).toEqual({ drop_pending_updates: false })
       let seen: string | null = null
       yield* api.until(() => {
-        const health = Effect.runSync(adapter.health!)
+        const health = healthNow(adapter)
         if (health.state === "retrying") seen = health.error
         return seen !== null
       })
       expect(seen).toContain("409")
-      yield* api.until(() => Effect.runSync(adapter.health!).state === "polling", 5000)
-      expect(Effect.runSync(adapter.health!)).toEqual({ state: "polling", error: null })
+      yield* api.until(() => healthNow(adapter).state === "polling", 5000)
+      expect(healthNow(adapter)).toEqual({ state: "polling", error: null })
     }).pipe(quiet))
 })
 

@@ -1,0 +1,55 @@
+// Stack layer: the SessionDB, opened after the respawn backoff (with crash recovery when the
+// previous life died) and released as phase 7, close_session_db, bounded by gateway.db_close_timeout.
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import { HomeStore } from "../home/HomeStore.js"
+import { SessionDatabase } from "../sessions/SessionDbService.js"
+import { answerRawQuery } from "../sessions/SessionQueries.js"
+import { SessionStore } from "../sessions/SessionStore.js"
+import { sessionDbStartupError } from "./GatewayErrors.js"
+import { LockedHome } from "./HomeLockLayer.js"
+import { isoNow, Life } from "./Life.js"
+import { PreviousLifeVerdict } from "./PreviousLifeLayer.js"
+import { serveBackoff } from "./StartGate.js"
+import { Watchdog } from "./Watchdog.js"
+
+/** The wait a respawn storm earns, served where a stop ends it at once (inside the stoppable part). */
+export const RespawnBackoffLayer = Layer.effectDiscard(Effect.gen(function*() {
+  const life = yield* Life
+  const watchdog = yield* Watchdog
+  const { startVerdict } = yield* LockedHome
+  yield* watchdog.phase("startup:respawn_backoff")
+  yield* serveBackoff(startVerdict, life.settings.respawnStorm, life.settings.startupTimeout ?? Duration.minutes(5))
+}))
+
+export const SessionDbLayer = Layer.scoped(
+  SessionDatabase,
+  Effect.gen(function*() {
+    const life = yield* Life
+    const store = yield* HomeStore
+    const watchdog = yield* Watchdog
+    const sessions = yield* SessionStore
+    const previousLife = yield* PreviousLifeVerdict
+    const { controlServer } = yield* LockedHome
+    yield* watchdog.phase("startup:session_db")
+    const db = yield* Effect.acquireRelease(
+      sessions.open({
+        previousLifeCrashed: previousLife.verdict === "died_without_shutdown",
+        onRecovery: (report) =>
+          Effect.gen(function*() {
+            yield* Effect.logWarning(`session database recovered: ${JSON.stringify(report)}`)
+            yield* store.appendLifecycle({ event: "session_db_recovery", at: yield* isoNow, ...report }).pipe(
+              Effect.catchAll((error) => Effect.logWarning(error.message))
+            )
+          })
+      }).pipe(Effect.mapError((error) => sessionDbStartupError(error.message))),
+      (db) => life.phase("close_session_db", life.settings.budget.dbClose)(db.close)
+    )
+    // `hermes gateway sessions` asks us instead of opening the database a second time.
+    const runtime = yield* Effect.runtime<never>()
+    controlServer.serve((request) => Runtime.runPromise(runtime)(answerRawQuery(db)(request)))
+    return db
+  })
+)

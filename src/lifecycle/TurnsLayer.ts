@@ -1,0 +1,72 @@
+// Stack layer: the turn supervisor. Released as phase 4, drain (up to gateway.drain_timeout or a
+// second signal), then phase 5, interrupt_turns (each interrupted turn is recorded). The number of
+// running turns goes into the status as it changes, so active_turns and STATUS= follow the drain.
+import { formatDuration } from "../config/Duration.js"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import { recordActiveTurns } from "../metrics/GatewayMetrics.js"
+import { SessionDatabase } from "../sessions/SessionDbService.js"
+import { extendTimeout, SystemdNotify, type SystemdNotifyService } from "../supervision/SystemdNotify.js"
+import { Life, type LifeService } from "./Life.js"
+import { shutdownStartedAt } from "./LifecycleState.js"
+import { hardDeadline, stepBounds } from "./ShutdownBudget.js"
+import { makeTurnSupervisor, type TurnSupervisor } from "./TurnSupervisor.js"
+
+export class Turns extends Context.Tag("hermes/Turns")<Turns, TurnSupervisor>() {}
+
+/** systemd's stop timeout is extended while turns drain, so it never cuts in before our own hard deadline. */
+const extendStopTimeout = (life: LifeService, systemd: SystemdNotifyService) =>
+  Effect.gen(function*() {
+    const origin = Option.getOrElse(shutdownStartedAt(yield* life.lifecycle), () => 0)
+    const left = Duration.toMillis(hardDeadline(life.settings.budget)) - ((yield* Clock.currentTimeMillis) - origin)
+    yield* systemd.notify([extendTimeout(left)])
+  })
+
+const drainStep = (life: LifeService, systemd: SystemdNotifyService, turns: TurnSupervisor) =>
+  life.phase("drain")(Effect.scoped(Effect.gen(function*() {
+    const { budget } = life.settings
+    const active = yield* turns.active
+    if (active > 0) yield* Effect.log(`draining ${active} turn(s), deadline ${formatDuration(budget.drain)}`)
+    // Ends with the drain's scope; interruptible, though forked from a finalizer.
+    if (systemd.enabled) {
+      yield* Effect.forkScoped(
+        Effect.forever(extendStopTimeout(life, systemd).pipe(Effect.zipRight(Effect.sleep(Duration.seconds(2))))).pipe(Effect.interruptible)
+      )
+    }
+    const result = yield* turns.drain(budget.drain, life.force)
+    yield* Ref.update(life.turnCounts, (t) => ({ ...t, drained: result.drained, drainEnded: result.ended }))
+    if (result.ended !== "empty") yield* Effect.logWarning(`drain ended (${result.ended}) with ${result.left} turn(s) still running`)
+  })))
+
+const interruptStep = (life: LifeService, turns: TurnSupervisor) =>
+  life.phase("interrupt_turns", stepBounds.interruptTurns)(Effect.gen(function*() {
+    const { drainEnded } = yield* Ref.get(life.turnCounts)
+    const reason = drainEnded === "forced"
+      ? "interrupted: shutdown forced by a second signal"
+      : drainEnded === "deadline"
+      ? `interrupted: drain deadline of ${formatDuration(life.settings.budget.drain)} passed`
+      : "interrupted: gateway shutting down"
+    const interrupted = yield* turns.interruptAll(reason)
+    yield* Ref.update(life.turnCounts, (t) => ({ ...t, interrupted }))
+    if (interrupted > 0) yield* Effect.logWarning(`interrupted ${interrupted} turn(s)`)
+  }))
+
+export const TurnsLayer = Layer.scoped(
+  Turns,
+  Effect.gen(function*() {
+    const life = yield* Life
+    const db = yield* SessionDatabase
+    const systemd = yield* SystemdNotify
+    const turns = yield* makeTurnSupervisor(db, (active) =>
+      life.update((status) => ({ ...status, activeTurns: active })).pipe(Effect.zipRight(recordActiveTurns(active))))
+    // Released in reverse: the drain first, then what is left is interrupted.
+    yield* Effect.addFinalizer(() => interruptStep(life, turns))
+    yield* Effect.addFinalizer(() => drainStep(life, systemd, turns))
+    return turns
+  })
+)
