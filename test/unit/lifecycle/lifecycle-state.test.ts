@@ -3,6 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import * as Option from "effect/Option"
+import { NoAdapterConnected } from "../../../src/lifecycle/GatewayErrors.js"
 import { announce, type GatewayStatus, initialStatus, nothingAnnounced, stateDocument } from "../../../src/lifecycle/GatewayStatus.js"
 import {
   decisionOf,
@@ -46,8 +47,10 @@ describe("lifecycle transitions", () => {
   it("a failed start-up stops without a decision and exits with the error's own code", () => {
     const failing = startupFailed(initial, 5)
     expect(decisionOf(failing)).toEqual(Option.none())
-    expect(stopped(failing, Option.some({ exitCode: 69 }), 9)).toEqual(LifecycleState.Stopped({ exitCode: 69, decision: Option.none(), startedAt: 5 }))
+    expect(stopped(failing, Option.some(new NoAdapterConnected({ message: "no adapter could connect" })), 9)).toEqual(LifecycleState.Stopped({ exitCode: 69, decision: Option.none(), startedAt: 5 }))
     expect(stopped(failing, Option.some(new Error("boom")), 9)).toMatchObject({ exitCode: 70 })
+    // A plain object that merely has an exitCode is not one of ours: a bug, 70.
+    expect(stopped(failing, Option.some({ exitCode: 69 }), 9)).toMatchObject({ exitCode: 70 })
   })
 
   it("the exit code follows the decision (CONTRACT 3.1)", () => {
