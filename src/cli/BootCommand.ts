@@ -39,10 +39,7 @@ export const bootDecision = (state: FileReading<GatewayStateDocument>): BootDeci
 /** Stays up without a gateway until the container is stopped. */
 const idle = Effect.gen(function*() {
   const signals = yield* Signals
-  while (true) {
-    const signal = yield* signals.take
-    if (signal === "SIGTERM" || signal === "SIGINT" || signal === "SIGHUP") return
-  }
+  yield* signals.take.pipe(Effect.repeat({ until: (signal) => signal === "SIGTERM" || signal === "SIGINT" || signal === "SIGHUP" }))
 }).pipe(Effect.provide(Layer.fresh(Signals.live)))
 
 export const bootCommand = Command.make("boot", { home: homeOption }, ({ home }) =>

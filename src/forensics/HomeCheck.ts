@@ -2,6 +2,7 @@
 // write lets them plant planned-stop markers and state files, and a home we cannot write fails only
 // later, mid-start or mid-shutdown. Each problem is typed, says how to fix it, and carries its exit code.
 import * as Effect from "effect/Effect"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
@@ -70,7 +71,7 @@ const writeProblem = (dir: string, what: string, error: unknown): HomeProblem =>
 
 /** Creates, fsyncs and removes a probe file: the first state write must not be the first test. */
 const probeWrite = (dir: string): HomeProblem | undefined => {
-  const probe = path.join(dir, `.hermes-probe-${process.pid}-${Math.random().toString(36).slice(2, 10)}`)
+  const probe = path.join(dir, `.hermes-probe-${process.pid}-${crypto.randomBytes(5).toString("hex")}`)
   let fd: number | undefined
   try {
     fd = fs.openSync(probe, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600)

@@ -14,6 +14,7 @@
 // foreground process group, so Ctrl+C would no longer reach it (CONTRACT 3.4), and its scope kills the
 // child's process group on release, while a successor that has taken over the home must outlive us.
 // Interruption is handled here instead: only a hand-off that has not completed stops the successor.
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -104,11 +105,11 @@ const say = (line: string): void => {
   process.stderr.write(`hermes: ${line}\n`)
 }
 
-const readMarker = (settings: SuccessorSettings): MarkerVerdict => {
+const readMarker = (settings: SuccessorSettings, nowMs: number): MarkerVerdict => {
   const verdict = evaluateMarker(
     readJsonSync(settings.plannedStopFile, PlannedStopDocument),
     settings.self,
-    Date.now(),
+    nowMs,
     settings.markerTtlMs
   )
   if (verdict.file === "consume") {
@@ -122,7 +123,7 @@ const readMarker = (settings: SuccessorSettings): MarkerVerdict => {
 }
 
 /** Writes a planned-stop marker naming the successor, so that the SIGTERM that follows is planned. */
-const markSuccessorForStop = (settings: SuccessorSettings, pid: number): void => {
+const markSuccessorForStop = (settings: SuccessorSettings, pid: number, nowMs: number): void => {
   const startTime = readStartTime(pid)
   if (startTime === undefined) return
   try {
@@ -131,15 +132,16 @@ const markSuccessorForStop = (settings: SuccessorSettings, pid: number): void =>
       target_start_time: startTime,
       action: "stop",
       stopper_pid: settings.self.pid,
-      written_at: new Date().toISOString()
+      written_at: new Date(nowMs).toISOString()
     })
   } catch (error) {
     say(`cannot write the planned-stop marker for the successor (pid ${pid}): ${String(error)}`)
   }
 }
 
+// The signal hub calls back outside any fiber, so the time comes from the fiber's Clock, read there.
 const runOnce = (settings: SuccessorSettings) =>
-  Effect.async<SuccessorExit>((resume) => {
+  Effect.flatMap(Effect.clock, (clock) => Effect.async<SuccessorExit>((resume) => {
     let stopPassedOn = false
     const child = spawn(process.execPath, [...process.execArgv, ...settings.argv], {
       stdio: "inherit",
@@ -148,7 +150,7 @@ const runOnce = (settings: SuccessorSettings) =>
     let successorStarted = false
     const passOn = (signal: ProcessSignal): void => {
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-      const marker = signal === "SIGTERM" || signal === "SIGHUP" ? readMarker(settings) : null
+      const marker = signal === "SIGTERM" || signal === "SIGHUP" ? readMarker(settings, clock.unsafeCurrentTimeMillis()) : null
       switch (parentAction(signal, marker, !successorStarted, holdsHome(settings, child.pid))) {
         case "leave":
           return
@@ -164,7 +166,7 @@ const runOnce = (settings: SuccessorSettings) =>
             child.kill("SIGINT")
             return
           }
-          markSuccessorForStop(settings, child.pid)
+          markSuccessorForStop(settings, child.pid, clock.unsafeCurrentTimeMillis())
           child.kill("SIGTERM")
           return
         case "forward":
@@ -193,7 +195,7 @@ const runOnce = (settings: SuccessorSettings) =>
       say(`restart hand-off interrupted: stopping the successor (pid ${child.pid}) that had not taken over the home`)
       return stopChild(child)
     })
-  })
+  }))
 
 /** SIGTERM, then SIGKILL if it is still there after a few seconds; done when it has exited. */
 const stopChild = (child: ChildProcess): Effect.Effect<void> =>
@@ -217,10 +219,10 @@ const stopChild = (child: ChildProcess): Effect.Effect<void> =>
  * wrote a state: the final state left by this incarnation (a restart) is corrected to the planned
  * stop that won, so that `boot` keeps it stopped and `stop` does not wait for a successor.
  */
-const recordRestartCancelled = (settings: SuccessorSettings, successorPid: number | undefined): void => {
+const recordRestartCancelled = (settings: SuccessorSettings, successorPid: number | undefined, nowMs: number): void => {
   const state = readJsonSync(settings.stateFile, GatewayStateDocument)
   if (state._tag !== "Valid" || state.value.pid !== settings.self.pid) return
-  const at = new Date().toISOString()
+  const at = new Date(nowMs).toISOString()
   const exitReason = `planned stop during the restart hand-off: the successor (pid ${successorPid ?? "-"}) was stopped before it started`
   try {
     writeJsonAtomicSync(settings.stateFile, GatewayStateDocument.make({
@@ -256,6 +258,6 @@ export const runSuccessors = (settings: SuccessorSettings): Effect.Effect<number
     yield* Effect.log(successorStartLine(process.stdin.isTTY === true))
     const exit = yield* runOnce(settings)
     const outcome = chainOutcome(exit)
-    if (exit.stopPassedOn && diedByStop(exit)) recordRestartCancelled(settings, exit.pid)
+    if (exit.stopPassedOn && diedByStop(exit)) recordRestartCancelled(settings, exit.pid, yield* Clock.currentTimeMillis)
     return outcome.done ? outcome.code : yield* runSuccessors(settings)
   })

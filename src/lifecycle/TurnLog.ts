@@ -2,7 +2,8 @@
 // which session, how it ended and how long it took. Message text never goes into the log.
 import type { TurnOutcome } from "../adapters/Adapter.js"
 
-const outcomeWord: Record<TurnOutcome["_tag"], string> = {
+/** How a turn ended, in the one word the log line and the turn's span both use. */
+export const outcomeWord: Record<TurnOutcome["_tag"], string> = {
   Completed: "completed",
   Interrupted: "interrupted",
   Failed: "failed",

@@ -8,15 +8,8 @@ import * as Stream from "effect/Stream"
 import * as Exit from "effect/Exit"
 import type { IntakeClosed, TurnOutcome } from "../adapters/Adapter.js"
 import { Agent } from "../agents/Agent.js"
+import { outcomeWord } from "../lifecycle/TurnLog.js"
 import { SpanName, Tracing } from "./Tracing.js"
-
-const outcomeWord: Record<TurnOutcome["_tag"], string> = {
-  Completed: "completed",
-  Interrupted: "interrupted",
-  Failed: "failed",
-  Duplicate: "duplicate",
-  Refused: "refused"
-}
 
 /** The attributes a turn's outcome adds to its span. */
 export const outcomeAttributes = (outcome: TurnOutcome): Record<string, string> => ({
