@@ -54,11 +54,16 @@ export interface GatewayView {
   readonly supervisor: string | null
 }
 
+/** Ready while running; starting before, draining from the moment a stop is decided. */
+export type Readiness = "starting" | "ready" | "draining"
+
 /** What the kernel offers an adapter besides turns, handed over with startIntake. */
 export interface IntakeContext {
   /** This platform's turns left over by an earlier life, oldest first; acted on before new messages. */
   readonly carryover: ReadonlyArray<Carryover>
   readonly status: Effect.Effect<GatewayView>
+  /** What a readiness probe answers, following the gateway's lifecycle state. */
+  readonly readiness: Effect.Effect<Readiness>
   /**
    * The restart path of CONTRACT 3.4, as `hermes gateway restart` takes it (drain, then exit 75
    * or a successor). `by` names who asked, for the shutdown record.

@@ -17,7 +17,7 @@ import { TurnDelivery } from "./TurnDelivery.js"
 import { ConnectedAdapters } from "./AdaptersLayer.js"
 import { carryoverOf, expiredReason, planCarryover } from "./Carryover.js"
 import { Life, type LifeService } from "./Life.js"
-import { decisionOf, isShuttingDown, type LifecycleState } from "./LifecycleState.js"
+import { decisionOf, isShuttingDown, type LifecycleState, readinessOf } from "./LifecycleState.js"
 import { runSessionRetention } from "./SessionRetention.js"
 import { stepBounds } from "./ShutdownBudget.js"
 import { handleStopRequest } from "./StopRequests.js"
@@ -90,6 +90,7 @@ export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
   const context = (own: ReadonlyArray<Carryover>): IntakeContext => ({
     carryover: own,
     status,
+    readiness: Effect.map(SubscriptionRef.get(life.status), (current) => readinessOf(current.lifecycle)),
     // Uninterruptible: the stop it starts will interrupt the adapter fiber that asked.
     requestRestart: (by) =>
       Effect.uninterruptible(handleStopRequest({ _tag: "Control", action: "restart", by }).pipe(Effect.provide(stopContext)))

@@ -7,6 +7,7 @@
 //      └──stop / start-up failed──▶ Stopping{decision, startedAt, forced, marked} ──stopped──▶ Stopped{exitCode}
 import * as Data from "effect/Data"
 import * as Option from "effect/Option"
+import type { Readiness } from "../adapters/Adapter.js"
 import { ExitCode, exitCodeOfFailure } from "./ExitCode.js"
 import { type Classification, describeRequest, exitVerdict, type StopRequest } from "./StopClassification.js"
 
@@ -91,6 +92,13 @@ export const shutdownStartedAt = (state: LifecycleState): Option.Option<number> 
   state._tag === "Stopping" || state._tag === "Stopped" ? Option.some(state.startedAt) : Option.none()
 
 export const isShuttingDown = (state: LifecycleState): boolean => state._tag === "Stopping" || state._tag === "Stopped"
+
+/**
+ * What a readiness probe (/readyz) answers: ready only while Running, so a load balancer moves on
+ * the moment a stop is decided (phase 0), before intake stops and while turns drain.
+ */
+export const readinessOf = (state: LifecycleState): Readiness =>
+  state._tag === "Running" ? "ready" : state._tag === "Starting" ? "starting" : "draining"
 
 /** The classification the shutdown record shows; "startup_failed" when nobody asked for the stop. */
 export const classificationOf = (state: LifecycleState): string =>

@@ -13,7 +13,7 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import { ExitCode } from "../../lifecycle/ExitCode.js"
-import { type Adapter, AdapterConnectError, type PlatformInfo, type TurnIntake } from "../Adapter.js"
+import { type Adapter, AdapterConnectError, type IntakeContext, type PlatformInfo, type Readiness, type TurnIntake } from "../Adapter.js"
 import { isAuthorized } from "./BearerAuth.js"
 import { handleChatCompletion, type ChatCompletionsContext } from "./ChatCompletions.js"
 import { prometheusExposition, recordRefusal } from "../../metrics/GatewayMetrics.js"
@@ -52,7 +52,7 @@ export interface HttpAdapterOptions {
 
 type Gate =
   | { readonly _tag: "Starting" }
-  | { readonly _tag: "Open"; readonly intake: TurnIntake }
+  | { readonly _tag: "Open"; readonly intake: TurnIntake; readonly readiness: Effect.Effect<Readiness> }
   | { readonly _tag: "Draining" }
 
 const defaultRetryAfterSeconds = 5
@@ -169,9 +169,11 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
         }
         if (path === "/readyz") {
           yield* allow(method, path, probeMethods)
-          return current._tag === "Open"
+          // Once intake is open the gateway's lifecycle decides: not ready from the moment a stop is decided.
+          const readiness = current._tag === "Open" ? yield* current.readiness : current._tag === "Starting" ? "starting" : "draining"
+          return readiness === "ready"
             ? sendJson(exchange, 200, { status: "ready" })
-            : sendJson(exchange, 503, { status: current._tag === "Starting" ? "starting" : "draining" })
+            : sendJson(exchange, 503, { status: readiness })
         }
 
         // Checked before routing so an unauthenticated client cannot map the API.
@@ -294,7 +296,8 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
       return info
     })
 
-    const startIntake = (intake: TurnIntake): Effect.Effect<void> => Ref.set(gate, { _tag: "Open", intake })
+    const startIntake = (intake: TurnIntake, context: IntakeContext): Effect.Effect<void> =>
+      Ref.set(gate, { _tag: "Open", intake, readiness: context.readiness })
 
     const stopIntake: Effect.Effect<void> = Ref.set(gate, { _tag: "Draining" }).pipe(
       // Answers still to come go out with Connection: close, so clients reconnect to a successor.

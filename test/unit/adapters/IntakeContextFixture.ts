@@ -30,6 +30,7 @@ export const recordingContext = (
     context: {
       carryover: options.carryover ?? [],
       status: Effect.sync(() => ({ ...testView, ...options.view })),
+      readiness: Effect.succeed("ready"),
       requestRestart: (by) => Effect.sync(() => void restarts.push(by))
     }
   }

@@ -12,6 +12,7 @@ import {
   LifecycleState,
   markerWritten,
   overridden,
+  readinessOf,
   ready,
   startupFailed,
   type StopDecision,
@@ -69,6 +70,14 @@ describe("lifecycle transitions", () => {
 })
 
 describe("projections", () => {
+  it("/readyz is ready only while Running: draining from the moment a stop is decided", () => {
+    expect(readinessOf(initial)).toBe("starting")
+    expect(readinessOf(ready(initial))).toBe("ready")
+    expect(readinessOf(stopRequested(ready(initial), planned, 1))).toBe("draining")
+    expect(readinessOf(startupFailed(initial, 1))).toBe("draining")
+    expect(readinessOf(stopped(stopRequested(ready(initial), planned, 1), Option.none(), 2))).toBe("draining")
+  })
+
   const status = (lifecycle: LifecycleState, patch: Partial<GatewayStatus> = {}): GatewayStatus => ({ ...initialStatus, lifecycle, ...patch })
 
   it("the state file says draining only once the clean-shutdown marker is written", () => {

@@ -11,7 +11,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { AdapterConnectError } from "../../../../src/adapters/Adapter.js"
+import { AdapterConnectError, type Readiness } from "../../../../src/adapters/Adapter.js"
 import { makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
 import { defaultOptions, makeFakeIntake, replyTo, startAdapter, startServing } from "./AdapterFixture.js"
 import { jsonHeaders, openStream, parseEvents, postJson, send, streamedText } from "./RawHttp.js"
@@ -72,6 +72,23 @@ describe("HttpAdapter lifecycle", () => {
       expect(readyNow.status).toBe(200)
       expect(json(readyNow.body)).toEqual({ status: "ready" })
       expect((yield* postJson(url, completions, hello)).status).toBe(200)
+    }))
+
+  it.scopedLive("readyz follows the gateway's lifecycle once intake is open: 503 draining as soon as a stop is decided", () =>
+    Effect.gen(function*() {
+      const { adapter, url } = yield* startAdapter()
+      let readiness: Readiness = "starting"
+      const context = { ...quietContext(), readiness: Effect.sync(() => readiness) }
+      yield* adapter.startIntake((yield* makeFakeIntake()).intake, context).pipe(Effect.provide(quietDelivery))
+      // Intake open, but the gateway is not running yet (other adapters still starting).
+      expect(json((yield* send(url, { path: "/readyz" })).body)).toEqual({ status: "starting" })
+      readiness = "ready"
+      expect((yield* send(url, { path: "/readyz" })).status).toBe(200)
+      // A stop is decided (phase 0): intake is still open, but a load balancer must move on now.
+      readiness = "draining"
+      const probe = yield* send(url, { path: "/readyz" })
+      expect(probe.status).toBe(503)
+      expect(json(probe.body)).toEqual({ status: "draining" })
     }))
 
   it.scopedLive("after stopIntake new requests get 503 + Retry-After while one in flight completes with 200", () =>
