@@ -33,8 +33,7 @@ export const withHealth = (status: GatewayStatus, name: string, health: Platform
 export const AdaptersLayer = Layer.scoped(
   ConnectedAdapters,
   Effect.gen(function*() {
-    const life = yield* Life
-    const watchdog = yield* Watchdog
+    const { life, watchdog } = yield* Effect.all({ life: Life, watchdog: Watchdog })
     const { adapters, budget } = life.settings
     yield* watchdog.phase("startup:connect_adapters")
     const attempted = yield* Ref.make<ReadonlyArray<Adapter>>([])

@@ -31,9 +31,7 @@ export const environmentError = (error: FileWriteError) => new EnvironmentError(
 export const HomeLockLayer = Layer.scoped(
   LockedHome,
   Effect.gen(function*() {
-    const life = yield* Life
-    const store = yield* HomeStore
-    const watchdog = yield* Watchdog
+    const { life, store, watchdog } = yield* Effect.all({ life: Life, store: HomeStore, watchdog: Watchdog })
     const { self, argv, respawnStorm, startupTimeout, loopStallTimeout } = life.settings
     const controlServer = yield* store.acquireLock({ pid: self.pid, start_time: self.startTime, home: store.dir })
     yield* Effect.addFinalizer((exit) => finalStep(exit))

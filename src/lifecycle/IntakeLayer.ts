@@ -69,10 +69,9 @@ const viewState = (state: LifecycleState): string =>
   state._tag === "Starting" ? "starting" : state._tag === "Running" ? "running" : state._tag === "Stopping" ? "draining" : "stopped"
 
 export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
-  const life = yield* Life
-  const db = yield* SessionDatabase
-  const adapters = yield* ConnectedAdapters
-  const turns = yield* Turns
+  const { life, db, adapters, turns } = yield* Effect.all({
+    life: Life, db: SessionDatabase, adapters: ConnectedAdapters, turns: Turns
+  })
   const stopContext = yield* Effect.context<Life | Forensics | HomeStore | Watchdog>()
   const carryover = yield* prepareCarryover(life, db, adapters)
   const startedAt = yield* Ref.get(life.startedAt)

@@ -15,9 +15,7 @@ import * as Ref from "effect/Ref"
 export class PreviousLifeVerdict extends Context.Tag("hermes/PreviousLifeVerdict")<PreviousLifeVerdict, PreviousLife>() {}
 
 const inspectPreviousLife = Effect.gen(function*() {
-  const life = yield* Life
-  const store = yield* HomeStore
-  const forensics = yield* Forensics
+  const { life, store, forensics } = yield* Effect.all({ life: Life, store: HomeStore, forensics: Forensics })
   const { previousPidFile } = yield* LockedHome
   const input = {
     cleanShutdown: yield* store.consumeCleanShutdown,
@@ -43,8 +41,7 @@ const inspectPreviousLife = Effect.gen(function*() {
 export const PreviousLifeLayer = Layer.effect(
   PreviousLifeVerdict,
   Effect.gen(function*() {
-    const life = yield* Life
-    const store = yield* HomeStore
+    const { life, store } = yield* Effect.all({ life: Life, store: HomeStore })
     const previousLife = yield* inspectPreviousLife
     yield* life.writeState.pipe(Effect.mapError(environmentError))
     yield* store.appendLifecycle({

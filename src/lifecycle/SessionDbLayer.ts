@@ -17,8 +17,7 @@ import { Watchdog } from "./Watchdog.js"
 
 /** The wait a respawn storm earns, served where a stop ends it at once (inside the stoppable part). */
 export const RespawnBackoffLayer = Layer.effectDiscard(Effect.gen(function*() {
-  const life = yield* Life
-  const watchdog = yield* Watchdog
+  const { life, watchdog } = yield* Effect.all({ life: Life, watchdog: Watchdog })
   const { startVerdict } = yield* LockedHome
   yield* watchdog.phase("startup:respawn_backoff")
   yield* serveBackoff(startVerdict, life.settings.respawnStorm, life.settings.startupTimeout ?? Duration.minutes(5))
@@ -27,11 +26,9 @@ export const RespawnBackoffLayer = Layer.effectDiscard(Effect.gen(function*() {
 export const SessionDbLayer = Layer.scoped(
   SessionDatabase,
   Effect.gen(function*() {
-    const life = yield* Life
-    const store = yield* HomeStore
-    const watchdog = yield* Watchdog
-    const sessions = yield* SessionStore
-    const previousLife = yield* PreviousLifeVerdict
+    const { life, store, watchdog, sessions, previousLife } = yield* Effect.all({
+      life: Life, store: HomeStore, watchdog: Watchdog, sessions: SessionStore, previousLife: PreviousLifeVerdict
+    })
     const { controlServer } = yield* LockedHome
     yield* watchdog.phase("startup:session_db")
     const db = yield* Effect.acquireRelease(

@@ -59,9 +59,7 @@ const interruptStep = (life: LifeService, turns: TurnSupervisor) =>
 export const TurnsLayer = Layer.scoped(
   Turns,
   Effect.gen(function*() {
-    const life = yield* Life
-    const db = yield* SessionDatabase
-    const systemd = yield* SystemdNotify
+    const { life, db, systemd } = yield* Effect.all({ life: Life, db: SessionDatabase, systemd: SystemdNotify })
     const turns = yield* makeTurnSupervisor(db, (active) =>
       life.update((status) => ({ ...status, activeTurns: active })).pipe(Effect.zipRight(recordActiveTurns(active))))
     // Released in reverse: the drain first, then what is left is interrupted.
