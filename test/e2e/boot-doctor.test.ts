@@ -35,6 +35,7 @@ describe.concurrent("boot and doctor", () => {
     idle.stderr!.on("data", (chunk) => (idleErr += String(chunk)))
     ctx.onTestFinished(() => void idle.kill("SIGKILL"))
     await waitFor("boot says it stays idle", () => idleErr.includes("idle until stopped"), { timeoutMs: 10_000, context: () => idleErr })
+    // Staying up is an absence over time: this wait is the thing under test, not a guess at a fact.
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(idle.exitCode, "boot stays up while idle").toBeNull()
     expect(home.readState()?.gateway_state).toBe("stopped")
