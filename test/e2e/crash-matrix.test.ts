@@ -402,7 +402,7 @@ describe.concurrent("crash matrix: a stopper killed while writing its marker", (
         const port = await gw.waitRunning()
         const stopper = lab.cliPaused(["gateway", "stop", "--home", home.dir], moment.at)
         await waitFor(`the stopper to pause at ${moment.at}`, () => stopper.output().includes(`PAUSED ${moment.at}`), {
-          timeoutMs: 15_000,
+          timeoutMs: 30_000,
           context: stopper.output
         })
         stopper.child.kill("SIGKILL")

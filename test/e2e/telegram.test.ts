@@ -60,10 +60,10 @@ const setup = async (
 }
 
 /** Waits for the reply `answer: <text>` in the chat. */
-const waitAnswer = (tg: FakeTelegram, chatId: number, text: string, timeoutMs = 15_000) =>
+const waitAnswer = (tg: FakeTelegram, chatId: number, text: string, timeoutMs = 30_000) =>
   tg.waitFor(() => tg.repliesTo(chatId).includes(answerTo(text)), timeoutMs, `${JSON.stringify(answerTo(text))} in chat ${chatId}`)
 
-const waitReply = (tg: FakeTelegram, chatId: number, pattern: RegExp, timeoutMs = 15_000) =>
+const waitReply = (tg: FakeTelegram, chatId: number, pattern: RegExp, timeoutMs = 30_000) =>
   tg.waitFor(() => tg.repliesTo(chatId).some((t) => pattern.test(t)), timeoutMs, `a reply matching ${pattern} in chat ${chatId}`)
 
 const telegramOf = (state: Record<string, any>): { state?: string; error?: string | null } | undefined => state.platforms?.telegram
@@ -138,7 +138,7 @@ describe.concurrent("telegram: messages, refusals, tokens", () => {
     const { tg, start } = await setup(ctx, { allowedUsers: [111] })
     const gw = start()
     await gw.waitRunning()
-    await tg.waitFor(() => tg.callsOf("getUpdates").length > 0, 10_000, "the first getUpdates")
+    await tg.waitFor(() => tg.callsOf("getUpdates").length > 0, 30_000, "the first getUpdates")
     const methods = tg.calls.map((c) => c.method)
     expect(methods).toContain("deleteWebhook")
     expect(methods.indexOf("deleteWebhook")).toBeLessThan(methods.indexOf("getUpdates"))
@@ -197,9 +197,9 @@ describe.concurrent("telegram: Bot API trouble", () => {
     // check tells it apart from the ordinary first backoff step (0.5-1 s).
     const before = tg.callsOf("getUpdates").length
     tg.failNext("getUpdates", { status: 429, description: "Too Many Requests: retry after 3", retryAfter: 3 })
-    await tg.waitFor(() => tg.callsOf("getUpdates").slice(before).some((c) => c.status === 429), 10_000, "the 429 answer")
+    await tg.waitFor(() => tg.callsOf("getUpdates").slice(before).some((c) => c.status === 429), 30_000, "the 429 answer")
     const limited = tg.callsOf("getUpdates").slice(before).find((c) => c.status === 429)!
-    await tg.waitFor(() => tg.callsOf("getUpdates").some((c) => c.at > limited.at), 15_000, "a getUpdates after the 429")
+    await tg.waitFor(() => tg.callsOf("getUpdates").some((c) => c.at > limited.at), 30_000, "a getUpdates after the 429")
     const next = tg.callsOf("getUpdates").find((c) => c.at > limited.at)!
     expect(next.at - limited.answeredAt!, "retry_after (3 s) is honoured").toBeGreaterThanOrEqual(2_500)
     await gw.waitState("telegram polling after the 429", (s) => telegramOf(s)?.state === "polling" && telegramOf(s)?.error === null)

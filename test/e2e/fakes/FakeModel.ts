@@ -174,7 +174,7 @@ export class FakeModel {
   }
 
   /** Resolves with the first request (from `since` on) whose last user message is `text`. */
-  async waitForRequest(text: string, timeoutMs = 10_000, since = 0): Promise<ModelRequest> {
+  async waitForRequest(text: string, timeoutMs = 30_000, since = 0): Promise<ModelRequest> {
     const deadline = Date.now() + timeoutMs
     while (true) {
       const found = this.requests.slice(since).find((r) => r.lastUser === text)
