@@ -23,10 +23,8 @@ import {
   type CliResult,
   defaultConfig,
   Gateway,
-  heldTurn,
   hermesJs,
   type Home,
-  modelConfig,
   readyz,
   Sandbox,
   shutdownOrder,
@@ -35,6 +33,7 @@ import {
   waitFor,
   writeMarker
 } from "./harness.js"
+import { heldTurn, modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 

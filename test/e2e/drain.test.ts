@@ -9,15 +9,13 @@ import { FakeModel } from "./fakes/FakeModel.js"
 import {
   assertBuilt,
   chat,
-  heldTurn,
-  modelConfig,
   phasesOf,
   readyz,
   Sandbox,
   shutdownOrder,
-  startStreamingTurn,
   waitFor
 } from "./harness.js"
+import { heldTurn, modelConfig, startStreamingTurn } from "./Turns.js"
 
 beforeAll(assertBuilt)
 

@@ -22,7 +22,6 @@ import {
   hermesJs,
   type Home,
   homeAt,
-  modelConfig,
   readyz,
   Sandbox,
   sleep,
@@ -30,6 +29,7 @@ import {
   waitFor,
   writeMarker
 } from "./harness.js"
+import { modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 

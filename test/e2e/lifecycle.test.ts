@@ -6,8 +6,6 @@ import { beforeAll, describe, it } from "vitest"
 import { FakeModel } from "./fakes/FakeModel.js"
 import {
   assertBuilt,
-  heldTurn,
-  modelConfig,
   phasesOf,
   Sandbox,
   shutdownOrder,
@@ -15,6 +13,7 @@ import {
   waitForExit,
   writeMarker
 } from "./harness.js"
+import { heldTurn, modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 

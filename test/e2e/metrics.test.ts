@@ -2,7 +2,8 @@
 // flight and the messages refused while draining, and after a restart shows the last shutdown.
 import { beforeAll, describe, it } from "vitest"
 import { FakeModel } from "./fakes/FakeModel.js"
-import { assertBuilt, chat, heldTurn, modelConfig, readyz, Sandbox, waitFor } from "./harness.js"
+import { assertBuilt, chat, readyz, Sandbox, waitFor } from "./harness.js"
+import { heldTurn, modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 
