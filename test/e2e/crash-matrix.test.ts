@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ExpectStatic, TestContext } from "vitest"
 import { afterAll, beforeAll, describe, it } from "vitest"
+import { FakeModel } from "./fakes/FakeModel.js"
 import {
   assertBuilt,
   chat,
@@ -24,6 +25,7 @@ import {
   Gateway,
   hermesJs,
   type Home,
+  readyz,
   Sandbox,
   shutdownOrder,
   sleep,
@@ -31,6 +33,7 @@ import {
   waitFor,
   writeMarker
 } from "./harness.js"
+import { heldTurn, modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 
@@ -96,11 +99,11 @@ class Lab {
 }
 
 /** Waits for the preload's `PAUSED <spec>` line: the gateway is frozen exactly there. */
-const waitPaused = (gw: Gateway, spec: string) => gw.waitLog(`PAUSED ${spec}\n`, 20_000)
+const waitPaused = (gw: Gateway, spec: string) => gw.waitLog(`PAUSED ${spec}\n`, 30_000)
 
 const kill9 = async (gw: Gateway, expect: ExpectStatic) => {
   gw.signal("SIGKILL")
-  expect(await gw.waitExit(10_000), gw.describe()).toEqual({ code: null, signal: "SIGKILL" })
+  expect(await gw.waitExit(30_000), gw.describe()).toEqual({ code: null, signal: "SIGKILL" })
 }
 
 // --- what a SIGKILL left on disk ---------------------------------------------------------------
@@ -215,7 +218,7 @@ const recover = async (
 
   const t0 = Date.now()
   const next = lab.run(home, { label: `next life after ${killed.pid} was killed at ${moment}` })
-  await next.waitRunning(15_000)
+  await next.waitRunning(30_000)
   const startMs = Date.now() - t0
   const start = home.lifecycle().filter((r) => r.event === "start" && r.pid === next.pid).at(-1)
   expect(start, next.describe()).toBeDefined()
@@ -277,15 +280,22 @@ describe.concurrent("crash matrix: SIGKILL in each shutdown phase", () => {
       it(`${phase}, after ${how}, with a turn in flight`, async (ctx) => {
         const { expect } = ctx
         const lab = new Lab(ctx)
-        const home = lab.sb.home(defaultConfig({ delay: "700ms" }))
+        // The turn is held by the model until the drain has begun (for a pause after the drain),
+        // so it is in flight at every phase up to the drain, and drained (not cut by a deadline) after.
+        const model = await FakeModel.start(ctx)
+        model.holdAll()
+        const home = lab.sb.home(modelConfig(model))
         const gw = lab.run(home, { pauseAt: phase })
         const port = await gw.waitRunning()
-        const reply = chat(port, "in flight")
-        reply.catch(() => undefined) // dies with the gateway
-        await sleep(250) // accepted: the echo agent holds it for 700ms
+        await heldTurn(gw, model, port, "in flight") // its reply dies with the gateway
         askToStop(home, gw, how)
+        if (shutdownOrder.indexOf(phase) > shutdownOrder.indexOf("drain")) {
+          await gw.waitLog("draining 1 turn(s)", 20_000)
+          model.releaseAll()
+        }
         await waitPaused(gw, phase)
         await kill9(gw, expect)
+        model.releaseAll()
 
         // The phase is announced before its work: at clean_shutdown_marker nothing is written yet.
         const markerWritten = phase !== "clean_shutdown_marker"
@@ -388,10 +398,10 @@ describe.concurrent("crash matrix: a stopper killed while writing its marker", (
         const lab = new Lab(ctx)
         const home = lab.sb.home()
         const gw = lab.run(home, { label: "gateway" })
-        await gw.waitRunning()
+        const port = await gw.waitRunning()
         const stopper = lab.cliPaused(["gateway", "stop", "--home", home.dir], moment.at)
         await waitFor(`the stopper to pause at ${moment.at}`, () => stopper.output().includes(`PAUSED ${moment.at}`), {
-          timeoutMs: 15_000,
+          timeoutMs: 30_000,
           context: stopper.output
         })
         stopper.child.kill("SIGKILL")
@@ -400,8 +410,9 @@ describe.concurrent("crash matrix: a stopper killed while writing its marker", (
         const disk = inspectHome(home)
         expect(disk.corrupt, JSON.stringify(disk.files)).toEqual([])
         expect(disk.files[".gateway-planned-stop.json"]).toBe(moment.at.startsWith("write:") ? "absent" : "valid")
-        // The gateway never saw a signal: it runs on, untouched.
-        await sleep(200)
+        // The gateway never saw a signal: it runs on, untouched. The stopper is dead, so no signal
+        // can come later, and readiness would be false from the first step of a stop on.
+        expect(await readyz(port)).toBe(200)
         expect(gw.alive).toBe(true)
         expect(home.readState()).toMatchObject({ gateway_state: "running", pid: gw.pid })
         expect(gw.stderr).not.toContain("shutdown context")
@@ -422,7 +433,7 @@ describe.concurrent("crash matrix: a stopper killed while writing its marker", (
   }
 })
 
-/** Keeps `workers` requests going until stopped; counts the answers. */
+/** Keeps `workers` requests going until stopped; counts the answers (so far: `answered()`). */
 const load = (port: number, workers: number) => {
   let running = true
   let answered = 0
@@ -433,11 +444,12 @@ const load = (port: number, workers: number) => {
         const result = await chat(port, `load ${i}.${n++}`, 5_000)
         if (result.status === 200) answered++
       } catch {
-        await sleep(20) // connection refused / reset once it is gone
+        await sleep(20) // a retry interval: connection refused / reset once it is gone
       }
     }
   })
   return {
+    answered: () => answered,
     stop: async () => {
       running = false
       await Promise.all(loops)
@@ -455,7 +467,9 @@ describe.concurrent("crash matrix: SIGKILL at a random moment under load", () =>
       const gw = lab.run(home)
       const port = await gw.waitRunning()
       const traffic = load(port, 4)
-      const delay = 200 + Math.floor(Math.random() * 1300)
+      await waitFor("the first answers under load", () => traffic.answered() > 0, { timeoutMs: 30_000, context: () => gw.describe() })
+      // The thing under test: a SIGKILL at a random moment of a loaded life.
+      const delay = Math.floor(Math.random() * 1300)
       await sleep(delay)
       await kill9(gw, expect)
       const answered = await traffic.stop()
@@ -473,16 +487,16 @@ describe.concurrent("crash matrix: SIGKILL at a random moment under load", () =>
       const gw = lab.run(home)
       const port = await gw.waitRunning()
       const traffic = load(port, 4)
-      await sleep(300)
+      await waitFor("the first answers under load", () => traffic.answered() > 0, { timeoutMs: 30_000, context: () => gw.describe() })
       // Counted from the `shutdown context` line (phase 0 done), so that the kill lands anywhere
       // from the marker write to the exit; the turns in flight (150ms each) make the drain last.
       const delay = Math.floor(Math.random() * 250)
       gw.signal("SIGTERM")
       await gw.waitLog("shutdown context")
-      await sleep(delay)
+      await sleep(delay) // the thing under test: a SIGKILL at a random moment of the shutdown
       if (gw.alive) gw.signal("SIGKILL")
       // Either killed, or it finished its (unplanned) shutdown just before the kill: exit 1.
-      const exit = await gw.waitExit(10_000)
+      const exit = await gw.waitExit(30_000)
       expect(exit.signal === "SIGKILL" || exit.code === 1, JSON.stringify(exit)).toBe(true)
       const answered = await traffic.stop()
       const phases = [...gw.stderr.matchAll(/shutdown phase=(\w+)/g)].map((m) => m[1])

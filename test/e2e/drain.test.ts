@@ -1,8 +1,21 @@
 // End-to-end: turns in flight when a stop arrives (CONTRACT 3.2, 3.3, 5): drained, refused,
 // interrupted at the deadline, forced by a second signal, and a SIGKILL in the middle of it all.
+// Turns are held in flight by a latch (a FakeModel that answers only when the test releases it),
+// and known to be in flight from a fact (the model received the request, or the first streamed
+// byte arrived), never from a sleep or an agent delay.
 import * as fs from "node:fs"
 import { beforeAll, describe, it } from "vitest"
-import { assertBuilt, chat, defaultConfig, inFlight, phasesOf, readyz, Sandbox, shutdownOrder, waitFor } from "./harness.js"
+import { FakeModel } from "./fakes/FakeModel.js"
+import {
+  assertBuilt,
+  chat,
+  phasesOf,
+  readyz,
+  Sandbox,
+  shutdownOrder,
+  waitFor
+} from "./harness.js"
+import { heldTurn, modelConfig, startStreamingTurn } from "./Turns.js"
 
 beforeAll(assertBuilt)
 
@@ -10,11 +23,13 @@ describe.concurrent("in-flight turns at shutdown", () => {
   it("4. a turn in flight at SIGTERM completes (200); new requests get 503 + Retry-After; exit 1", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const home = sb.home(defaultConfig({ delay: "2s" }))
+    const model = await FakeModel.start(ctx)
+    model.holdAll()
+    const home = sb.home(modelConfig(model, { drain: "50s" }))
     const gw = sb.run(home)
     const port = await gw.waitRunning()
     expect(await readyz(port)).toBe(200)
-    const { reply } = await inFlight(gw, port)
+    const { reply } = await heldTurn(gw, model, port)
 
     gw.signal("SIGTERM")
     // Readiness turns false when intake stops (step 2); from then on new turns are refused.
@@ -24,10 +39,12 @@ describe.concurrent("in-flight turns at shutdown", () => {
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0)
     expect(refused.body.error.code).toBe("draining")
     expect(home.readState()).toMatchObject({ gateway_state: "draining", desired_state: "running" })
+    expect(model.requestsFor("too late")).toEqual([])
 
+    model.releaseAll()
     const response = await reply
     expect(response.status, JSON.stringify(response.body)).toBe(200)
-    expect(response.body.choices[0].message.content).toBe("hi")
+    expect(response.body.choices[0].message.content).toBe("answer: hi")
 
     const exit = await gw.waitExit()
     expect(exit, gw.describe()).toEqual({ code: 1, signal: null })
@@ -45,13 +62,14 @@ describe.concurrent("in-flight turns at shutdown", () => {
   it("4b. active_turns in the state file follows the turns, running and draining (CONTRACT 4, 5 step 4)", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    // Both observations must happen while the two turns run: a turn long enough that a loaded
-    // machine still makes both within it (each is a poll of the state file, not a sleep).
-    const home = sb.home(defaultConfig({ delay: "12s", drain: "30s" }))
+    // Both turns stay in flight until the test releases them, however slow the machine.
+    const model = await FakeModel.start(ctx)
+    model.holdAll()
+    const home = sb.home(modelConfig(model, { drain: "50s" }))
     const gw = sb.run(home)
     const port = await gw.waitRunning()
-    const first = chat(port, "one")
-    const second = chat(port, "two")
+    const first = await startStreamingTurn(port, "one")
+    const second = await startStreamingTurn(port, "two")
     const seen: Array<string> = []
     const stateIs = (gatewayState: string, active: number) => () => {
       const state = home.readState()
@@ -59,27 +77,31 @@ describe.concurrent("in-flight turns at shutdown", () => {
       return state?.gateway_state === gatewayState && state.active_turns === active
     }
     const context = () => `states seen: ${[...new Set(seen)].join(", ")}\n${gw.describe()}`
-    await waitFor("gateway_state running with active_turns 2", stateIs("running", 2), { timeoutMs: 8_000, context })
+    await waitFor("gateway_state running with active_turns 2", stateIs("running", 2), { timeoutMs: 30_000, context })
     const status = await sb.cli(["gateway", "status", "--home", home.dir])
     expect(status.stdout).toContain("active turns: 2")
 
     gw.signal("SIGTERM")
-    await waitFor("gateway_state draining with active_turns 2", stateIs("draining", 2), { timeoutMs: 3_000, context })
-    expect((await first).status).toBe(200)
-    expect((await second).status).toBe(200)
+    await waitFor("gateway_state draining with active_turns 2", stateIs("draining", 2), { timeoutMs: 30_000, context })
+    model.releaseAll()
+    for (const [turn, text] of [[first, "one"], [second, "two"]] as const) {
+      const end = await turn.end
+      expect(end, JSON.stringify(end)).toMatchObject({ done: true, text: `answer: ${text}`, error: undefined })
+    }
     expect(await gw.waitExit()).toEqual({ code: 1, signal: null })
     expect(home.readState()).toMatchObject({ active_turns: 0, shutdown: { turns_drained: 2 } })
   })
 
-  it("5. drain deadline: the turn is interrupted (503 interrupted), exit 1 well before the turn would end", async (ctx) => {
+  it("5. drain deadline: the turn is interrupted (503 interrupted), exit 1 while the turn would still run", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const home = sb.home(defaultConfig({ delay: "10s" }))
+    const model = await FakeModel.start(ctx)
+    model.holdAll() // never released: only the drain deadline can end this turn
+    const home = sb.home(modelConfig(model))
     const gw = sb.run(home, { HERMES_GATEWAY_DRAIN_TIMEOUT: "1s" })
     const port = await gw.waitRunning()
-    const { reply } = await inFlight(gw, port)
+    const { reply } = await heldTurn(gw, model, port)
 
-    const t0 = Date.now()
     gw.signal("SIGTERM")
     const response = await reply
     expect(response.status, JSON.stringify(response.body)).toBe(503)
@@ -88,7 +110,8 @@ describe.concurrent("in-flight turns at shutdown", () => {
 
     const exit = await gw.waitExit()
     expect(exit, gw.describe()).toEqual({ code: 1, signal: null })
-    expect(Date.now() - t0).toBeLessThan(5_000)
+    // The held answer was never released: the gateway gave up on it (it hung up on the model).
+    await waitFor("the model request abandoned", () => model.requestsFor("hi")[0]?.aborted === true)
     expect(home.readState()).toMatchObject({
       gateway_state: "running",
       desired_state: "running",
@@ -103,18 +126,18 @@ describe.concurrent("in-flight turns at shutdown", () => {
   it("6. a second SIGTERM forces the shutdown; the exit code follows the first classification (1)", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const home = sb.home(defaultConfig({ delay: "10s", drain: "30s" }))
+    const model = await FakeModel.start(ctx)
+    model.holdAll() // never released; the drain deadline (10m) is far: only the second signal ends it
+    const home = sb.home(modelConfig(model, { drain: "10m" }))
     const gw = sb.run(home)
     const port = await gw.waitRunning()
-    const { reply } = await inFlight(gw, port)
+    const { reply } = await heldTurn(gw, model, port)
 
-    const t0 = Date.now()
     gw.signal("SIGTERM")
     await gw.waitLog("draining 1 turn(s)")
     gw.signal("SIGTERM")
     const exit = await gw.waitExit()
     expect(exit, gw.describe()).toEqual({ code: 1, signal: null })
-    expect(Date.now() - t0).toBeLessThan(5_000)
     expect(gw.stderr).toMatch(/shutdown forced by a second SIGTERM/)
     expect(gw.stderr).toMatch(/first decision: unplanned/)
     expect(home.readState()).toMatchObject({
@@ -133,17 +156,19 @@ describe.concurrent("in-flight turns at shutdown", () => {
   it("8. SIGKILL during a long drain leaves .clean_shutdown; the next run starts and says it shut down cleanly", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const home = sb.home(defaultConfig({ delay: "10s", drain: "30s" }))
+    const model = await FakeModel.start(ctx)
+    model.holdAll() // never released: the drain is still waiting when the SIGKILL comes
+    const home = sb.home(modelConfig(model, { drain: "10m" }))
     const first = sb.run(home, {}, "first gateway")
     const port = await first.waitRunning()
-    const { reply } = await inFlight(first, port)
+    const turn = await startStreamingTurn(port, "hi")
 
     first.signal("SIGTERM")
     await first.waitLog("draining 1 turn(s)")
     expect(home.readState()).toMatchObject({ gateway_state: "draining" })
     first.signal("SIGKILL")
     expect(await first.waitExit()).toEqual({ code: null, signal: "SIGKILL" })
-    await reply.catch(() => undefined) // the connection died with it
+    expect((await turn.end).done).toBe(false) // the connection died with it
 
     const clean = JSON.parse(fs.readFileSync(home.cleanShutdown, "utf8"))
     expect(clean).toMatchObject({ pid: first.pid, classification: "unplanned" })

@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ExpectStatic, TestContext } from "vitest"
 import { afterAll, beforeAll, describe, it } from "vitest"
+import { FakeModel } from "./fakes/FakeModel.js"
 import {
   assertBuilt,
   chat,
@@ -21,12 +22,14 @@ import {
   hermesJs,
   type Home,
   homeAt,
+  readyz,
   Sandbox,
   sleep,
   startTimeOf,
   waitFor,
   writeMarker
 } from "./harness.js"
+import { modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 
@@ -82,7 +85,7 @@ const mountHome = (size: string, config: string) => {
     release: async () => {
       for (const gw of gateways) {
         if (gw.alive) gw.signal("SIGKILL")
-        await Promise.race([gw.exited, sleep(5_000)])
+        await Promise.race([gw.exited, sleep(30_000)]) // the exit, bounded
       }
       try {
         run("mount", ["-o", "remount,rw", mountPoint])
@@ -446,7 +449,7 @@ describe.concurrent("a full disk at shutdown", () => {
     const mount = mountHome("1m", defaultConfig())
     try {
       const gw = mount.track(sb.run(mount.home))
-      await gw.waitRunning()
+      const port = await gw.waitRunning()
       const stateBefore = fs.readFileSync(mount.home.state, "utf8")
       const filler = path.join(mount.home.dir, "filler")
       fillDisk(filler)
@@ -456,7 +459,9 @@ describe.concurrent("a full disk at shutdown", () => {
       if (stop.code !== 0) {
         // The stopper could not announce the stop: it must say so, and must not have signalled.
         expect(stop.stderr).toMatch(/\.gateway-planned-stop\.json[^\n]*(ENOSPC|no space)/)
-        await sleep(300)
+        // The stopper has exited, so no signal can come later; readiness would be false from the
+        // first step of a stop on.
+        expect(await readyz(port)).toBe(200)
         expect(gw.alive, "a stop that could not write its marker does not signal").toBe(true)
         expect(gw.stderr).not.toContain("shutdown context")
         expect(fs.readFileSync(mount.home.state, "utf8")).toBe(stateBefore)
@@ -481,15 +486,20 @@ describe.concurrent("a full disk at shutdown", () => {
   withMount(`plain SIGTERM on a full disk with a turn in flight exits 1, never 70, and says what it could not write${mountNote}`, async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    const mount = mountHome("1m", defaultConfig({ delay: "1s" }))
+    // The model holds the answer until the SIGTERM is sent, so the turn is surely in flight then.
+    const model = await FakeModel.start(ctx)
+    model.holdAll()
+    const mount = mountHome("1m", modelConfig(model))
     try {
       const gw = mount.track(sb.run(mount.home))
       const port = await gw.waitRunning()
       const filler = path.join(mount.home.dir, "filler")
       fillDisk(filler)
-      const reply = chat(port, "on a full disk")
-      await sleep(300)
+      const reply = chat(port, "on a full disk", 60_000)
+      // In flight once the model has it; a full disk may also refuse it before (then there is no turn).
+      await Promise.race([model.waitForRequest("on a full disk", 30_000), reply.then(() => undefined, () => undefined)])
       gw.signal("SIGTERM")
+      model.releaseAll()
       await expectShutdownOnFullDisk(ctx, gw, 1)
       const answer = await reply.catch((error) => ({ status: 0, body: String(error) }))
       expect([200, 502, 503], JSON.stringify(answer.body)).toContain(answer.status)

@@ -1,7 +1,9 @@
 // End-to-end: GET /metrics on a real gateway counts its turns (with their duration), the turns in
 // flight and the messages refused while draining, and after a restart shows the last shutdown.
 import { beforeAll, describe, it } from "vitest"
-import { assertBuilt, chat, defaultConfig, readyz, Sandbox, waitFor } from "./harness.js"
+import { FakeModel } from "./fakes/FakeModel.js"
+import { assertBuilt, chat, readyz, Sandbox, waitFor } from "./harness.js"
+import { heldTurn, modelConfig } from "./Turns.js"
 
 beforeAll(assertBuilt)
 
@@ -21,8 +23,11 @@ describe("GET /metrics", () => {
   it("counts turns, their duration, turns in flight and refusals while draining; shows the last shutdown after a restart", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
-    // Every turn takes at least a second, which the duration histogram must show.
-    const home = sb.home(defaultConfig({ delay: "1s" }))
+    // "one" and "two" take at least a second, which the duration histogram must show (the delay is
+    // the thing measured); "three" is held by the model until the test has seen it drain.
+    const model = await FakeModel.start(ctx, { delay: (text) => (text === "one" || text === "two" ? 1_000 : 0) })
+    model.hold("three")
+    const home = sb.home(modelConfig(model))
     const gw = sb.run(home)
     const port = await gw.waitRunning()
 
@@ -47,7 +52,7 @@ describe("GET /metrics", () => {
     expect(after).not.toContain("hermes_last_shutdown_exit_code")
 
     // A turn in flight shows as active, and is still one while the gateway drains.
-    const pending = chat(port, "three")
+    const { reply: pending } = await heldTurn(gw, model, port, "three")
     await waitFor("hermes_active_turns 1", async () => sampleValue((await scrape(port)).text, "hermes_active_turns") === 1, {
       context: () => gw.describe()
     })
@@ -57,6 +62,7 @@ describe("GET /metrics", () => {
     expect(refused.status).toBe(503)
     const draining = (await scrape(port)).text
     expect(sampleValue(draining, `hermes_messages_refused_total{${http},reason="draining"}`)).toBe(1)
+    model.release("three")
     expect((await pending).status).toBe(200)
     expect(await gw.waitExit()).toEqual({ code: 1, signal: null })
 

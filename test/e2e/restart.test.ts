@@ -28,7 +28,7 @@ describe.concurrent("unsupervised restart", () => {
       const first = await waitFor("a successor running", () => {
         const state = home.readState()
         return state?.gateway_state === "running" && state.pid !== gw.pid ? (state.pid as number) : undefined
-      }, { timeoutMs: 15_000, context: () => gw.describe() })
+      }, { timeoutMs: 40_000, context: () => gw.describe() })
       successors.push(first)
       expect(gw.alive, "the first process stays as the successor's parent").toBe(true)
       expect(home.readState()?.supervisor?.kind).toBe("hermes-restart-parent")
@@ -38,7 +38,7 @@ describe.concurrent("unsupervised restart", () => {
       const second = await waitFor("a second successor", () => {
         const state = home.readState()
         return state?.gateway_state === "running" && state.pid !== first && state.pid !== gw.pid ? (state.pid as number) : undefined
-      }, { timeoutMs: 15_000, context: () => gw.describe() })
+      }, { timeoutMs: 40_000, context: () => gw.describe() })
       successors.push(second)
 
       const stop = await sb.cli(["gateway", "stop", "--home", home.dir])
@@ -101,7 +101,7 @@ describe.concurrent("unsupervised restart", () => {
       successor = await waitFor("a successor running", () => {
         const state = home.readState()
         return state?.gateway_state === "running" && state.pid !== gw.pid ? (state.pid as number) : undefined
-      }, { timeoutMs: 15_000, context: () => gw.describe() })
+      }, { timeoutMs: 40_000, context: () => gw.describe() })
       gw.signal("SIGTERM")
       expect(await gw.waitExit(), gw.describe()).toEqual({ code: 1, signal: null })
       expect(home.readState()).toMatchObject({ gateway_state: "running", desired_state: "running", exit_code: 1 })

@@ -198,6 +198,7 @@ describe.concurrent("start-up", () => {
       else expect(exit.code, gw.describe()).toBe(1)
       expect(gw.stderr).not.toMatch(/internal error/)
     }
+    // The moments of the signal are the thing under test: each sleep places a SIGTERM in start-up.
     for (const ms of [0, 60]) await check(`${ms}ms after spawn`, () => sleep(ms))
     for (const ms of [0, 10, 25, 50, 80, 120]) {
       await check(`${ms}ms after the first log line`, async (gw) => {

@@ -6,7 +6,9 @@
 // a test can map every reply in a chat back to the message it answers. Per test it can be made
 // slow (a delay, global or per message text), made to fail (an HTTP error, a malformed stream, a
 // stream cut mid-answer), or held: `hold(text)` keeps the answer to that message pending until the
-// test releases it. Every request is recorded, so a test can check the context the gateway sent.
+// test releases it, `holdAll()` every answer (the latch a test keeps turns in flight with, instead
+// of a long echo delay). Every request is recorded, so a test can check the context the gateway
+// sent, and wait for one to arrive (`waitForRequest`): the fact that a turn reached the agent.
 import * as http from "node:http"
 import { closeServer, type FakeOwner, listenOnLoopback } from "./LoopbackServer.js"
 
@@ -48,6 +50,24 @@ export interface FakeModelOptions {
   readonly answer?: (text: string) => string
 }
 
+/** A promise the test resolves: `release` also forgets the latch (`forget`), so later requests pass. */
+interface Latch {
+  readonly released: Promise<void>
+  readonly release: () => void
+}
+
+const latch = (forget: () => void): Latch => {
+  let resolve!: () => void
+  const released = new Promise<void>((r) => (resolve = r))
+  return {
+    released,
+    release: () => {
+      forget()
+      resolve()
+    }
+  }
+}
+
 export const defaultAnswer = (text: string): string => `answer: ${text}`
 
 const textOf = (content: unknown): string => {
@@ -83,7 +103,9 @@ export class FakeModel {
   failWhen: ((text: string) => ModelFailure | undefined) | undefined = undefined
 
   private readonly failures: Array<ModelFailure> = []
-  private readonly holds = new Map<string, { readonly released: Promise<void>; readonly release: () => void }>()
+  private readonly holds = new Map<string, Latch>()
+  /** Set by holdAll: every answer waits on it, whatever its text. */
+  private holdingAll: Latch | undefined = undefined
   private sequence = 0
 
   private constructor(private readonly server: http.Server, port: number, options: FakeModelOptions) {
@@ -115,16 +137,24 @@ export class FakeModel {
   hold(text: string): () => void {
     const existing = this.holds.get(text)
     if (existing !== undefined) return existing.release
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const entry = {
-      released,
-      release: () => {
-        if (this.holds.get(text) === entry) this.holds.delete(text)
-        release()
-      }
-    }
+    const entry = latch(() => {
+      if (this.holds.get(text) === entry) this.holds.delete(text)
+    })
     this.holds.set(text, entry)
+    return entry.release
+  }
+
+  /**
+   * Keeps every answer pending (after its delay, if any) until released: by the returned function
+   * or by releaseAll. A request held this way has arrived (see waitForRequest) but gets no byte
+   * back, so the gateway's turn stays in flight for as long as the test needs it to.
+   */
+  holdAll(): () => void {
+    if (this.holdingAll !== undefined) return this.holdingAll.release
+    const entry = latch(() => {
+      if (this.holdingAll === entry) this.holdingAll = undefined
+    })
+    this.holdingAll = entry
     return entry.release
   }
 
@@ -132,8 +162,10 @@ export class FakeModel {
     this.holds.get(text)?.release()
   }
 
+  /** Releases every hold, holdAll's included; later requests are answered at once. */
   releaseAll(): void {
     for (const entry of [...this.holds.values()]) entry.release()
+    this.holdingAll?.release()
   }
 
   /** Requests whose last user message is `text`. */
@@ -142,7 +174,7 @@ export class FakeModel {
   }
 
   /** Resolves with the first request (from `since` on) whose last user message is `text`. */
-  async waitForRequest(text: string, timeoutMs = 10_000, since = 0): Promise<ModelRequest> {
+  async waitForRequest(text: string, timeoutMs = 30_000, since = 0): Promise<ModelRequest> {
     const deadline = Date.now() + timeoutMs
     while (true) {
       const found = this.requests.slice(since).find((r) => r.lastUser === text)
@@ -230,7 +262,7 @@ export class FakeModel {
       await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, delay))), gone])
       clearTimeout(timer)
     }
-    const held = this.holds.get(lastUser)
+    const held = this.holds.get(lastUser) ?? this.holdingAll
     if (held !== undefined) await Promise.race([held.released, gone])
     if (request.aborted || res.destroyed) return
 

@@ -263,7 +263,7 @@ export class FakeTelegram {
   /** Resolves once `predicate` holds (checked every 10 ms); rejects after `timeoutMs` with the fake's state. */
   async waitFor(
     predicate: () => boolean,
-    timeoutMs = 10_000,
+    timeoutMs = 30_000,
     describe: string | (() => string) = "a condition on the fake Telegram"
   ): Promise<void> {
     const deadline = Date.now() + timeoutMs

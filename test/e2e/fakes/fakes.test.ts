@@ -108,6 +108,7 @@ describe.concurrent("FakeTelegram", () => {
     const other = (await call(tg, "sendMessage", { chat_id: 9, text: "a notice" })).body.result
     expect(other.message_id).not.toBe(placeholder.message_id)
     const sentAt = tg.sent[0]!.at
+    // Time passing is the point here: the edit must get a later timestamp than the sending.
     await new Promise((resolve) => setTimeout(resolve, 20))
 
     const edited = await call(tg, "editMessageText", { chat_id: 9, message_id: placeholder.message_id, text: "the answer" })
@@ -198,7 +199,8 @@ describe.concurrent("FakeModel", () => {
       settled = true
       return r
     })
-    await model.waitForRequest("held", 2_000)
+    await model.waitForRequest("held", 30_000)
+    // Staying unanswered is an absence over time: this wait is the thing under test.
     await new Promise((resolve) => setTimeout(resolve, 200))
     expect(settled).toBe(false)
     release()
@@ -219,11 +221,37 @@ describe.concurrent("FakeModel", () => {
     model.hold("abandoned")
     const abort = new AbortController()
     const abandoned = ask("abandoned", { signal: abort.signal }).catch((e) => e)
-    const request = await model.waitForRequest("abandoned", 2_000)
+    const request = await model.waitForRequest("abandoned", 30_000)
     abort.abort()
     await abandoned
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    const deadline = Date.now() + 30_000
+    while (!request.aborted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
     expect(request.aborted).toBe(true)
     expect(request.done).toBe(false)
+  })
+
+  it("holdAll: every answer waits for the latch whatever its text; released, they all come and later ones at once", async (ctx) => {
+    const { expect } = ctx
+    const model = await FakeModel.start(ctx)
+    const client = new OpenAI({ baseURL: model.baseUrl, apiKey: "unused", maxRetries: 0 })
+    const ask = (content: string) =>
+      client.chat.completions.create({ model: "fake-model", messages: [{ role: "user", content }] }, { signal: AbortSignal.timeout(30_000) })
+
+    const release = model.holdAll()
+    expect(model.holdAll()).toBe(release) // one latch until it is released
+    const answered: Array<string> = []
+    const pending = ["one", "two"].map((text) => ask(text).then((r) => (answered.push(text), r.choices[0]!.message.content)))
+    await model.waitForRequest("one", 30_000)
+    await model.waitForRequest("two", 30_000)
+    expect(answered).toEqual([]) // both arrived (the fact a test waits on), neither has a byte back
+    release()
+    expect(await Promise.all(pending)).toEqual(["answer: one", "answer: two"])
+    expect((await ask("three")).choices[0]!.message.content).toBe("answer: three")
+
+    model.holdAll()
+    const held = ask("four")
+    await model.waitForRequest("four", 30_000)
+    model.releaseAll()
+    expect((await held).choices[0]!.message.content).toBe("answer: four")
   })
 })

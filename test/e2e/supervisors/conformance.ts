@@ -178,6 +178,7 @@ export const waitExits = async (r: Running, count: number, timeoutMs = 20_000): 
 
 /** Nothing restarts the gateway within the supervisor's restart window. */
 export const expectStaysDown = async (r: Running, exitsSoFar: number): Promise<void> => {
+  // An absence over the supervisor's restart window is the thing under test: no fact to wait on.
   await sleep(r.sut.restartWindowMs)
   const now = await r.service.current()
   r.scratch.track(now)
@@ -226,17 +227,21 @@ export const defineConformance = (sut: SupervisorUnderTest, extra?: () => void):
         const gateway = await waitUp(r)
         const reply = chat(portOf(r.home), "a long turn", (delaySeconds + 20) * 1000)
         reply.catch(() => {})
-        await sleep(1000) // the request is accepted as a turn (the state file counts turns only while draining)
+        await waitFor("the turn in flight", () => r.home.readState()?.active_turns === 1, {
+          timeoutMs: 30_000,
+          context: () => r.service.gatewayLog().split("\n").slice(-10).join("\n")
+        })
 
         const stopStarted = Date.now()
         const stopping = (r.service.boundedStop ?? r.service.plannedStop)()
         stopping.catch(() => {})
         await waitFor("the gateway draining the turn", () => /draining 1 turn/.test(r.service.gatewayLog()), {
-          timeoutMs: 8_000,
+          timeoutMs: 30_000,
           context: () => r.service.gatewayLog().split("\n").slice(-10).join("\n")
         })
         if (sut.extendsKillTimeout === true) {
-          // Past the supervisor's own timeout the gateway is still draining, not killed.
+          // Past the supervisor's own timeout the gateway is still draining, not killed. The wait is
+          // the thing under test: the supervisor's timeout passing.
           await sleep(Math.max(0, stopStarted + r.service.killTimeoutMs + 1500 - Date.now()))
           expect({ alive: isAlive(gateway), exits: await r.service.exits() }, "killed at the supervisor's timeout")
             .toEqual({ alive: true, exits: [] })
