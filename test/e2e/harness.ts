@@ -387,6 +387,10 @@ export const defaultConfig = (options: { readonly delay?: string; readonly drain
 export const phasesOf = (log: string): Array<string> =>
   [...log.matchAll(/shutdown phase=(\w+) took=\d+ at=\+[\d.]+/g)].map((match) => match[1]!)
 
+/**
+ * The shutdown phases in CONTRACT 5's order, written out from the contract on purpose rather than
+ * imported from src/lifecycle/Phase.ts: these tests are the operator's check of that order.
+ */
 export const shutdownOrder = [
   "clean_shutdown_marker",
   "stop_intake",
