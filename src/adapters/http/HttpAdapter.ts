@@ -10,8 +10,10 @@ import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
+import * as FiberSet from "effect/FiberSet"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as Scope from "effect/Scope"
 import { ExitCode } from "../../lifecycle/ExitCode.js"
 import { type Adapter, AdapterConnectError, type IntakeContext, type PlatformInfo, type Readiness, type TurnIntake } from "../Adapter.js"
 import { isAuthorized } from "./BearerAuth.js"
@@ -120,6 +122,9 @@ const listen = (server: http.Server, options: HttpAdapterOptions): Effect.Effect
 
 const urlHost = (host: string): string => host.includes(":") ? `[${host}]` : host
 
+/** Forks one request's handler into the adapter's FiberSet, from Node's request callback. */
+type RunRequest = (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>
+
 const pathOf = (url: string | undefined): string => (url ?? "/").split("?")[0]!
 
 export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adapter> =>
@@ -128,9 +133,12 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const gate = yield* Ref.make<Gate>({ _tag: "Starting" })
     // Node owns these objects and calls us back synchronously, so plain mutable holders fit better
-    // than Effect state here; only the handlers' fibers read them.
+    // than Effect state here. The fibers themselves belong to the FiberSet made in connect; this map
+    // only finds a request's exchange (to close it after its answer, or to notify it).
     const inFlight = new Map<Exchange, Fiber.RuntimeFiber<void, never>>()
-    let listening: { readonly server: http.Server; readonly info: PlatformInfo } | undefined
+    let listening:
+      | { readonly server: http.Server; readonly info: PlatformInfo; readonly requests: Scope.CloseableScope }
+      | undefined
     // Limits log through the runtime captured by connect; nothing can hit them before it.
     let report: Report = () => {}
     const bodyBudget = watchedBodyBudget(options.maxInflightBodyBytes, (log) => report(log))
@@ -241,6 +249,7 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     }
 
     const onRequest = (
+      runRequest: RunRequest,
       runtime: Runtime.Runtime<never>,
       req: http.IncomingMessage,
       res: http.ServerResponse,
@@ -250,7 +259,7 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
       // Writes to a client that left may emit errors; the handler already treats them as no-ops.
       res.on("error", () => {})
       try {
-        const fiber = Runtime.runFork(runtime)(serve(exchange))
+        const fiber = runRequest(serve(exchange))
         inFlight.set(exchange, fiber)
         fiber.addObserver(() => inFlight.delete(exchange))
       } catch (error) {
@@ -267,6 +276,13 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
       // runs as a resource's acquire, which is uninterruptible: handlers must not inherit that, or
       // disconnect could never stop one.
       const runtime = Runtime.enableRuntimeFlag(yield* Effect.runtime<never>(), RuntimeFlags.Interruption)
+      // Every request's fiber lives in this set, in a scope the adapter closes on disconnect. Made in
+      // an interruptible region for the same reason as `runtime` above.
+      const requests = yield* Scope.make()
+      const runRequest: RunRequest = yield* FiberSet.makeRuntime<never, void, never>().pipe(
+        Effect.interruptible,
+        Scope.extend(requests)
+      )
       report = (log) => {
         try {
           Runtime.runSync(runtime)(log.pipe(Effect.annotateLogs({ adapter: "http" })))
@@ -276,11 +292,11 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
       }
       const server = http.createServer(serverOptions(options))
       capConnections(server, options.maxConnections, (log) => report(log))
-      server.on("request", (req, res) => onRequest(runtime, req, res, false))
+      server.on("request", (req, res) => onRequest(runRequest, runtime, req, res, false))
       // Handled ourselves so the go-ahead is sent only when the body is actually read, not to a
       // request that is refused (401, 413, 503) anyway.
-      server.on("checkContinue", (req, res) => onRequest(runtime, req, res, true))
-      const address = yield* listen(server, options)
+      server.on("checkContinue", (req, res) => onRequest(runRequest, runtime, req, res, true))
+      const address = yield* listen(server, options).pipe(Effect.tapError(() => Scope.close(requests, Exit.void)))
       server.on("error", (error) => {
         Runtime.runFork(runtime)(
           Effect.logError("http server error", Cause.fail(error)).pipe(Effect.annotateLogs({ adapter: "http" }))
@@ -291,7 +307,7 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
         host: options.host,
         port: address.port
       }
-      listening = { server, info }
+      listening = { server, info, requests }
       yield* Effect.logDebug("http adapter listening").pipe(Effect.annotateLogs({ adapter: "http", url: info.url }))
       return info
     })
@@ -319,7 +335,7 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
       const current = listening
       if (current === undefined) return Effect.void
       listening = undefined
-      const { server } = current
+      const { server, requests } = current
       return Effect.gen(function*() {
         yield* Ref.set(gate, { _tag: "Draining" })
         const closed = yield* Deferred.make<void>()
@@ -332,6 +348,8 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
         yield* Deferred.await(closed).pipe(Effect.timeoutOption(closeGraceMillis))
         server.closeAllConnections()
         yield* Deferred.await(closed).pipe(Effect.timeoutOption(closeGraceMillis))
+        // Waits for the request fibers interrupted above to finish their own cleanup.
+        yield* Scope.close(requests, Exit.void)
       }).pipe(
         // Cut off by the kernel's bound: nothing is left to wait for, so no socket stays open either.
         Effect.onInterrupt(() => Effect.sync(() => server.closeAllConnections()))
