@@ -1,6 +1,7 @@
 // The forensic pieces as one service for the kernel: live against a real home, and a test layer that
 // does no I/O (no /proc reads, no child processes), so kernel tests on an in-memory home stay pure.
 // Every method is total: forensics may lose evidence, never delay or fail a shutdown.
+import { CommandExecutor } from "@effect/platform/CommandExecutor"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,15 +32,15 @@ export interface ForensicsService {
 }
 
 export class Forensics extends Context.Tag("hermes/Forensics")<Forensics, ForensicsService>() {
-  static readonly live = (paths: HomePaths, self: ProcessIdentity): Layer.Layer<Forensics> =>
-    Layer.succeed(Forensics, {
+  static readonly live = (paths: HomePaths, self: ProcessIdentity): Layer.Layer<Forensics, never, CommandExecutor> =>
+    Layer.effect(Forensics, Effect.map(CommandExecutor, (executor) => ({
       snapshot: (signal) => Effect.sync(() => takeSnapshot({ signal, markerPath: paths.plannedStop, cleanShutdownPath: paths.cleanShutdown, self })),
       spawnDiagnostic: (context) => Effect.sync(() => spawnShutdownDiagnostic(paths.diagnosticLog, { ...context, pid: self.pid })),
       diagnosticReport: (input) => Effect.sync(() => writeDiagnosticReport({ ...input, logsDir: paths.logs })),
-      kernelLogTail: readKernelLogTail({ timeoutMs: 1000, lines: 400 }),
+      kernelLogTail: readKernelLogTail({ timeoutMs: 1000, lines: 400 }).pipe(Effect.provideService(CommandExecutor, executor)),
       // The previous life's last records are at the very end; a bounded scan keeps start-up fast.
       recentLifecycle: Effect.sync(() => readLifecycleLog(paths.lifecycleLog, { limit: 10, maxScanBytes: 256 * 1024 }).records)
-    })
+    } satisfies ForensicsService)))
 
   /** No I/O; `calls` (when given) receives one entry per call, for tests that check the order. */
   static readonly test = (calls?: Array<string>): Layer.Layer<Forensics> =>

@@ -1,13 +1,16 @@
 // How the previous life of this home ended, told at start-up (CONTRACT 5): in order, killed without
 // shutting down (SIGKILL, OOM, power loss, a watchdog), or unknown. The verdict is a pure function of
 // what the files and the kernel log said; only `readKernelLogTail` does I/O, bounded and optional.
+import type { CommandExecutor } from "@effect/platform/CommandExecutor"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { execFile } from "node:child_process"
 import type { FileReading } from "../home/AtomicFile.js"
 import type { CleanShutdownDocument } from "../home/CleanShutdownFile.js"
 import { claimsAlive, type GatewayStateDocument } from "../home/GatewayStateFile.js"
 import type { PidFileDocument } from "../home/PidFile.js"
+import { runBounded } from "../supervision/CommandOutput.js"
 
 export const PreviousLifeVerdict = Schema.Literal("ended_in_order", "died_without_shutdown", "first_start_or_unknown")
 export type PreviousLifeVerdict = typeof PreviousLifeVerdict.Type
@@ -231,26 +234,13 @@ export const describePreviousLife = (life: PreviousLifeRecord | PreviousLife): s
  */
 export const readKernelLogTail = (
   options: { readonly timeoutMs?: number; readonly lines?: number } = {}
-): Effect.Effect<string | undefined> =>
-  Effect.async<string | undefined>((resume) => {
-    const lines = options.lines ?? 200
-    let child: ReturnType<typeof execFile> | undefined
-    try {
-      child = execFile(
-        "dmesg",
-        [],
-        { timeout: options.timeoutMs ?? 1000, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024, env: { ...process.env, LC_ALL: "C" } },
-        (error, stdout) => {
-          if (error !== null) return resume(Effect.succeed(undefined))
-          const all = String(stdout).split("\n")
-          if (all[all.length - 1] === "") all.pop()
-          resume(Effect.succeed(all.slice(-lines).join("\n")))
-        }
-      )
-    } catch {
-      resume(Effect.succeed(undefined))
-    }
-    return Effect.sync(() => {
-      child?.kill("SIGKILL")
-    })
-  })
+): Effect.Effect<string | undefined, never, CommandExecutor> =>
+  runBounded("dmesg", [], Duration.millis(options.timeoutMs ?? 1000), { LC_ALL: "C" }).pipe(
+    Effect.map((finished) => {
+      if (Option.isNone(finished) || finished.value.exitCode !== 0) return undefined
+      const all = finished.value.stdout.split("\n")
+      if (all[all.length - 1] === "") all.pop()
+      return all.slice(-(options.lines ?? 200)).join("\n")
+    }),
+    Effect.catchAll(() => Effect.succeed(undefined))
+  )

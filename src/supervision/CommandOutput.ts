@@ -20,10 +20,12 @@ export interface Finished {
 export const runBounded = (
   command: string,
   args: ReadonlyArray<string>,
-  bound: Duration.DurationInput
+  bound: Duration.DurationInput,
+  /** Added to (not replacing) this process's environment. */
+  env: Record<string, string> = {}
 ): Effect.Effect<Option.Option<Finished>, PlatformError, CommandExecutor.CommandExecutor> =>
   Effect.scoped(Effect.gen(function*() {
-    const child = yield* Command.start(Command.make(command, ...args))
+    const child = yield* Command.start(Command.make(command, ...args).pipe(Command.env(env)))
     const killed = child.kill("SIGKILL").pipe(Effect.ignore)
     const outcome = yield* Effect.all([
       child.stdout.pipe(Stream.decodeText(), Stream.mkString),

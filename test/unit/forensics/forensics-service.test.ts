@@ -1,6 +1,8 @@
 // The Forensics service: the live layer works against a real home's paths; the test layer does no I/O.
 import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,7 +34,7 @@ describe("Forensics.live", () => {
       fs.writeFileSync(paths.plannedStop, JSON.stringify({ target_pid: self.pid, target_start_time: self.startTime, action: "restart" }))
       fs.mkdirSync(paths.logs)
       fs.writeFileSync(paths.lifecycleLog, JSON.stringify({ event: "loop_stall", at: "2026-01-01T00:00:00.000Z", stall_timeout_ms: 60000, stalled_ms: 61000, exit_code: 75, report: null, pid: 9 }) + "\n")
-      const forensics = yield* Effect.provide(Forensics, Forensics.live(paths, self))
+      const forensics = yield* Effect.provide(Forensics, Forensics.live(paths, self).pipe(Layer.provide(NodeContext.layer)))
 
       const snapshot = yield* forensics.snapshot("SIGTERM")
       expect(snapshot).toMatchObject({ signal: "SIGTERM", marker_present: true, marker_names_self: true, marker_note: "action:restart" })

@@ -1,6 +1,7 @@
 // The start-up verdict on the previous life: in order, died without shutting down (and why, when the
 // kernel log or a watchdog record says), or unknown.
 import { describe, expect, it } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import type { FileReading } from "../../../src/home/AtomicFile.js"
 import type { CleanShutdownDocument } from "../../../src/home/CleanShutdownFile.js"
@@ -208,12 +209,12 @@ describe("readKernelLogTail", () => {
     Effect.gen(function*() {
       const tail = yield* readKernelLogTail({ lines: 5, timeoutMs: 2000 })
       if (tail !== undefined) expect(tail.split("\n").length).toBeLessThanOrEqual(5)
-    }))
+    }).pipe(Effect.provide(NodeContext.layer)))
 
   it.live("gives up within its time bound", () =>
     Effect.gen(function*() {
       const started = Date.now()
       yield* readKernelLogTail({ timeoutMs: 1 })
       expect(Date.now() - started).toBeLessThan(2000)
-    }))
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
