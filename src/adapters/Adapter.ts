@@ -3,7 +3,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import { type ExitCode, ExitingError } from "../lifecycle/ExitCode.js"
-import type { TurnDelivery } from "../lifecycle/TurnDelivery.js"
+import type { TurnDelivery } from "./TurnDelivery.js"
 import type { TurnIds, TurnIntake } from "./TurnIntake.js"
 
 export {

@@ -6,24 +6,6 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import { ReportedRecord, reportedEvents } from "./LifecycleRecord.js"
 
-export {
-  LifecycleRecord,
-  LoopStallRecord,
-  ReportedRecord,
-  ShutdownPhase,
-  ShutdownRecord,
-  StartRecord,
-  WatchdogRecord
-} from "./LifecycleRecord.js"
-
-export {
-  describeExitCode,
-  explainClassification,
-  formatAgo,
-  formatMillis,
-  renderRecord,
-  renderReport
-} from "./ShutdownReportText.js"
 
 /** Fields this version does not know are kept, so `--json` shows everything a record holds. */
 const decodeRecord = Schema.decodeUnknownEither(ReportedRecord, { onExcessProperty: "preserve" })

@@ -1,14 +1,8 @@
 // The text of `hermes gateway report` (CONTRACT 6): each life's end told as a story, from the
 // records ShutdownReport.ts reads back from logs/lifecycle.jsonl.
 import { describeExitCode } from "../lifecycle/ExitCode.js"
-import type {
-  LifecycleReading,
-  LoopStallRecord,
-  ReportedRecord,
-  ShutdownRecord,
-  StartRecord,
-  WatchdogRecord
-} from "./ShutdownReport.js"
+import type { LoopStallRecord, ReportedRecord, ShutdownRecord, StartRecord, WatchdogRecord } from "./LifecycleRecord.js"
+import type { LifecycleReading } from "./ShutdownReport.js"
 import { describePreviousLife } from "./PreviousLife.js"
 
 /** The meaning of each code comes from the one table (ExitCode.ts). */

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { ShutdownRecord } from "../forensics/ShutdownReport.js"
+import { ShutdownRecord } from "../forensics/LifecycleRecord.js"
 import { activeTurns, processStartTimeSeconds } from "./GatewayMetrics.js"
 
 export const lastShutdownExitCode = Metric.gauge("hermes_last_shutdown_exit_code", {

@@ -2,11 +2,12 @@
 // run the kernel without a database (SessionStore.memory). The durable journal is TurnJournal.ts;
 // both implement SessionDbService (SessionDb.ts) and the sessions test harness holds them to the same cases.
 import * as Effect from "effect/Effect"
-import type { TurnIds } from "../adapters/Adapter.js"
+import type { TurnIds } from "../adapters/TurnIntake.js"
 import type { Role } from "../agents/Agent.js"
 import type {
   BacklogTurn,
   BegunTurn,
+  PruneResult,
   SessionDbService,
   SessionStatus,
   SessionSummary,
@@ -15,7 +16,7 @@ import type {
   TurnStatus
 } from "./SessionDb.js"
 import { SessionDbError } from "./SessionDbError.js"
-import { memoryHousekeeping } from "./SessionHousekeeping.js"
+import { type Housekeeping, isPrunable } from "./SessionHousekeeping.js"
 import { type Delivery, defaultRequestResponsePlatforms } from "./DeliveryMode.js"
 
 export interface MemoryTurn {
@@ -312,3 +313,35 @@ export const memorySessionDb = (journal: MemoryJournal, options: MemoryJournalOp
     })
   }
 }
+
+/** The in-memory journal's housekeeping, with the same decision. */
+export const memoryHousekeeping = (
+  journal: MemoryJournal,
+  open: <A>(f: () => Effect.Effect<A, SessionDbError>) => Effect.Effect<A, SessionDbError>,
+  summary: (session: MemorySession) => SessionSummary
+): Housekeeping => ({
+  prune: (cutoff) =>
+    open(() => {
+      const result = { sessions: 0, turns: 0, messages: 0 }
+      for (const [mapKey, session] of journal.sessions) {
+        const turns = Array.from(journal.turns.values()).filter((t) => t.ids.sessionId === session.id)
+        const holds = turns.map((t) => ({ status: t.status, delivery: t.delivery, delivered: t.deliveredAt !== undefined }))
+        if (!isPrunable({ status: session.status, lastActivity: session.updatedAt }, holds, cutoff)) continue
+        for (const turn of turns) journal.turns.delete(turn.ids.turnId)
+        journal.sessions.delete(mapKey)
+        result.sessions++
+        result.turns += turns.length
+        result.messages += session.messages.length
+      }
+      return Effect.succeed<PruneResult>(result)
+    }),
+  sessionsByKey: (key) =>
+    open(() => {
+      const all = Array.from(journal.sessions.values())
+      const byId = all.filter((s) => s.id === key)
+      const found = byId.length > 0 ? byId : all.filter((s) => s.chatKey === key)
+      return Effect.succeed(
+        found.map(summary).sort((a, b) => a.platform.localeCompare(b.platform) || a.id.localeCompare(b.id))
+      )
+    })
+})

@@ -3,21 +3,13 @@
 // This file holds the interface and the records it answers with; the durable journal is
 // TurnJournal.ts, the in-memory one MemorySessionDb.ts.
 import type * as Effect from "effect/Effect"
-import type { InboundMessage, TurnIds } from "../adapters/Adapter.js"
+import type { InboundMessage, TurnIds } from "../adapters/TurnIntake.js"
 import type { ChatMessage, Role } from "../agents/Agent.js"
 import type { SessionDbError } from "./SessionDbError.js"
 import type { Delivery } from "./DeliveryMode.js"
 
 export { SessionDbError, type SessionDbErrorReason } from "./SessionDbError.js"
 export { type Delivery, defaultRequestResponsePlatforms } from "./DeliveryMode.js"
-export {
-  emptyJournal,
-  type MemoryJournal,
-  type MemoryJournalOptions,
-  type MemorySession,
-  type MemoryTurn,
-  memorySessionDb
-} from "./MemorySessionDb.js"
 
 export interface BegunTurn {
   readonly ids: TurnIds

@@ -1,23 +1,12 @@
 // Sessions housekeeping: pruning finished sessions older than a cutoff, and finding a session by the
 // key a client sent. One decision (isPrunable), written again in SQL by SqlHousekeeping.ts for the
-// durable journal and used as it is by the in-memory one, so both remove exactly the same sessions.
+// durable journal and used as it is by the in-memory one (MemorySessionDb.ts), so both remove exactly the same sessions.
 //
 // A session is finished when nothing the gateway still owes is in it: no turn running, none
 // resume_pending (a later life runs it again), and no push turn whose final answer (or failure
 // notice) has not been marked delivered. A suspended session is never pruned: the restart-loop
 // breaker suspended it for an operator to look at, and only `sessions reactivate` ends that.
-import * as Effect from "effect/Effect"
-import type {
-  Delivery,
-  MemoryJournal,
-  MemorySession,
-  PruneResult,
-  SessionDbError,
-  SessionDbService,
-  SessionStatus,
-  SessionSummary,
-  TurnStatus
-} from "./SessionDb.js"
+import type { Delivery, SessionDbService, SessionStatus, TurnStatus } from "./SessionDb.js"
 
 export interface TurnHold {
   readonly status: TurnStatus
@@ -41,35 +30,3 @@ export const isPrunable = (
 ): boolean => session.status === "active" && session.lastActivity < cutoff && !turns.some(holdsSession)
 
 export type Housekeeping = Pick<SessionDbService, "prune" | "sessionsByKey">
-
-/** The in-memory journal's housekeeping, with the same decision. */
-export const memoryHousekeeping = (
-  journal: MemoryJournal,
-  open: <A>(f: () => Effect.Effect<A, SessionDbError>) => Effect.Effect<A, SessionDbError>,
-  summary: (session: MemorySession) => SessionSummary
-): Housekeeping => ({
-  prune: (cutoff) =>
-    open(() => {
-      const result = { sessions: 0, turns: 0, messages: 0 }
-      for (const [mapKey, session] of journal.sessions) {
-        const turns = Array.from(journal.turns.values()).filter((t) => t.ids.sessionId === session.id)
-        const holds = turns.map((t) => ({ status: t.status, delivery: t.delivery, delivered: t.deliveredAt !== undefined }))
-        if (!isPrunable({ status: session.status, lastActivity: session.updatedAt }, holds, cutoff)) continue
-        for (const turn of turns) journal.turns.delete(turn.ids.turnId)
-        journal.sessions.delete(mapKey)
-        result.sessions++
-        result.turns += turns.length
-        result.messages += session.messages.length
-      }
-      return Effect.succeed<PruneResult>(result)
-    }),
-  sessionsByKey: (key) =>
-    open(() => {
-      const all = Array.from(journal.sessions.values())
-      const byId = all.filter((s) => s.id === key)
-      const found = byId.length > 0 ? byId : all.filter((s) => s.chatKey === key)
-      return Effect.succeed(
-        found.map(summary).sort((a, b) => a.platform.localeCompare(b.platform) || a.id.localeCompare(b.id))
-      )
-    })
-})

@@ -3,20 +3,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { RecoveryReport } from "./CrashRecovery.js"
-import { emptyJournal, type MemoryJournal, memorySessionDb, type SessionDbError, type SessionDbService } from "./SessionDb.js"
+import type { OpenOptions } from "./OpenOptions.js"
+import { type SessionDbError, type SessionDbService } from "./SessionDb.js"
+import { emptyJournal, type MemoryJournal, memorySessionDb } from "./MemorySessionDb.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
 
-export interface OpenOptions {
-  /** The previous life died without shutting down: run crash recovery before serving. */
-  readonly previousLifeCrashed: boolean
-  /**
-   * Told what the open had to repair, before `open` returns: called when the previous life crashed,
-   * or when the open moved a corrupt file aside, recovered turns left running, or removed a stale
-   * lock. The kernel appends it to logs/lifecycle.jsonl. Not called by the in-memory store.
-   */
-  readonly onRecovery?: (report: RecoveryReport) => Effect.Effect<void>
-}
+export type { OpenOptions } from "./OpenOptions.js"
 
 export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStore, {
   readonly open: (options: OpenOptions) => Effect.Effect<SessionDbService, SessionDbError>

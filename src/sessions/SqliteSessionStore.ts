@@ -16,7 +16,7 @@ import { databaseFiles, guardDatabaseFiles, headerProblem, type MovedAside, move
 import { migrate } from "./Migrations.js"
 import { SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { describeFailure, isCorruption } from "./SessionDbFailure.js"
-import type { OpenOptions } from "./SessionStore.js"
+import type { OpenOptions } from "./OpenOptions.js"
 import { makeSqliteClient, type SqliteConnection } from "./SqliteClient.js"
 import type { EngineName } from "./SqliteDriver.js"
 import { engineAvailability, type EngineChoice, openDriver, resolveEngine } from "./SqliteEngine.js"

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { TurnIds } from "../adapters/Adapter.js"
+import type { TurnIds } from "../adapters/TurnIntake.js"
 import type { ChatMessage } from "../agents/Agent.js"
 import type { BegunTurn, Delivery, SessionDbService } from "./SessionDb.js"
 import { SessionDbError } from "./SessionDb.js"

@@ -45,7 +45,7 @@ import { makePollerLock, noPollerLock } from "./PollerLock.js"
 import { makeTelegramTurns, type TelegramTurns, type TurnJob } from "./TelegramTurns.js"
 import { makeStatusCell, type TelegramStatus } from "./TelegramStatus.js"
 import { routeUpdate } from "./UpdateRouting.js"
-import { TurnDelivery } from "../../lifecycle/TurnDelivery.js"
+import { TurnDelivery } from "../TurnDelivery.js"
 
 export { isAllowedUser, isListedUser, mayRestart } from "./UpdateRouting.js"
 export type { TelegramState, TelegramStatus } from "./TelegramStatus.js"

@@ -3,7 +3,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Carryover, GatewayView, IntakeContext, TurnIds } from "../../../src/adapters/Adapter.js"
-import { TurnDelivery } from "../../../src/lifecycle/TurnDelivery.js"
+import { TurnDelivery } from "../../../src/adapters/TurnDelivery.js"
 
 export const testView: GatewayView = {
   pid: 4242,

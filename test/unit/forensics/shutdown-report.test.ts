@@ -7,15 +7,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ShutdownSummary } from "../../../src/home/GatewayStateFile.js"
 import type { PhaseRecord } from "../../../src/lifecycle/Gateway.js"
-import {
-  parseLifecycleLine,
-  readLifecycleLog,
-  renderRecord,
-  renderReport,
-  type ReportedRecord,
-  type ShutdownPhase,
-  type ShutdownRecord
-} from "../../../src/forensics/ShutdownReport.js"
+import type { ReportedRecord, ShutdownPhase, ShutdownRecord } from "../../../src/forensics/LifecycleRecord.js"
+import { parseLifecycleLine, readLifecycleLog } from "../../../src/forensics/ShutdownReport.js"
+import { renderRecord, renderReport } from "../../../src/forensics/ShutdownReportText.js"
 
 // The reader's schema must accept what the kernel writes: these fail to compile if they drift apart.
 const phaseFromKernel: ShutdownPhase = {} as PhaseRecord

@@ -17,7 +17,7 @@ import { exitCodeOf } from "../../../src/lifecycle/ExitCode.js"
 import { runGateway } from "../../../src/lifecycle/Gateway.js"
 import { type ProcessSignal, Signals } from "../../../src/lifecycle/Signals.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
-import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 import { SessionStore } from "../../../src/sessions/SessionStore.js"
 import { SystemdNotify } from "../../../src/supervision/SystemdNotify.js"
 

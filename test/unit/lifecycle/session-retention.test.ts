@@ -8,7 +8,8 @@ import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import { firstRetentionRun, retentionEvery, runSessionRetention } from "../../../src/lifecycle/SessionRetention.js"
-import { emptyJournal, memorySessionDb, SessionDbError, type SessionDbService } from "../../../src/sessions/SessionDb.js"
+import { SessionDbError, type SessionDbService } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 
 const collecting = (lines: Array<string>) =>
   Logger.replace(

@@ -16,7 +16,7 @@ import * as TestClock from "effect/TestClock"
 import { type TurnEvent, type TurnOutcome } from "../../../src/adapters/TurnIntake.js"
 import { Agent, AgentError } from "../../../src/agents/Agent.js"
 import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
-import { emptyJournal, type MemoryJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, type MemoryJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 
 /** What the agent does next, each step 10 ms after the one before. */
 type Step =

@@ -8,7 +8,7 @@ import { outcomeOf } from "../../../src/adapters/TurnIntake.js"
 import { runWithHooks } from "./TurnHooks.js"
 import { Agent, type AgentReport, type AgentRequest } from "../../../src/agents/Agent.js"
 import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
-import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 
 const served: AgentReport = { model: "served-model", usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } }
 

@@ -3,7 +3,7 @@
 // Duplicates, delivery and the backlog shared with the durable journal are in delivery.test.ts.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 import { inbound } from "./harness.js"
 
 describe("in-memory journal", () => {

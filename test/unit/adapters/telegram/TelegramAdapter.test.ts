@@ -21,7 +21,7 @@ import {
   type TurnIntake,
   type TurnOutcome
 } from "../../../../src/adapters/Adapter.js"
-import type { TurnDelivery } from "../../../../src/lifecycle/TurnDelivery.js"
+import type { TurnDelivery } from "../../../../src/adapters/TurnDelivery.js"
 import {
   failedReply,
   notAnsweredReply,

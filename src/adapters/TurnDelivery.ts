@@ -4,7 +4,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { TurnIds } from "../adapters/TurnIntake.js"
+import type { TurnIds } from "./TurnIntake.js"
 import type { SessionDbService } from "../sessions/SessionDb.js"
 
 export interface TurnDeliveryService {
