@@ -37,6 +37,8 @@ export interface LifeService {
   /** Moves the state machine; `now` is the Clock's millis. Returns the new state. */
   readonly transition: (move: (state: LifecycleState, now: number) => LifecycleState) => Effect.Effect<LifecycleState>
   readonly update: (change: (status: GatewayStatus) => GatewayStatus) => Effect.Effect<void>
+  /** Open when the status changed since the follower last synced (StatusFollowers.ts). */
+  readonly changed: Effect.Latch
   /** Completed by the first stop request. */
   readonly stopRequested: Deferred.Deferred<void>
   /** Completed by a second signal: the drain ends now. */
@@ -74,6 +76,9 @@ export const makeLife = <R>(
     const systemd = yield* SystemdNotify
     const watchdog = yield* Watchdog
     const status = yield* SubscriptionRef.make(initialStatus)
+    // Opened by every change; the status follower closes it when it syncs. Cheaper per turn than a
+    // Stream subscription, and no change is lost: the follower always writes the status as it is now.
+    const changed = yield* Effect.makeLatch(false)
     const phases = yield* Ref.make<ReadonlyArray<PhaseRecord>>([])
     const identity = { pid: settings.self.pid, startTime: settings.self.startTime, supervisor: settings.supervisor }
 
@@ -147,8 +152,9 @@ export const makeLife = <R>(
           SubscriptionRef.modify(status, (s) => {
             const lifecycle = move(s.lifecycle, now)
             return [lifecycle, lifecycle === s.lifecycle ? s : { ...s, lifecycle }]
-          })),
-      update: (change) => SubscriptionRef.update(status, change),
+          })).pipe(Effect.zipLeft(changed.open)),
+      update: (change) => SubscriptionRef.update(status, change).pipe(Effect.zipRight(changed.open)),
+      changed,
       stopRequested: yield* Deferred.make<void>(),
       force: yield* Deferred.make<void>(),
       phases,
