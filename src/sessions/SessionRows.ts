@@ -86,8 +86,21 @@ export const PruneCountsRow = Schema.Struct({ sessions: Integer, turns: Integer,
 export const IntegrityRow = Schema.Struct({ integrity_check: Schema.String })
 
 /** Decodes query results; node:sqlite rows have a null prototype, so they are copied first. */
+// One decoder per row schema, built once: call sites ask for it on every query, and building the
+// array schema's decoder each time showed up in the turn path's CPU profile.
+const arrayDecoders = new WeakMap<object, (rows: unknown) => Effect.Effect<ReadonlyArray<unknown>, ParseResult.ParseError>>()
+
+const arrayDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  let decode = arrayDecoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknown(Schema.Array(schema))
+    arrayDecoders.set(schema, decode)
+  }
+  return decode as (rows: unknown) => Effect.Effect<ReadonlyArray<A>, ParseResult.ParseError>
+}
+
 export const decodeRows = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
-  const decode = Schema.decodeUnknown(Schema.Array(schema))
+  const decode = arrayDecoder(schema)
   return (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, SessionDbError> =>
     decode(rows.map((row) => ({ ...(row as object) }))).pipe(
       Effect.mapError((error) =>
