@@ -34,6 +34,11 @@ export interface GatewayConfig {
      * once a day (SessionHousekeeping.ts says which are finished). 0: kept for ever (the default).
      */
     readonly retention: Duration.Duration
+    /**
+     * The most messages of a session a turn reads and hands to its agent: the session's first
+     * system messages, then the newest. Bounds a turn's cost whatever the session's length.
+     */
+    readonly max_context_messages: number
   }
   readonly adapters: {
     readonly http: {
@@ -323,7 +328,8 @@ const ConfigFields = Schema.Struct({
     }))
   })),
   sessions: section(Schema.Struct({
-    retention: key(BoundedDuration("sessions.retention"), () => Duration.zero)
+    retention: key(BoundedDuration("sessions.retention"), () => Duration.zero),
+    max_context_messages: key(PositiveInt, () => 200)
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({
