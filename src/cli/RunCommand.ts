@@ -133,6 +133,7 @@ export const runInHome = (home: Option.Option<string>) =>
         loopStallTimeout: config.gateway.loop_stall_timeout,
         resumeWindow: config.gateway.resume_window,
         sessionRetention: config.sessions.retention,
+        maxInflightTurns: config.gateway.max_inflight_turns,
         startupTimeout: config.gateway.startup_timeout,
         respawnStorm: { maxStarts: config.gateway.respawn_storm.max_starts, window: config.gateway.respawn_storm.window },
         agentLabel: config.agent.kind === "echo" ? "echo" : `openai ${agentModel(config)}`,
