@@ -52,7 +52,13 @@ export type TurnOutcome =
   /** The message was recorded by an earlier turn (same externalId); that turn owns the answer. */
   | { readonly _tag: "Duplicate"; readonly ids: TurnIds }
   /** The message was never recorded, so there is no turn: the session is suspended, or storage failed. */
-  | { readonly _tag: "Refused"; readonly reason: "session_suspended" | "storage"; readonly message: string }
+  | { readonly _tag: "Refused"; readonly reason: RefusedReason; readonly message: string }
+
+/**
+ * Why a message was not recorded. busy: gateway.max_inflight_turns turns are running; refused at
+ * once, before anything is written, so sending it again later is always safe.
+ */
+export type RefusedReason = "session_suspended" | "storage" | "busy"
 
 /** The gateway is not taking new turns (starting up, draining or stopped). */
 export class IntakeClosed extends Data.TaggedError("IntakeClosed")<{
@@ -95,6 +101,11 @@ export interface TurnIntake {
   readonly resume: (turnId: string) => Stream.Stream<TurnEvent, IntakeClosed>
   /** Turns currently running. */
   readonly active: Effect.Effect<number>
+  /**
+   * Completes once a new message would not be refused as busy (at once when there is no limit).
+   * A push platform waits on it before taking more messages; absent means there is no limit.
+   */
+  readonly awaitRoom?: Effect.Effect<void>
 }
 
 /** Reads a turn's events to the end and returns its outcome (the last event). */

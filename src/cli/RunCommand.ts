@@ -133,6 +133,7 @@ export const runInHome = (home: Option.Option<string>) =>
         loopStallTimeout: config.gateway.loop_stall_timeout,
         resumeWindow: config.gateway.resume_window,
         sessionRetention: config.sessions.retention,
+        maxInflightTurns: config.gateway.max_inflight_turns,
         startupTimeout: config.gateway.startup_timeout,
         respawnStorm: { maxStarts: config.gateway.respawn_storm.max_starts, window: config.gateway.respawn_storm.window },
         agentLabel: config.agent.kind === "echo" ? "echo" : `openai ${agentModel(config)}`,
@@ -144,7 +145,7 @@ export const runInHome = (home: Option.Option<string>) =>
           Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
           Forensics.live(paths, selfIdentity()),
-          SessionStore.sqlite(paths.database),
+          SessionStore.sqlite(paths.database, { maxContextMessages: config.sessions.max_context_messages }),
           StartHistory.live(startHistoryFile(paths.dir)),
           tracedAgent(agent)
         ))

@@ -25,6 +25,11 @@ export interface GatewayConfig {
     readonly resume_window: Duration.Duration
     /** Lock to ready longer than this: record, exit 75. 0 turns it off. */
     readonly startup_timeout: Duration.Duration
+    /**
+     * Turns running at once; a new message beyond it is refused at once (HTTP 429 + Retry-After;
+     * Telegram takes no more updates until a turn ends). 0: no limit.
+     */
+    readonly max_inflight_turns: number
     /** More than max_starts starts within window: the next start waits first (window 0: off). */
     readonly respawn_storm: { readonly max_starts: number; readonly window: Duration.Duration }
   }
@@ -34,6 +39,11 @@ export interface GatewayConfig {
      * once a day (SessionHousekeeping.ts says which are finished). 0: kept for ever (the default).
      */
     readonly retention: Duration.Duration
+    /**
+     * The most messages of a session a turn reads and hands to its agent: the session's first
+     * system messages, then the newest. Bounds a turn's cost whatever the session's length.
+     */
+    readonly max_context_messages: number
   }
   readonly adapters: {
     readonly http: {
@@ -156,6 +166,9 @@ const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotati
   expecting("an integer between 0 and 65535")
 )
 const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive()).annotations(expecting("a positive integer"))
+const NonNegativeInt = Schema.Number.pipe(Schema.int(), Schema.nonNegative()).annotations(
+  expecting("a whole number, 0 or more")
+)
 const Flag = Schema.Boolean.annotations(expecting("true or false"))
 const Host = Schema.String.pipe(Schema.minLength(1)).annotations(expecting("a host name or address"))
 /**
@@ -317,13 +330,15 @@ const ConfigFields = Schema.Struct({
     loop_stall_timeout: key(BoundedDuration("gateway.loop_stall_timeout"), seconds(60)),
     resume_window: key(BoundedDuration("gateway.resume_window"), seconds(3600)),
     startup_timeout: key(BoundedDuration("gateway.startup_timeout"), seconds(300)),
+    max_inflight_turns: key(NonNegativeInt, () => 64),
     respawn_storm: section(Schema.Struct({
       max_starts: key(MaxStarts, () => 5),
       window: key(BoundedDuration("gateway.respawn_storm.window"), seconds(120))
     }))
   })),
   sessions: section(Schema.Struct({
-    retention: key(BoundedDuration("sessions.retention"), () => Duration.zero)
+    retention: key(BoundedDuration("sessions.retention"), () => Duration.zero),
+    max_context_messages: key(PositiveInt, () => 200)
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({

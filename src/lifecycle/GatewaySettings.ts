@@ -35,6 +35,8 @@ export interface GatewaySettings {
   readonly respawnStorm?: RespawnPolicy
   /** sessions.retention: finished sessions older than this are pruned daily; undefined or 0: off. */
   readonly sessionRetention?: Duration.Duration
+  /** gateway.max_inflight_turns: new messages beyond it are refused as busy; undefined or 0: no limit. */
+  readonly maxInflightTurns?: number
 }
 
 export type GatewayRunError =

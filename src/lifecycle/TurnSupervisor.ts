@@ -13,6 +13,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Mailbox from "effect/Mailbox"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
@@ -21,6 +22,7 @@ import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 import { annotateTurnEnd, withTurnSpan } from "../telemetry/TurnSpans.js"
 import { turnLine } from "./TurnLog.js"
+import { busyOutcome, hasRoom } from "./TurnAdmission.js"
 
 export type DrainEnd = "empty" | "deadline" | "forced"
 
@@ -47,14 +49,30 @@ interface TurnRequest {
   /** The submitting platform; a resumed turn learns its own from the journal. */
   readonly platform: string | undefined
   readonly generation: GenerationOptions | undefined
+  /** Subject to gateway.max_inflight_turns (new messages; not turns resumed from an earlier life). */
+  readonly bounded: boolean
 }
+
+/** Options of the supervisor beyond its journal. */
+export interface TurnSupervisorOptions {
+  /**
+   * gateway.max_inflight_turns: a new message arriving while this many turns run is refused at
+   * once (outcome Refused, reason "busy") rather than queued. 0: no limit. Resumed turns of an
+   * earlier life are never refused for it, but they count.
+   */
+  readonly maxInflightTurns?: number
+}
+
+/** How often a platform waiting for room (awaitRoom) looks at the running count again. */
+const roomCheckInterval = Duration.millis(50)
 
 const closedIntake = () => new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
 
 export const makeTurnSupervisor = (
   db: SessionDbService,
   /** Told the number of running turns whenever it changes (for active_turns in the state file), in order. */
-  onActiveChange: (active: number) => Effect.Effect<void> = () => Effect.void
+  onActiveChange: (active: number) => Effect.Effect<void> = () => Effect.void,
+  options: TurnSupervisorOptions = {}
 ): Effect.Effect<TurnSupervisor, never, Scope.Scope | Agent> =>
   Effect.gen(function*() {
     const agent = yield* Agent
@@ -65,6 +83,11 @@ export const makeTurnSupervisor = (
     const running = yield* SynchronizedRef.make(0)
     const countRunning = (delta: 1 | -1) =>
       SynchronizedRef.updateEffect(running, (n) => Effect.as(onActiveChange(n + delta), n + delta))
+    const limit = Math.max(0, Math.floor(options.maxInflightTurns ?? 0))
+    /** Counts the turn in, unless it is bounded and the limit is reached: then false, nothing counted. */
+    const admit = (bounded: boolean) =>
+      SynchronizedRef.modifyEffect(running, (n) =>
+        bounded && !hasRoom(n, limit) ? Effect.succeed([false, n] as const) : Effect.as(onActiveChange(n + 1), [true, n + 1] as const))
 
     /** From recording the message to the recorded end; typed failures become outcomes here. */
     const recordedTurn = (
@@ -147,11 +170,15 @@ export const makeTurnSupervisor = (
      */
     const superviseTurn = (request: TurnRequest, mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        yield* countRunning(1)
-        const started = yield* Clock.currentTimeMillis
-        const begun = yield* Ref.make<BegunTurn | undefined>(undefined)
         // Offers to a mailbox whose reader left return false at once: the turn goes on.
         const publish = (event: TurnEvent) => Effect.asVoid(mailbox.offer(event))
+        if (!(yield* admit(request.bounded))) {
+          // Refused before anything is recorded or run: the platform is told at once and retries.
+          yield* publish(TurnEvent.Outcome({ outcome: busyOutcome(limit) }))
+          return yield* mailbox.end
+        }
+        const started = yield* Clock.currentTimeMillis
+        const begun = yield* Ref.make<BegunTurn | undefined>(undefined)
         const { end, turn } = yield* withTurnSpan(Effect.gen(function*() {
           const exit = yield* Effect.exit(Effect.interruptible(recordedTurn(request, begun, publish)))
           const turn = yield* Ref.get(begun)
@@ -190,9 +217,14 @@ export const makeTurnSupervisor = (
     const active = SynchronizedRef.get(running)
 
     const intake: TurnIntake = {
-      submit: (inbound) => turnEvents({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation }),
-      resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined }),
-      active
+      submit: (inbound) =>
+        turnEvents({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation, bounded: true }),
+      resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined, bounded: false }),
+      active,
+      awaitRoom: Effect.repeat(active, {
+        until: (n) => hasRoom(n, limit),
+        schedule: Schedule.spaced(roomCheckInterval)
+      }).pipe(Effect.asVoid)
     }
 
     return {

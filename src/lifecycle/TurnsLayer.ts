@@ -60,8 +60,11 @@ export const TurnsLayer = Layer.scoped(
   Turns,
   Effect.gen(function*() {
     const { life, db, systemd } = yield* Effect.all({ life: Life, db: SessionDatabase, systemd: SystemdNotify })
-    const turns = yield* makeTurnSupervisor(db, (active) =>
-      life.update((status) => ({ ...status, activeTurns: active })).pipe(Effect.zipRight(recordActiveTurns(active))))
+    const turns = yield* makeTurnSupervisor(
+      db,
+      (active) => life.update((status) => ({ ...status, activeTurns: active })).pipe(Effect.zipRight(recordActiveTurns(active))),
+      { maxInflightTurns: life.settings.maxInflightTurns ?? 0 }
+    )
     // Released in reverse: the drain first, then what is left is interrupted.
     yield* Effect.addFinalizer(() => interruptStep(life, turns))
     yield* Effect.addFinalizer(() => drainStep(life, systemd, turns))

@@ -32,7 +32,7 @@ export const turnDurationSeconds = secondsHistogram(
 export const activeTurns = gauge("hermes_active_turns", "Turns running now.")
 export const messagesRefusedTotal = counter(
   "hermes_messages_refused_total",
-  "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage)."
+  "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage, busy)."
 )
 export const adapterState = gauge(
   "hermes_adapter_state",
@@ -48,7 +48,7 @@ export const processStartTimeSeconds = gauge(
   "When this gateway process started, in seconds since the epoch."
 )
 
-export type RefusalReason = "starting" | "draining" | "suspended" | "storage"
+export type RefusalReason = "starting" | "draining" | "suspended" | "storage" | "busy"
 
 export const recordRefusal = (platform: string, reason: RefusalReason): Effect.Effect<void> =>
   Metric.increment(Metric.tagged(Metric.tagged(messagesRefusedTotal, "platform", platform), "reason", reason))
@@ -60,7 +60,7 @@ export const secondsSince = (startedNanos: bigint): Effect.Effect<number> =>
 /** One outcome of a message handed to the gateway: a turn that ended, or a refusal. */
 export const recordOutcome = (platform: string, outcome: TurnOutcome, seconds: number): Effect.Effect<void> => {
   if (outcome._tag === "Refused") {
-    return recordRefusal(platform, outcome.reason === "session_suspended" ? "suspended" : "storage")
+    return recordRefusal(platform, outcome.reason === "session_suspended" ? "suspended" : outcome.reason)
   }
   const name = outcome._tag.toLowerCase()
   return Effect.zipRight(

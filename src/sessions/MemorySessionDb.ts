@@ -15,6 +15,7 @@ import type {
   TurnRecord,
   TurnStatus
 } from "./SessionDb.js"
+import { boundedContext, defaultMaxContextMessages } from "./ContextBound.js"
 import { SessionDbError } from "./SessionDbError.js"
 import { type Housekeeping, isPrunable } from "./SessionHousekeeping.js"
 import { type Delivery, defaultRequestResponsePlatforms } from "./DeliveryMode.js"
@@ -60,6 +61,8 @@ export const emptyJournal = (): MemoryJournal => ({ sessions: new Map(), turns: 
 export interface MemoryJournalOptions {
   /** Platforms whose reply travels on the request itself (default ["http"]); every other one is push. */
   readonly requestResponsePlatforms?: ReadonlyArray<string>
+  /** The most messages a turn's context holds (sessions.max_context_messages; ContextBound.ts). */
+  readonly maxContextMessages?: number
 }
 
 /**
@@ -172,7 +175,7 @@ export const memorySessionDb = (journal: MemoryJournal, options: MemoryJournalOp
         })
         return Effect.succeed<BegunTurn>({
           ids,
-          context: session.messages.map((m) => ({ role: m.role, content: m.content })),
+          context: boundedContext(session.messages, options.maxContextMessages ?? defaultMaxContextMessages),
           duplicate: false
         })
       }),

@@ -68,9 +68,18 @@ const v2TurnDelivery = Effect.gen(function*() {
   yield* sql`CREATE INDEX turns_push_undelivered ON turns (started_at) WHERE delivery = 'push' AND delivered_at IS NULL`
 })
 
+const v3SystemMessages = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // A turn reads its session's system messages and its newest others, never the whole history
+  // (ContextBound.ts). The newest come from the primary key, read backwards; the system messages
+  // are few and usually at the start, and this partial index finds them without a scan.
+  yield* sql`CREATE INDEX messages_system ON messages (session_id, seq) WHERE role = 'system'`
+})
+
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_sessions_messages_turns": v1Sessions,
-  "2_turn_delivery_and_external_ids": v2TurnDelivery
+  "2_turn_delivery_and_external_ids": v2TurnDelivery,
+  "3_system_messages_index": v3SystemMessages
 }
 
 export const latestSchemaVersion = Math.max(...Object.keys(migrations).map((key) => Number(key.split("_")[0])))

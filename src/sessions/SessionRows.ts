@@ -43,6 +43,7 @@ export const MessageRow = Schema.Struct({
 })
 
 export const ContextRow = Schema.Struct({
+  seq: Schema.Number,
   role: RoleColumn,
   content: Schema.String
 })

@@ -29,6 +29,8 @@ export interface SqliteStoreOptions {
   readonly requestResponsePlatforms?: ReadonlyArray<string>
   /** Interrupted lives after which a turn fails and its session is suspended (default 3). */
   readonly maxInterruptedLives?: number
+  /** The most messages a turn's context holds (sessions.max_context_messages, default 200). */
+  readonly maxContextMessages?: number
   /** node:sqlite busy timeout (default 5000 ms). */
   readonly busyTimeoutMs?: number
 }
@@ -199,7 +201,8 @@ export const openSqliteSessionDb = (
     }
     return makeTurnJournal(opened.connection, {
       requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
-      deliveryLog: makeDeliveryLog(deliveryLogFile(file))
+      deliveryLog: makeDeliveryLog(deliveryLogFile(file)),
+      ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })
   })
 

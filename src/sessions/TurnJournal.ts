@@ -16,12 +16,15 @@ import { timedCommit } from "../metrics/GatewayMetrics.js"
 import { sqlHousekeeping } from "./SqlHousekeeping.js"
 import { ContextRow, decodeRows, NextSeqRow, SessionRow, SessionSummaryRow, TurnIdRow, TurnRow } from "./SessionRows.js"
 import { sqlJournalReads, summaryOf } from "./SqlJournalReads.js"
+import { boundedContext, defaultMaxContextMessages } from "./ContextBound.js"
 
 export interface JournalOptions {
   /** Platforms whose reply travels on the request itself: an interrupted turn cannot be resumed. */
   readonly requestResponsePlatforms: ReadonlyArray<string>
   /** Where markDelivered writes first, before the database (the gateway's journal has one). */
   readonly deliveryLog?: DeliveryLog
+  /** The most messages a turn's context holds (sessions.max_context_messages; ContextBound.ts). */
+  readonly maxContextMessages?: number
 }
 
 export { defaultRequestResponsePlatforms } from "./SessionDb.js"
@@ -36,6 +39,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
   const { sql } = connection
   const file = connection.driver.file
   const requestResponse = new Set(options.requestResponsePlatforms)
+  const maxContext = Math.max(1, Math.floor(options.maxContextMessages ?? defaultMaxContextMessages))
   let closeRequested = false
 
   const closedError = () =>
@@ -64,10 +68,20 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       Effect.map((rows) => rows[0]?.next_seq ?? 1)
     )
 
+  /**
+   * The context ending with message `lastSeq`, bounded: at most `maxContext` of the session's first
+   * system messages (partial index messages_system) and of its newest others (the primary key read
+   * backwards), so the cost does not grow with the session's history.
+   */
   const contextUpTo = (sessionId: string, lastSeq: number) =>
-    sql`SELECT role, content FROM messages WHERE session_id = ${sessionId} AND seq <= ${lastSeq} ORDER BY seq`.pipe(
-      Effect.flatMap(decodeRows(ContextRow, "message")),
-      Effect.map((rows): ReadonlyArray<ChatMessage> => rows.map((r) => ({ role: r.role, content: r.content })))
+    Effect.all([
+      sql`SELECT seq, role, content FROM messages
+          WHERE session_id = ${sessionId} AND role = 'system' AND seq <= ${lastSeq} ORDER BY seq LIMIT ${maxContext}`,
+      sql`SELECT seq, role, content FROM messages
+          WHERE session_id = ${sessionId} AND role <> 'system' AND seq <= ${lastSeq} ORDER BY seq DESC LIMIT ${maxContext}`
+    ]).pipe(
+      Effect.flatMap(([system, recent]) => decodeRows(ContextRow, "message")([...system, ...recent])),
+      Effect.map((rows): ReadonlyArray<ChatMessage> => boundedContext(rows, maxContext))
     )
 
   /** The turn `turnId`, which must belong to `sessionId` when one is given. */
@@ -106,7 +120,24 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
       )
     )
 
+  /**
+   * The message is made durable in the write transaction; its context is read after the commit, in
+   * a read of its own, so the write lock is held only for the writes. Nothing a later transaction
+   * does changes the messages up to this one (seqs only grow; running sessions are never pruned).
+   */
   const beginTurn: SessionDbService["beginTurn"] = (inbound) =>
+    Effect.flatMap(recordInbound(inbound), (recorded) =>
+      recorded.duplicate
+        ? Effect.succeed<BegunTurn>({ ids: recorded.ids, context: [], duplicate: true })
+        : operation("read a turn's context", contextUpTo(recorded.ids.sessionId, recorded.seq)).pipe(
+          Effect.map((context): BegunTurn => ({ ids: recorded.ids, context, duplicate: false })),
+          // The turn is recorded as running: one that cannot start is recorded as failed, not left running.
+          Effect.tapError((error) =>
+            failTurn(recorded.ids, `cannot read the turn's context: ${error.message}`).pipe(Effect.ignore)
+          )
+        ))
+
+  const recordInbound = (inbound: Parameters<SessionDbService["beginTurn"]>[0]) =>
     operation("begin a turn", sql.withTransaction(Effect.gen(function*() {
       const at = yield* isoNow
       const existing = inbound.sessionKey === undefined
@@ -130,7 +161,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
             Effect.flatMap(decodeRows(TurnIdRow, "turn"))
           )
           if (earlier[0] !== undefined) {
-            return { ids: { turnId: earlier[0].id, sessionId: found.id }, context: [], duplicate: true } satisfies BegunTurn
+            return { ids: { turnId: earlier[0].id, sessionId: found.id }, seq: 0, duplicate: true }
           }
         }
         if (found.status === "suspended") {
@@ -191,8 +222,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
         sql.insert({ session_id: sessionId, seq, role: "user", content: inbound.text, turn_id: turnId, created_at: at })
       }`
       yield* touchSession(sessionId, at)
-      const context = yield* contextUpTo(sessionId, seq)
-      return { ids: { turnId, sessionId }, context, duplicate: false } satisfies BegunTurn
+      return { ids: { turnId, sessionId }, seq, duplicate: false }
     })))
 
   const completeTurn: SessionDbService["completeTurn"] = (ids, reply) =>

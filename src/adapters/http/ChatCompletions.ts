@@ -29,6 +29,7 @@ import {
   payloadTooLarge,
   RequestRejected,
   sessionSuspended,
+  tooManyTurns,
   unavailable,
   unsupportedMediaType
 } from "./RequestRejected.js"
@@ -129,6 +130,8 @@ const refusalOf = (turn: Turn, outcome: Exclude<TurnOutcome, { _tag: "Completed"
       // Nothing was recorded, so there is no session id to hand back.
       return outcome.reason === "session_suspended"
         ? sessionSuspended(outcome.message)
+        : outcome.reason === "busy"
+        ? tooManyTurns(outcome.message, turn.context.retryAfterSeconds)
         : unavailable("storage", turn.context.retryAfterSeconds)
   }
 }

@@ -89,6 +89,13 @@ export const unavailable = (
     "Retry-After": String(retryAfterSeconds)
   })
 
+/**
+ * gateway.max_inflight_turns turns are running: refused at once, nothing recorded. 429 (not 503)
+ * because the gateway is healthy and a load balancer should not take it out; Retry-After as for 503.
+ */
+export const tooManyTurns = (message: string, retryAfterSeconds: number) =>
+  reject(429, errorBody(message, "rate_limit_error", { code: "busy" }), { "Retry-After": String(retryAfterSeconds) })
+
 export const agentFailed = (message: string, headers: Readonly<Record<string, string>> = {}) =>
   reject(502, errorBody(`the agent failed: ${message}`, "api_error", { code: "agent_error" }), headers)
 

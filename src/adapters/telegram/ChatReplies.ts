@@ -32,7 +32,7 @@ export const privateBotReply = "Sorry, this bot is private."
 export const notTextReply = "Sorry, I can only read text messages."
 export const failedReply = (message: string) => `Sorry, something went wrong: ${message}`
 /** The message was not recorded; internal details stay in the log. */
-export const refusedReply = (reason: "session_suspended" | "storage") =>
+export const refusedReply = (reason: "session_suspended" | "storage" | "busy") =>
   reason === "session_suspended"
     ? "Sorry, this conversation is paused: a message in it crashed the gateway three times. " +
       "Your message was not taken; the operator can resume the conversation."

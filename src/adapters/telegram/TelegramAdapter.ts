@@ -211,6 +211,8 @@ export const makeTelegramAdapter = (
               case "Command":
                 return yield* spawnCommand(runCommand(commandDeps, route))
               case "Turn":
+                // Back-pressure: no more updates are taken (nor acknowledged) while turns are at the limit.
+                yield* intake.awaitRoom ?? Effect.void
                 return yield* workers.offer(route.chatId, { _tag: "Turn", turn: route })
             }
           })

@@ -106,6 +106,12 @@ export const makeTelegramTurns = (intake: TurnIntake, deps: TelegramTurnsDeps): 
         return yield* Effect.logInfo(`telegram: message left for the next start: ${result.left.message}`)
       }
       const outcome = result.right
+      if (outcome._tag === "Refused" && outcome.reason === "busy") {
+        // Nothing recorded and nothing acknowledged: the message waits here, in its chat's order,
+        // until a turn ends, then goes in again (a restart meanwhile gets it from Telegram again).
+        yield* intake.awaitRoom ?? Effect.void
+        return yield* runTurn(job)
+      }
       // Duplicate: recorded in an earlier life. Refused: never recorded, but the user is told to
       // send it again. Either way nothing is left for Telegram to redeliver.
       if (outcome._tag === "Duplicate" || outcome._tag === "Refused") yield* markHandled(job.updateId)

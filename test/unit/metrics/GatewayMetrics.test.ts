@@ -97,7 +97,7 @@ describe("gateway metrics", () => {
       expect(text).toContain(header("hermes_turns_total", "counter", "Turns that ended, by platform and outcome (completed, failed, interrupted, duplicate)."))
       expect(text).toContain(header("hermes_turn_duration_seconds", "histogram", "From a message handed to the gateway to the turn's outcome, by platform and outcome."))
       expect(text).toContain(header("hermes_active_turns", "gauge", "Turns running now."))
-      expect(text).toContain(header("hermes_messages_refused_total", "counter", "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage)."))
+      expect(text).toContain(header("hermes_messages_refused_total", "counter", "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage, busy)."))
       expect(text).toContain(header("hermes_adapter_state", "gauge", "1 for each platform's current state (as in gateway_state.json), 0 for states it has left."))
       expect(text).toContain(header("hermes_session_db_commit_seconds", "histogram", "Session database operations, each one transaction up to its commit (synchronous=FULL)."))
       expect(text).toContain(header("hermes_process_start_time_seconds", "gauge", "When this gateway process started, in seconds since the epoch."))

@@ -46,7 +46,7 @@ interface TurnScript {
   /** Wait for this after recording, before the outcome. */
   readonly afterAccept?: Deferred.Deferred<void>
   /** "IntakeClosed": refused before recording (never acknowledged). */
-  readonly outcome?: TurnOutcome["_tag"] | "IntakeClosed"
+  readonly outcome?: TurnOutcome["_tag"] | "IntakeClosed" | "Busy"
   readonly reply?: string
 }
 
@@ -66,7 +66,7 @@ interface FakeIntake {
 
 const outcomeEvent = (outcome: TurnOutcome) => TurnEvent.Outcome({ outcome })
 
-const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeIntake => {
+const makeIntake = (script: (text: string) => TurnScript = () => ({}), awaitRoom?: Effect.Effect<void>): FakeIntake => {
   const submitted: Array<InboundMessage> = []
   const accepted: Array<string> = []
   const resumed: Array<string> = []
@@ -74,6 +74,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
   let turns = 0
   const intake: TurnIntake = {
     active: Effect.sync(() => submitted.length - accepted.length),
+    ...(awaitRoom === undefined ? {} : { awaitRoom }),
     resume: (turnId) =>
       Stream.suspend(() => {
         resumed.push(turnId)
@@ -87,6 +88,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({})): FakeInta
         if (plan.beforeAccept) yield* Deferred.await(plan.beforeAccept)
         if (plan.outcome === "IntakeClosed") return Stream.fail(new IntakeClosed({ message: "draining" }))
         if (plan.outcome === "Duplicate") return Stream.make(outcomeEvent({ _tag: "Duplicate", ids }))
+        if (plan.outcome === "Busy") return Stream.make(outcomeEvent({ _tag: "Refused", reason: "busy", message: "at the limit" }))
         if (plan.outcome === "Refused") {
           return Stream.make(outcomeEvent({ _tag: "Refused", reason: "session_suspended", message: `session ${ids.sessionId} is suspended (internal detail)` }))
         }
@@ -306,6 +308,34 @@ describe("TelegramAdapter", () => {
       expect(api.held()).toContain(id)
       expect(acknowledgedIn(options.ledgerFile)).toBeLessThan(id)
       expect(api.answers()).toEqual([])
+    }).pipe(quiet))
+
+  it.scopedLive("a message refused as busy stays unacknowledged and unanswered until a turn ends, then goes in again", () =>
+    Effect.gen(function*() {
+      const api = yield* startFakeBotApi()
+      const room = yield* Deferred.make<void>()
+      let busy = true
+      let refusals = 0
+      // Room while nothing was refused yet (the update is taken); after the refusal, none until a turn ends.
+      const awaitRoom = Effect.suspend(() => (refusals === 0 ? Effect.void : Deferred.await(room)))
+      const fake = makeIntake(() => {
+        if (!busy) return {}
+        refusals += 1
+        return { outcome: "Busy" }
+      }, awaitRoom)
+      const { options } = yield* startTelegram(api, fake)
+      const id = api.push({ chatId: 8, text: "wait for me" })
+      yield* api.until(() => fake.submitted.length === 1)
+      yield* Effect.sleep(200)
+      // Neither acknowledged, answered, nor submitted again while there is no room.
+      expect(api.held()).toContain(id)
+      expect(acknowledgedIn(options.ledgerFile)).toBeLessThan(id)
+      expect(api.answers()).toEqual([])
+      expect(fake.submitted.length).toBe(1)
+      busy = false
+      yield* Deferred.succeed(room, undefined)
+      yield* api.until(() => acknowledgedIn(options.ledgerFile) === id && api.answers().some((a) => a.text === "echo: wait for me"))
+      expect(fake.submitted.map((m) => m.text)).toEqual(["wait for me", "wait for me"])
     }).pipe(quiet))
 
   it.scopedLive("a failed turn tells the user and counts as delivered; an interrupted one waits for the next life", () =>
