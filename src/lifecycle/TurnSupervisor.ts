@@ -13,10 +13,9 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Mailbox from "effect/Mailbox"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SynchronizedRef from "effect/SynchronizedRef"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { IntakeClosed, TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/TurnIntake.js"
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
@@ -63,9 +62,6 @@ export interface TurnSupervisorOptions {
   readonly maxInflightTurns?: number
 }
 
-/** How often a platform waiting for room (awaitRoom) looks at the running count again. */
-const roomCheckInterval = Duration.millis(50)
-
 const closedIntake = () => new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
 
 export const makeTurnSupervisor = (
@@ -79,14 +75,15 @@ export const makeTurnSupervisor = (
     const set = yield* FiberSet.make<void>()
     const open = yield* Ref.make(true)
     const interruptReason = yield* Ref.make("gateway shutting down")
-    // Changed and reported under one lock, so the last number reported is the current one.
-    const running = yield* SynchronizedRef.make(0)
+    // Changed and reported under one lock, so the last number reported is the current one; a
+    // platform waiting for room (awaitRoom) follows its changes.
+    const running = yield* SubscriptionRef.make(0)
     const countRunning = (delta: 1 | -1) =>
-      SynchronizedRef.updateEffect(running, (n) => Effect.as(onActiveChange(n + delta), n + delta))
+      SubscriptionRef.updateEffect(running, (n) => Effect.as(onActiveChange(n + delta), n + delta))
     const limit = Math.max(0, Math.floor(options.maxInflightTurns ?? 0))
     /** Counts the turn in, unless it is bounded and the limit is reached: then false, nothing counted. */
     const admit = (bounded: boolean) =>
-      SynchronizedRef.modifyEffect(running, (n) =>
+      SubscriptionRef.modifyEffect(running, (n) =>
         bounded && !hasRoom(n, limit) ? Effect.succeed([false, n] as const) : Effect.as(onActiveChange(n + 1), [true, n + 1] as const))
 
     /** From recording the message to the recorded end; typed failures become outcomes here. */
@@ -214,17 +211,14 @@ export const makeTurnSupervisor = (
         return Mailbox.toStream(mailbox)
       }))
 
-    const active = SynchronizedRef.get(running)
+    const active = SubscriptionRef.get(running)
 
     const intake: TurnIntake = {
       submit: (inbound) =>
         turnEvents({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation, bounded: true }),
       resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined, bounded: false }),
       active,
-      awaitRoom: Effect.repeat(active, {
-        until: (n) => hasRoom(n, limit),
-        schedule: Schedule.spaced(roomCheckInterval)
-      }).pipe(Effect.asVoid)
+      awaitRoom: running.changes.pipe(Stream.filter((n) => hasRoom(n, limit)), Stream.take(1), Stream.runDrain)
     }
 
     return {

@@ -12,7 +12,7 @@ import * as Stream from "effect/Stream"
 import type { InboundMessage, TurnEvent } from "../../../src/adapters/TurnIntake.js"
 import { Agent } from "../../../src/agents/Agent.js"
 import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
-import { emptyJournal, memorySessionDb } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 
 const message = (text: string): InboundMessage => ({ platform: "http", sessionKey: undefined, text, history: [] })
 

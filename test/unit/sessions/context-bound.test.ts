@@ -5,7 +5,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { boundedContext } from "../../../src/sessions/ContextBound.js"
-import { emptyJournal, memorySessionDb, type SessionDbService } from "../../../src/sessions/SessionDb.js"
+import { type SessionDbService } from "../../../src/sessions/SessionDb.js"
+import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 import { dbFile, engineCases, inbound, openLife, rawQuery, tempHome } from "./harness.js"
 
 const max = 5
