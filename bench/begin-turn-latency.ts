@@ -12,7 +12,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 const [root, ...sizes] = process.argv.slice(2)
-const { openSqliteSessionDb } = await import(pathToFileURL(path.resolve(root ?? ".", "src/sessions/SqliteSessionStore.ts")).href)
+// Loaded from the checkout given, typed as this checkout's version of the module.
+const { openSqliteSessionDb } = (await import(
+  pathToFileURL(path.resolve(root ?? ".", "src/sessions/SqliteSessionStore.ts")).href
+)) as typeof import("../src/sessions/SqliteSessionStore.js")
 const turns = 100
 for (const n of sizes.map(Number)) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bp-begin-"))
