@@ -21,7 +21,7 @@ for (const n of sizes.map(Number)) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bp-begin-"))
   const result = await Effect.runPromise(Effect.gen(function*() {
     const db = yield* openSqliteSessionDb(path.join(dir, "state.db"), { engine: "node-sqlite3-wasm" }, { previousLifeCrashed: false })
-    const history = Array.from({ length: n - 1 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `message ${i} `.repeat(8) }))
+    const history = Array.from({ length: n - 1 }, (_, i) => ({ role: (i % 2 === 0 ? "user" : "assistant") as "user" | "assistant", content: `message ${i} `.repeat(8) }))
     const first = yield* db.beginTurn({ platform: "http", sessionKey: "bench", text: "seed", history })
     yield* db.completeTurn(first.ids, "ok")
     const times: Array<number> = []
