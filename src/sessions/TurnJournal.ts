@@ -121,23 +121,12 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
     )
 
   /**
-   * The message is made durable in the write transaction; its context is read after the commit, in
-   * a read of its own, so the write lock is held only for the writes. Nothing a later transaction
-   * does changes the messages up to this one (seqs only grow; running sessions are never pruned).
+   * The message and its turn are recorded, and the turn's (bounded) context read, in one write
+   * transaction: an interruption before the commit leaves nothing behind, and once it returns the
+   * turn is the caller's. Reading the context after the commit would shorten the write lock but
+   * leave a window in which an interrupted turn stays recorded as running with nobody to end it.
    */
   const beginTurn: SessionDbService["beginTurn"] = (inbound) =>
-    Effect.flatMap(recordInbound(inbound), (recorded) =>
-      recorded.duplicate
-        ? Effect.succeed<BegunTurn>({ ids: recorded.ids, context: [], duplicate: true })
-        : operation("read a turn's context", contextUpTo(recorded.ids.sessionId, recorded.seq)).pipe(
-          Effect.map((context): BegunTurn => ({ ids: recorded.ids, context, duplicate: false })),
-          // The turn is recorded as running: one that cannot start is recorded as failed, not left running.
-          Effect.tapError((error) =>
-            failTurn(recorded.ids, `cannot read the turn's context: ${error.message}`).pipe(Effect.ignore)
-          )
-        ))
-
-  const recordInbound = (inbound: Parameters<SessionDbService["beginTurn"]>[0]) =>
     operation("begin a turn", sql.withTransaction(Effect.gen(function*() {
       const at = yield* isoNow
       const existing = inbound.sessionKey === undefined
@@ -161,7 +150,7 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
             Effect.flatMap(decodeRows(TurnIdRow, "turn"))
           )
           if (earlier[0] !== undefined) {
-            return { ids: { turnId: earlier[0].id, sessionId: found.id }, seq: 0, duplicate: true }
+            return { ids: { turnId: earlier[0].id, sessionId: found.id }, context: [], duplicate: true } satisfies BegunTurn
           }
         }
         if (found.status === "suspended") {
@@ -222,7 +211,8 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
         sql.insert({ session_id: sessionId, seq, role: "user", content: inbound.text, turn_id: turnId, created_at: at })
       }`
       yield* touchSession(sessionId, at)
-      return { ids: { turnId, sessionId }, seq, duplicate: false }
+      const context = yield* contextUpTo(sessionId, seq)
+      return { ids: { turnId, sessionId }, context, duplicate: false } satisfies BegunTurn
     })))
 
   const completeTurn: SessionDbService["completeTurn"] = (ids, reply) =>

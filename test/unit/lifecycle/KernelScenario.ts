@@ -4,6 +4,9 @@
 // Adapter 0 is the HTTP platform (request/response), the others push platforms that record a reply
 // reference and the delivery. After the first life, a second one on the same database gets what
 // the first left as its carryover, resumes and delivers it.
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { FastCheck as fc } from "effect"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,10 +32,22 @@ import type { SessionDbService } from "../../../src/sessions/SessionDb.js"
 import { resolveEngine } from "../../../src/sessions/SqliteEngine.js"
 import { openSqliteSessionDb } from "../../../src/sessions/SqliteSessionStore.js"
 import { SessionStore } from "../../../src/sessions/SessionStore.js"
-import { dbFile, openLife, tempHome } from "../sessions/harness.js"
+import { dbFile, openLife } from "../sessions/harness.js"
 import { runWithHooks } from "./TurnHooks.js"
 
 /** The engine a gateway on this Node picks ("auto"). */
+
+/**
+ * The scenario's database lives on tmpfs where there is one: the property is about order and exit
+ * codes, not the disk, and sixty scenarios of two lives each commit hundreds of turns. On a loaded
+ * disk (the whole suite under `npm run test:stress`) their fsyncs alone outlasted the test's limit.
+ * The SQL, the journal and both lives are the real ones; durability is the crash suites' subject.
+ */
+const ramHome = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "hermes-kernel-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
 export const engine = resolveEngine("auto")
 /** Adapter 0 answers on the request itself; the others push their answers to chats. */
 export const platformOf = (i: number) => (i === 0 ? "http" : `a${i}`)
@@ -137,7 +152,7 @@ export const runScenario = (s: Scenario) =>
         }
       })
     }
-    const file = dbFile(yield* tempHome)
+    const file = dbFile(yield* ramHome)
     // Opened here rather than by the kernel: opening may load the engine asynchronously, which
     // TestClock cannot order with the scenario's virtual times. Closed again after life 1 (its close
     // may have been made to hang).
