@@ -325,7 +325,9 @@ const secondLife = (file: string) =>
                 )
                 : delivery.delivered(item.ids)
             )
-          ), { discard: true }).pipe(Effect.forkDaemon, Effect.asVoid)),
+          // All at once: the SIGINT that ends life 2 comes after any one resumed turn could have
+          // ended (agent times are at most 5 s), not after all of them one by one.
+          ), { discard: true, concurrency: "unbounded" }).pipe(Effect.forkDaemon, Effect.asVoid)),
       stopIntake: Effect.void,
       notifyInFlight: () => Effect.void,
       disconnect: Effect.void
