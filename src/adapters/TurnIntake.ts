@@ -95,6 +95,12 @@ export interface TurnIntake {
    */
   readonly submit: (inbound: InboundMessage) => Stream.Stream<TurnEvent, IntakeClosed>
   /**
+   * Like submit, for a platform that answers only once the turn has ended (a non-streaming HTTP
+   * request): the outcome, without the events and what carrying them costs. Interrupting the wait
+   * (a client that hung up) leaves the turn running under the gateway, as with submit.
+   */
+  readonly answer: (inbound: InboundMessage) => Effect.Effect<TurnOutcome, IntakeClosed>
+  /**
    * Runs a turn an earlier life left resume_pending again (same turn id, context up to its inbound
    * message), like submit. Accepted comes once the turn is running again.
    */

@@ -16,7 +16,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { IntakeClosed, TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/TurnIntake.js"
+import { type InboundMessage, IntakeClosed, TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/TurnIntake.js"
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 import { annotateTurnEnd, withTurnSpan } from "../telemetry/TurnSpans.js"
@@ -61,6 +61,31 @@ export interface TurnSupervisorOptions {
    */
   readonly maxInflightTurns?: number
 }
+
+/**
+ * Whoever reads a turn: told each event as it happens (never waited for), then the end once it is
+ * recorded: the outcome, or IntakeClosed for a turn stopped before its message was recorded.
+ */
+interface TurnReader {
+  readonly publish: (event: TurnEvent) => Effect.Effect<void>
+  readonly end: (end: Exit.Exit<TurnOutcome, IntakeClosed>) => Effect.Effect<void>
+}
+
+/** Every event into a mailbox the platform reads as a Stream. Offers to a mailbox whose reader left
+ * return false at once: the turn goes on. */
+const mailboxReader = (mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): TurnReader => ({
+  publish: (event) => Effect.asVoid(mailbox.offer(event)),
+  end: (end) =>
+    Exit.isSuccess(end)
+      ? Effect.zipRight(mailbox.offer(TurnEvent.Outcome({ outcome: end.value })), mailbox.end)
+      : Effect.asVoid(mailbox.done(Exit.asVoid(end)))
+})
+
+/** Only the end, into a Deferred: the cheap path for a platform that answers once the turn is over. */
+const outcomeReader = (outcome: Deferred.Deferred<TurnOutcome, IntakeClosed>): TurnReader => ({
+  publish: () => Effect.void,
+  end: (end) => Effect.asVoid(Deferred.done(outcome, end))
+})
 
 const closedIntake = () => new IntakeClosed({ message: "the gateway is not accepting new messages (shutting down)" })
 
@@ -165,14 +190,12 @@ export const makeTurnSupervisor = (
      * count, the journal entry of its end, the log line and the reader's Outcome always happen;
      * only the turn's own work can be interrupted.
      */
-    const superviseTurn = (request: TurnRequest, mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): Effect.Effect<void> =>
+    const superviseTurn = (request: TurnRequest, reader: TurnReader): Effect.Effect<void> =>
       Effect.gen(function*() {
-        // Offers to a mailbox whose reader left return false at once: the turn goes on.
-        const publish = (event: TurnEvent) => Effect.asVoid(mailbox.offer(event))
+        const { publish } = reader
         if (!(yield* admit(request.bounded))) {
           // Refused before anything is recorded or run: the platform is told at once and retries.
-          yield* publish(TurnEvent.Outcome({ outcome: busyOutcome(limit) }))
-          return yield* mailbox.end
+          return yield* reader.end(Exit.succeed(busyOutcome(limit)))
         }
         const started = yield* Clock.currentTimeMillis
         const begun = yield* Ref.make<BegunTurn | undefined>(undefined)
@@ -186,15 +209,22 @@ export const makeTurnSupervisor = (
         // Counted out before the reader hears the end, so a client that got its answer never sees
         // its own turn still counted in active_turns.
         yield* countRunning(-1)
-        if (Exit.isFailure(end)) {
-          yield* mailbox.done(Exit.asVoid(end))
-          return
+        if (Exit.isSuccess(end)) {
+          const platform = request.platform ?? turn?.platform ?? "-"
+          yield* Effect.log(turnLine(platform, end.value, (yield* Clock.currentTimeMillis) - started))
         }
-        const platform = request.platform ?? turn?.platform ?? "-"
-        yield* Effect.log(turnLine(platform, end.value, (yield* Clock.currentTimeMillis) - started))
-        yield* publish(TurnEvent.Outcome({ outcome: end.value }))
-        yield* mailbox.end
+        yield* reader.end(end)
       })
+
+    /**
+     * Starts the turn's fiber in the gateway's set. A set already closed (the gateway's scope
+     * ended) hands back a fiber that never ran, which fails: its reader is told the intake is
+     * closed. A fiber that ran always succeeds, having ended its reader itself.
+     */
+    const startTurn = (request: TurnRequest, reader: TurnReader, unsafeClose: (closed: IntakeClosed) => void) =>
+      Effect.uninterruptible(FiberSet.run(set, superviseTurn(request, reader))).pipe(
+        Effect.tap((fiber) => fiber.addObserver((exit) => Exit.isFailure(exit) && unsafeClose(closedIntake())))
+      )
 
     const turnEvents = (request: TurnRequest): Stream.Stream<TurnEvent, IntakeClosed> =>
       Stream.unwrapScoped(Effect.gen(function*() {
@@ -204,18 +234,27 @@ export const makeTurnSupervisor = (
         const mailbox = yield* Mailbox.make<TurnEvent, IntakeClosed>()
         // The reader stopped (a client hung up): only the buffering stops, never the turn.
         yield* Effect.addFinalizer(() => mailbox.shutdown)
-        const fiber = yield* Effect.uninterruptible(FiberSet.run(set, superviseTurn(request, mailbox)))
-        // A set already closed (the gateway's scope ended) hands back a fiber that never ran: no
-        // turn, so the reader is told the intake is closed. For a turn that ran this is a no-op.
-        fiber.addObserver(() => mailbox.unsafeDone(Exit.fail(closedIntake())))
+        yield* startTurn(request, mailboxReader(mailbox), (closed) => mailbox.unsafeDone(Exit.fail(closed)))
         return Mailbox.toStream(mailbox)
       }))
 
+    /** The turn without its events: no mailbox and no stream, only the outcome once it is recorded. */
+    const turnOutcome = (request: TurnRequest): Effect.Effect<TurnOutcome, IntakeClosed> =>
+      Effect.gen(function*() {
+        if (!(yield* Ref.get(open))) return yield* closedIntake()
+        const outcome = yield* Deferred.make<TurnOutcome, IntakeClosed>()
+        yield* startTurn(request, outcomeReader(outcome), (closed) => Deferred.unsafeDone(outcome, Exit.fail(closed)))
+        // Interrupting this wait (a client that hung up) leaves the turn running under the gateway.
+        return yield* Deferred.await(outcome)
+      })
+
+    const newTurn = (inbound: InboundMessage): TurnRequest =>
+      ({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation, bounded: true })
     const active = SubscriptionRef.get(running)
 
     const intake: TurnIntake = {
-      submit: (inbound) =>
-        turnEvents({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation, bounded: true }),
+      submit: (inbound) => turnEvents(newTurn(inbound)),
+      answer: (inbound) => turnOutcome(newTurn(inbound)),
       resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined, bounded: false }),
       active,
       awaitRoom: running.changes.pipe(Stream.filter((n) => hasRoom(n, limit)), Stream.take(1), Stream.runDrain)

@@ -3,8 +3,11 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type { IntakeClosed, TurnEvent, TurnIntake } from "../adapters/TurnIntake.js"
+import type { IntakeClosed, TurnEvent, TurnIntake, TurnOutcome } from "../adapters/TurnIntake.js"
 import { recordOutcome, recordRefusal, secondsSince } from "./GatewayMetrics.js"
+
+const recordEnd = (platform: string, started: bigint, outcome: TurnOutcome) =>
+  Effect.flatMap(secondsSince(started), (seconds) => recordOutcome(platform, outcome, seconds))
 
 const metered = (
   platform: string,
@@ -12,13 +15,16 @@ const metered = (
 ): Stream.Stream<TurnEvent, IntakeClosed> =>
   Stream.unwrap(Effect.map(Clock.currentTimeNanos, (started) =>
     events.pipe(
-      Stream.tap((event) =>
-        event._tag === "Outcome"
-          ? Effect.flatMap(secondsSince(started), (seconds) => recordOutcome(platform, event.outcome, seconds))
-          : Effect.void
-      ),
+      Stream.tap((event) => event._tag === "Outcome" ? recordEnd(platform, started, event.outcome) : Effect.void),
       Stream.tapError(() => recordRefusal(platform, "draining"))
     )))
+
+const meteredAnswer = (platform: string, answer: Effect.Effect<TurnOutcome, IntakeClosed>) =>
+  Effect.flatMap(Clock.currentTimeNanos, (started) =>
+    answer.pipe(
+      Effect.tap((outcome) => recordEnd(platform, started, outcome)),
+      Effect.tapError(() => recordRefusal(platform, "draining"))
+    ))
 
 /**
  * Wraps `intake` for `platform`. A reader that stops before its turn ends (the turn carries on
@@ -27,5 +33,6 @@ const metered = (
 export const meteredIntake = (intake: TurnIntake, platform: string): TurnIntake => ({
   ...intake,
   submit: (inbound) => metered(platform, intake.submit(inbound)),
+  answer: (inbound) => meteredAnswer(platform, intake.answer(inbound)),
   resume: (turnId) => metered(platform, intake.resume(turnId))
 })

@@ -4,7 +4,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { type InboundMessage, outcomeOf, type TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../TurnIntake.js"
+import { type InboundMessage, type TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../TurnIntake.js"
 import type { BodyBudget } from "./BodyBudget.js"
 import {
   decodeChatCompletionRequest,
@@ -142,7 +142,7 @@ const plain = (
   inbound: InboundMessage
 ): Effect.Effect<void, RequestRejected> =>
   Effect.gen(function*() {
-    const outcome = yield* outcomeOf(intake.submit(inbound)).pipe(
+    const outcome = yield* intake.answer(inbound).pipe(
       Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed()))
     )
     if (outcome._tag !== "Completed") return yield* Effect.fail(refusalOf(turn, outcome))

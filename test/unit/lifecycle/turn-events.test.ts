@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -115,6 +116,8 @@ const checkOrder = (events: ReadonlyArray<TurnEvent>) => {
 
 const silent = Logger.replace(Logger.defaultLogger, Logger.none)
 
+const hi = { platform: "http", sessionKey: undefined, text: "hi", history: [] }
+
 describe("turn events", () => {
   it.effect.prop("one Accepted before any chunk, one Outcome last, and the journal records the end whoever reads", [scenario], ([s]) =>
     Effect.gen(function*() {
@@ -203,6 +206,57 @@ describe("turn events", () => {
       )
       expect(result._tag).toBe("IntakeClosed")
       expect(seen).toEqual([])
+      expect(journal.turns.size).toBe(0)
+    }))
+
+  it.effect.prop("answer: the outcome the events end with, and a caller that leaves takes nothing with it", [scenario], ([s]) =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const supervisor = yield* makeTurnSupervisor(slowToRecord(journal)).pipe(Effect.provide(scriptedAgent(s.steps)))
+      const caller = yield* Effect.fork(Effect.either(supervisor.intake.answer(hi)))
+      yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
+      if (s.interruptAtMs !== null) {
+        yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
+      }
+      // The caller hangs up at an odd time, never tied with the agent's steps or the interruption.
+      const leavesAtMs = s.readerStopsAfter === null ? null : s.readerStopsAfter * 10 + 1
+      if (leavesAtMs !== null) yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(leavesAtMs)), Fiber.interrupt(caller)))
+      yield* TestClock.adjust(Duration.seconds(10))
+      if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+      const exit = yield* Fiber.await(caller)
+      const never = yield* Deferred.make<void>()
+      expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
+      expect(yield* supervisor.active).toBe(0)
+
+      const statuses = [...journal.turns.values()].map((t) => t.status)
+      const unrecorded = s.interruptAtMs !== null && s.interruptAtMs < 5
+      expect(statuses).toEqual(unrecorded ? [] : [expectedStatus(s)])
+      if (Exit.isFailure(exit)) {
+        // Only a caller that left has no answer, and its turn was recorded all the same (above).
+        expect(leavesAtMs).not.toBeNull()
+        return
+      }
+      const answer = exit.value
+      if (Either.isLeft(answer)) {
+        expect(answer.left._tag).toBe("IntakeClosed")
+        expect(unrecorded).toBe(true)
+      } else {
+        expect(unrecorded).toBe(false)
+        expect(answer.right._tag.toLowerCase()).toBe(expectedStatus(s))
+        if (answer.right._tag === "Completed") {
+          expect(answer.right.reply).toBe(s.steps.flatMap((x) => (x._tag === "Chunk" ? [x.text] : [])).join(""))
+          expect(answer.right.model).toBe([...s.steps].reverse().find((x) => x._tag === "Report")?.model)
+        }
+      }
+    }).pipe(Effect.scoped, Effect.provide(silent)), { fastCheck: { numRuns: 100 } })
+
+  it.scoped("answer after the intake closed fails with IntakeClosed and records nothing", () =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("x") })
+      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      yield* supervisor.closeIntake
+      expect((yield* Effect.flip(supervisor.intake.answer(hi)))._tag).toBe("IntakeClosed")
       expect(journal.turns.size).toBe(0)
     }))
 })

@@ -16,6 +16,7 @@ import { TurnEvent, type TurnIntake } from "../../../../src/adapters/Adapter.js"
 import { makeTelegramAdapter } from "../../../../src/adapters/telegram/TelegramAdapter.js"
 import { quietDelivery, recordingContext } from "../IntakeContextFixture.js"
 import { fakeToken, type FakeBotApi, startFakeBotApi } from "./FakeBotApi.js"
+import { withAnswer } from "../IntakeFakes.js"
 
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
 
@@ -36,7 +37,7 @@ const adapterFor = (api: FakeBotApi) =>
 /** An intake whose every turn is recorded and then held until `release`. */
 const heldIntake = (accepted: Deferred.Deferred<void>, release: Deferred.Deferred<void>): TurnIntake => {
   const ids = { turnId: "t1", sessionId: "s1" }
-  return {
+  return withAnswer({
     active: Effect.succeed(0),
     resume: () => Stream.never,
     submit: () =>
@@ -48,7 +49,7 @@ const heldIntake = (accepted: Deferred.Deferred<void>, release: Deferred.Deferre
           return TurnEvent.Outcome({ outcome: { _tag: "Completed", ids, reply: "late" } })
         }))
       )
-  }
+  })
 }
 
 describe("TelegramAdapter scope", () => {
