@@ -129,7 +129,17 @@ const sessionTurns = async (target: Target, sample: Sample, options: SideBySideO
   }
 }
 
-const emptySample = (): Sample => ({ readyMs: [], rssMb: [] }) as unknown as Sample
+const emptySample = (): Sample => ({
+  readyMs: [],
+  rssMb: [],
+  idleExitMs: Number.NaN,
+  idleCode: null,
+  reqPerSecond: Number.NaN,
+  p50Ms: Number.NaN,
+  p99Ms: Number.NaN,
+  cpuUsPerRequest: Number.NaN,
+  loopP99Ms: Number.NaN
+})
 
 const nodeVersion = (node: string) =>
   new Promise<string>((resolve, reject) => {
