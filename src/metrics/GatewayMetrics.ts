@@ -7,6 +7,7 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricState from "effect/MetricState"
 import type { TurnOutcome } from "../adapters/Adapter.js"
+import { recordEventLoopDelay } from "./EventLoopDelay.js"
 import { renderPrometheus } from "./PrometheusText.js"
 
 // Every counter here only ever grows (incremental); every histogram measures seconds.
@@ -102,5 +103,8 @@ export const recordPlatformStates = (
     }
   })
 
-/** The body of GET /metrics. */
-export const prometheusExposition: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs) => renderPrometheus(pairs))
+/** The body of GET /metrics; each scrape also closes the event-loop delay window (EventLoopDelay.ts). */
+export const prometheusExposition: Effect.Effect<string> = Effect.zipRight(
+  recordEventLoopDelay,
+  Effect.map(Metric.snapshot, (pairs) => renderPrometheus(pairs))
+)

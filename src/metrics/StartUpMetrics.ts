@@ -5,6 +5,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { ShutdownRecord } from "../forensics/LifecycleRecord.js"
+import { startEventLoopDelayProbe } from "./EventLoopDelay.js"
 import { activeTurns, processStartTimeSeconds } from "./GatewayMetrics.js"
 
 export const lastShutdownExitCode = Metric.gauge("hermes_last_shutdown_exit_code", {
@@ -47,6 +48,7 @@ export const recordStartUp = (
     yield* Metric.set(processStartTimeSeconds, processStartMillis / 1000)
     // Present from the start, so "no turn running" reads 0 rather than absent.
     yield* Metric.set(activeTurns, 0)
+    yield* startEventLoopDelayProbe
     const shutdown = newestShutdown(recentLifecycle)
     if (Option.isNone(shutdown)) return
     const record = shutdown.value

@@ -1,5 +1,6 @@
 // End-to-end: GET /metrics on a real gateway counts its turns (with their duration), the turns in
-// flight and the messages refused while draining, and after a restart shows the last shutdown.
+// flight, the messages refused while draining and the event-loop delay, and after a restart shows
+// the last shutdown.
 import { beforeAll, describe, it } from "vitest"
 import { FakeModel } from "./fakes/FakeModel.js"
 import { assertBuilt, chat, readyz, Sandbox, waitFor } from "./harness.js"
@@ -20,7 +21,7 @@ const sampleValue = (text: string, series: string): number | undefined => {
 const http = `platform="http"`
 
 describe("GET /metrics", () => {
-  it("counts turns, their duration, turns in flight and refusals while draining; shows the last shutdown after a restart", async (ctx) => {
+  it("counts turns, their duration, turns in flight and refusals while draining, reports event-loop delay; shows the last shutdown after a restart", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
     // "one" and "two" take at least a second, which the duration histogram must show (the delay is
@@ -50,6 +51,10 @@ describe("GET /metrics", () => {
     // Each turn is at least two transactions (recorded, completed).
     expect(sampleValue(after, "hermes_session_db_commit_seconds_count")).toBeGreaterThanOrEqual(4)
     expect(after).not.toContain("hermes_last_shutdown_exit_code")
+    // The event-loop delay over the window since the first scrape (a second of turns): seconds, ordered.
+    const loopP99 = sampleValue(after, "hermes_event_loop_delay_p99_seconds")!
+    expect(loopP99).toBeGreaterThanOrEqual(0)
+    expect(sampleValue(after, "hermes_event_loop_delay_max_seconds")).toBeGreaterThanOrEqual(loopP99)
 
     // A turn in flight shows as active, and is still one while the gateway drains.
     const { reply: pending } = await heldTurn(gw, model, port, "three")
