@@ -80,6 +80,45 @@ export const writeJsonAtomic = (file: string, value: unknown, owner?: FileOwner)
   })
 
 /**
+ * The same crash-safe write with every step on libuv's thread pool: for a file rewritten while the
+ * gateway serves (the state file follows every change of the status, up to four times a second under
+ * load), whose two fsyncs would otherwise stall the event loop for as long as the disk takes.
+ * Callers that need order still get it: the Effect ends after the directory's fsync. It cannot be
+ * interrupted: a promise is not cancelled, so an interrupted write would go on in the background and
+ * could rename an older document over a later one; an interruption waits for it instead.
+ */
+export const writeJsonAtomicOffLoop = (file: string, value: unknown, owner?: FileOwner): Effect.Effect<void, FileWriteError> =>
+  Effect.uninterruptible(Effect.tryPromise({
+    try: async () => {
+      const dir = path.dirname(file)
+      const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
+      const handle = await fs.promises.open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600)
+      try {
+        await handle.writeFile(JSON.stringify(value, null, 2) + "\n")
+        if (owner !== undefined) {
+          await handle.chown(owner.uid, owner.gid).catch((error: unknown) => {
+            throw new Error(`cannot give it to uid ${owner.uid} gid ${owner.gid}: ${describeError(error)}`)
+          })
+        }
+        await handle.sync()
+        await handle.close()
+        await fs.promises.rename(temp, file)
+      } catch (error) {
+        await handle.close().catch(() => undefined)
+        await fs.promises.rm(temp, { force: true })
+        throw error
+      }
+      const directory = await fs.promises.open(dir, fs.constants.O_RDONLY)
+      try {
+        await directory.sync()
+      } finally {
+        await directory.close()
+      }
+    },
+    catch: (error) => new FileWriteError({ path: file, message: `cannot write ${file}: ${describeError(error)}` })
+  }))
+
+/**
  * Reads and decodes a JSON file. Never throws: a missing file is Missing; an empty, truncated,
  * malformed or wrongly shaped one is Invalid with a reason. Symlinks are refused (Invalid) because
  * a marker or state file that points elsewhere is either a mistake or an attack.

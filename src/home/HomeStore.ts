@@ -12,7 +12,8 @@ import {
   readJsonSync,
   removeFileSync,
   removeStaleTempFilesSync,
-  writeJsonAtomic
+  writeJsonAtomic,
+  writeJsonAtomicOffLoop
 } from "./AtomicFile.js"
 import { type LifecycleRecord, lifecycleLine } from "../forensics/LifecycleRecord.js"
 import { CleanShutdownDocument } from "./CleanShutdownFile.js"
@@ -66,7 +67,7 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   // make() checks the document (a number JSON cannot carry is refused): a typed error, not a defect.
   writeState: (doc) =>
     fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
-      Effect.flatMap((checked) => writeJsonAtomic(paths.state, checked))
+      Effect.flatMap((checked) => writeJsonAtomicOffLoop(paths.state, checked))
     ),
   readPlannedStop: readJson(paths.plannedStop, PlannedStopDocument),
   removePlannedStop: fileWrite(paths.plannedStop, "cannot remove", () => removeFileSync(paths.plannedStop)).pipe(

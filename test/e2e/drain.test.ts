@@ -38,6 +38,8 @@ describe.concurrent("in-flight turns at shutdown", () => {
     expect(refused.status).toBe(503)
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0)
     expect(refused.body.error.code).toBe("draining")
+    // Written by the first finalizer (step 1), which may still be on its way to the disk.
+    await waitFor("state file says draining", () => home.readState()?.gateway_state === "draining", { context: () => gw.describe() })
     expect(home.readState()).toMatchObject({ gateway_state: "draining", desired_state: "running" })
     expect(model.requestsFor("too late")).toEqual([])
 

@@ -146,11 +146,15 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
     const refuse = (code: "starting" | "draining") =>
       Effect.zipRight(recordRefusal("http", code), Effect.fail(unavailable(code, retryAfterSeconds)))
 
+    // Refused as soon as readiness is false, not only once intake stops (shutdown step 2): a stop is
+    // decided, /readyz already says draining, and a request that slipped in before step 2 would only
+    // lengthen the drain. The marker step may take a while on a slow disk; nothing new starts meanwhile.
     const openIntake: Effect.Effect<TurnIntake, RequestRejected> = Effect.flatMap(
       Ref.get(gate),
       (current) =>
         current._tag === "Open"
-          ? Effect.succeed(current.intake)
+          ? Effect.flatMap(current.readiness, (readiness) =>
+            readiness === "ready" ? Effect.succeed(current.intake) : refuse(readiness))
           : refuse(current._tag === "Starting" ? "starting" : "draining")
     )
 

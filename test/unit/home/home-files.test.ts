@@ -2,6 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -9,7 +10,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { readJsonSync, writeJsonAtomicSync } from "../../../src/home/AtomicFile.js"
+import { readJsonSync, writeJsonAtomicOffLoop, writeJsonAtomicSync } from "../../../src/home/AtomicFile.js"
 import { homePaths, resolveHomeDir } from "../../../src/home/HomePaths.js"
 import { CleanShutdownDocument } from "../../../src/home/CleanShutdownFile.js"
 import { LockHello, probeControl, requestControl } from "../../../src/home/ControlSocket.js"
@@ -33,6 +34,40 @@ describe("atomic JSON files", () => {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
+  it.effect("off the event loop: the same mode, no temp file left, and a write that cannot happen is a FileWriteError naming the file", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const file = path.join(dir, "x.json")
+      yield* writeJsonAtomicOffLoop(file, { a: 1 })
+      yield* writeJsonAtomicOffLoop(file, { a: 2 })
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+      expect(fs.readdirSync(dir)).toEqual(["x.json"])
+      expect(readJsonSync(file, Doc)).toEqual({ _tag: "Valid", value: { a: 2 } })
+      // The target is a directory: the rename fails, the temp file is removed, the old state stays.
+      fs.mkdirSync(path.join(dir, "busy.json"))
+      const failed = yield* Effect.flip(writeJsonAtomicOffLoop(path.join(dir, "busy.json"), { a: 3 }))
+      expect(failed._tag).toBe("FileWriteError")
+      expect(failed.message).toContain("busy.json")
+      expect(fs.readdirSync(dir).sort()).toEqual(["busy.json", "x.json"])
+    }).pipe(Effect.scoped))
+  it.live("off the event loop: an interrupted write finishes before a later one starts, so the later document stays", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const file = path.join(dir, "x.json")
+      const Big = Schema.Struct({ a: Schema.Number, pad: Schema.String })
+      for (let round = 0; round < 20; round++) {
+        // A large document is still on its way to the disk when its writer is interrupted.
+        const slow = yield* Effect.fork(writeJsonAtomicOffLoop(file, { a: -1, pad: "x".repeat(4_000_000) }))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(slow)
+        yield* writeJsonAtomicOffLoop(file, { a: round, pad: "" })
+        // Anything still running in the background would land now.
+        yield* Effect.sleep("20 millis")
+        expect(readJsonSync(file, Big)).toEqual({ _tag: "Valid", value: { a: round, pad: "" } })
+      }
+    }).pipe(Effect.scoped), 60_000)
   it("missing, empty, truncated, malformed, wrongly shaped and symlinked files are never Valid", () => {
     const dir = tempDir()
     try {

@@ -74,21 +74,30 @@ describe("HttpAdapter lifecycle", () => {
       expect((yield* postJson(url, completions, hello)).status).toBe(200)
     }))
 
-  it.scopedLive("readyz follows the gateway's lifecycle once intake is open: 503 draining as soon as a stop is decided", () =>
+  it.scopedLive("readyz and new turns follow the gateway's lifecycle once intake is open: 503 draining as soon as a stop is decided", () =>
     Effect.gen(function*() {
       const { adapter, url } = yield* startAdapter()
       let readiness: Readiness = "starting"
       const context = { ...quietContext(), readiness: Effect.sync(() => readiness) }
-      yield* adapter.startIntake((yield* makeFakeIntake()).intake, context).pipe(Effect.provide(quietDelivery))
+      const fake = yield* makeFakeIntake()
+      yield* adapter.startIntake(fake.intake, context).pipe(Effect.provide(quietDelivery))
       // Intake open, but the gateway is not running yet (other adapters still starting).
       expect(json((yield* send(url, { path: "/readyz" })).body)).toEqual({ status: "starting" })
+      expect(json((yield* postJson(url, completions, hello)).body)).toMatchObject({ error: { code: "starting" } })
       readiness = "ready"
       expect((yield* send(url, { path: "/readyz" })).status).toBe(200)
-      // A stop is decided (phase 0): intake is still open, but a load balancer must move on now.
+      expect((yield* postJson(url, completions, hello)).status).toBe(200)
+      // A stop is decided (phase 0): intake is still open until step 2, but a load balancer must
+      // move on now, and a request that comes anyway starts no turn the drain would wait for.
       readiness = "draining"
       const probe = yield* send(url, { path: "/readyz" })
       expect(probe.status).toBe(503)
       expect(json(probe.body)).toEqual({ status: "draining" })
+      const refused = yield* postJson(url, completions, hello)
+      expect(refused.status).toBe(503)
+      expect(refused.headers["retry-after"]).toBe("7")
+      expect(json(refused.body)).toMatchObject({ error: { code: "draining" } })
+      expect(yield* Queue.size(fake.submitted)).toBe(1)
     }))
 
   it.scopedLive("after stopIntake new requests get 503 + Retry-After while one in flight completes with 200", () =>
