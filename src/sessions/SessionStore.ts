@@ -7,6 +7,8 @@ import type { OpenOptions } from "./OpenOptions.js"
 import { type SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb } from "./MemorySessionDb.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
+import { openPostgresSessionDb, type PgStoreOptions } from "./postgres/PgSessionStore.js"
+import type { PostgresSettings } from "./postgres/PostgresSettings.js"
 
 export type { OpenOptions } from "./OpenOptions.js"
 
@@ -23,4 +25,8 @@ export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStor
    */
   static readonly sqlite = (file: string, options: SqliteStoreOptions = {}): Layer.Layer<SessionStore> =>
     Layer.succeed(SessionStore, { open: (open) => openSqliteSessionDb(file, options, open) })
+
+  /** The SessionDB in a PostgreSQL database (sessions.engine: postgres); logs `session db engine=postgresql database=...`. */
+  static readonly postgres = (settings: PostgresSettings, options: PgStoreOptions): Layer.Layer<SessionStore> =>
+    Layer.succeed(SessionStore, { open: (open) => openPostgresSessionDb(settings, options, open) })
 }
