@@ -35,7 +35,7 @@ postgres_start() {
   runuser -u postgres -- "$bin/pg_ctl" -D "$postgres_dir/data" -l "$postgres_dir/server.log" -w -t 60 start \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$postgres_dir -c fsync=on -c synchronous_commit=on" >/dev/null
   runuser -u postgres -- "$bin/psql" -h "$postgres_dir" -p "$port" -d postgres -qAt -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE hermes_test LOGIN CREATEDB PASSWORD '$password'" >/dev/null
+    -c "CREATE ROLE hermes_test LOGIN CREATEDB CREATEROLE PASSWORD '$password'" >/dev/null
   export HERMES_TEST_POSTGRES_URL="postgresql://hermes_test:$password@127.0.0.1:$port/postgres"
   echo "postgres: $("$bin/postgres" --version), port $port, data in $postgres_dir"
 }

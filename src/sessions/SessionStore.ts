@@ -7,7 +7,7 @@ import type { OpenOptions } from "./OpenOptions.js"
 import { type SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb } from "./MemorySessionDb.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
-import { openPostgresSessionDb, type PgStoreOptions } from "./postgres/PgSessionStore.js"
+import type { PgStoreOptions } from "./postgres/PgSessionStore.js"
 import type { PostgresSettings } from "./postgres/PostgresSettings.js"
 
 export type { OpenOptions } from "./OpenOptions.js"
@@ -26,7 +26,16 @@ export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStor
   static readonly sqlite = (file: string, options: SqliteStoreOptions = {}): Layer.Layer<SessionStore> =>
     Layer.succeed(SessionStore, { open: (open) => openSqliteSessionDb(file, options, open) })
 
-  /** The SessionDB in a PostgreSQL database (sessions.engine: postgres); logs `session db engine=postgresql database=...`. */
+  /**
+   * The SessionDB in a PostgreSQL database (sessions.engine: postgres); logs `session db
+   * engine=postgresql database=...`. The driver is loaded on first open, so a SQLite gateway never
+   * spends start-up time evaluating it.
+   */
   static readonly postgres = (settings: PostgresSettings, options: PgStoreOptions): Layer.Layer<SessionStore> =>
-    Layer.succeed(SessionStore, { open: (open) => openPostgresSessionDb(settings, options, open) })
+    Layer.succeed(SessionStore, {
+      open: (open) =>
+        Effect.promise(() => import("./postgres/PgSessionStore.js")).pipe(
+          Effect.flatMap((store) => store.openPostgresSessionDb(settings, options, open))
+        )
+    })
 }

@@ -1,0 +1,133 @@
+// What only the PostgreSQL SessionDB has to get right: concurrent writers (serializable sessions,
+// conflicts retried), a schema newer than this binary, and the start-up faults an operator can
+// cause, each with its exit code and never the password in what anyone can read.
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { randomBytes } from "node:crypto"
+import { sessionDbStartupError } from "../../../src/lifecycle/GatewayErrors.js"
+import { openPostgresSessionDb } from "../../../src/sessions/postgres/PgSessionStore.js"
+import { latestSchemaVersion } from "../../../src/sessions/postgres/PgMigrations.js"
+import { collectingLogs, dbFile, inbound, tempHome } from "./harness.js"
+import { adminQuery, pgRawQuery, postgresSkipReason, postgresUrl, scratchDatabase, settingsFor, urlFor } from "./postgres.js"
+
+const noPostgres = postgresUrl === undefined
+
+/** Opens the store on `url`, its log lines into `logs`; closed with the test's scope. */
+const openAt = (url: string, logs: Array<string> = []) =>
+  Effect.gen(function*() {
+    const home = yield* tempHome
+    return yield* Effect.acquireRelease(
+      openPostgresSessionDb(settingsFor(url), { deliveryLogFile: `${dbFile(home)}-delivered` }, { previousLifeCrashed: false }).pipe(
+        Effect.provide(collectingLogs(logs))
+      ),
+      (db) => Effect.ignore(db.close)
+    )
+  })
+
+/** A role of its own, dropped (after the databases it could reach) when the scope ends. */
+const scratchRole = (password: string) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const role = `hermes_r_${randomBytes(5).toString("hex")}`
+      yield* adminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`)
+      return role
+    }),
+    (role) => adminQuery(`DROP ROLE IF EXISTS ${role}`)
+  )
+
+describe.skipIf(noPostgres)("PostgreSQL SessionDB", () => {
+  it.scopedLive("concurrent turns of one new chat make one session with every message in order, none lost", () =>
+    Effect.gen(function*() {
+      const db = yield* openAt(urlFor(yield* scratchDatabase))
+      const texts = Array.from({ length: 16 }, (_, i) => `m${i}`)
+      const begun = yield* Effect.forEach(texts, (text) => db.beginTurn(inbound({ text, platform: "telegram", sessionKey: "chat-7" })), {
+        concurrency: "unbounded"
+      })
+      const sessions = new Set(begun.map((b) => b.ids.sessionId))
+      expect(sessions.size).toBe(1)
+      const transcript = yield* db.transcript(begun[0]!.ids.sessionId)
+      expect(transcript.messages.map((m) => m.seq)).toEqual(texts.map((_, i) => i + 1))
+      expect(transcript.messages.map((m) => m.content).sort()).toEqual([...texts].sort())
+      yield* Effect.forEach(begun, (b) => db.completeTurn(b.ids, `re ${b.ids.turnId}`), { concurrency: "unbounded" })
+      expect((yield* db.transcript(begun[0]!.ids.sessionId)).messages).toHaveLength(32)
+    }))
+
+  it.scopedLive("records every schema version it applied, and refuses a newer schema with both versions (exit 78)", () =>
+    Effect.gen(function*() {
+      const database = yield* scratchDatabase
+      const first = yield* openAt(urlFor(database))
+      yield* first.close
+      const [versions] = yield* pgRawQuery(database, [["SELECT migration_id FROM schema_migrations ORDER BY migration_id"]])
+      expect(versions!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3])
+      expect(latestSchemaVersion).toBe(3)
+
+      yield* pgRawQuery(database, [["INSERT INTO schema_migrations (migration_id, name) VALUES (?, ?)", [7, "from_the_future"]]])
+      const error = yield* Effect.flip(openAt(urlFor(database)))
+      expect(error.reason).toBe("schema_newer")
+      expect(error.message).toMatch(/schema version 7, newer than this gateway knows \(3\)/)
+      expect(sessionDbStartupError(error.message, error.reason).exitCode).toBe(78)
+    }))
+})
+
+describe.skipIf(noPostgres)("PostgreSQL SessionDB start-up faults", () => {
+  const password = `pw-${randomBytes(9).toString("hex")}`
+
+  const expectNoSecret = (texts: ReadonlyArray<string>) => {
+    for (const text of texts) {
+      expect(text).not.toContain(password)
+      expect(text).not.toContain("postgresql://")
+    }
+  }
+
+  it.scopedLive("an unreachable server is temporary (69) and named by host and port", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const url = `postgresql://hermes:${password}@127.0.0.1:1/sessions`
+      const error = yield* Effect.flip(openAt(url, logs))
+      expect(error.reason).toBe("unreachable")
+      expect(error.message).toMatch(/^cannot reach PostgreSQL at 127\.0\.0\.1:1: /)
+      const exit = sessionDbStartupError(error.message, error.reason)
+      expect(exit.exitCode).toBe(69)
+      expectNoSecret([error.message, exit.message, ...logs])
+    }))
+
+  it.scopedLive("a wrong password is the operator's to fix (78), named without the password", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const database = yield* scratchDatabase
+      const role = yield* scratchRole(`right-${password}`)
+      const error = yield* Effect.flip(openAt(urlFor(database, { user: role, password }), logs))
+      expect(error.reason).toBe("refused")
+      expect(error.message).toContain(`password authentication failed for user "${role}"`)
+      expect(error.message).toContain("(wrong password for this user)")
+      expect(sessionDbStartupError(error.message, error.reason).exitCode).toBe(78)
+      expectNoSecret([error.message, ...logs])
+    }))
+
+  it.scopedLive("a database that does not exist is the operator's to fix (78)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(openAt(urlFor(`hermes_missing_${randomBytes(4).toString("hex")}`)))
+      expect(error.reason).toBe("refused")
+      expect(error.message).toMatch(/database "hermes_missing_[0-9a-f]+" does not exist \(the database does not exist\)$/)
+      expect(sessionDbStartupError(error.message, error.reason).exitCode).toBe(78)
+    }))
+
+  it.scopedLive("a user who may not create the schema is refused (78) with what to grant", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const database = yield* scratchDatabase
+      const role = yield* scratchRole(password)
+      // PostgreSQL 15 lets only the database owner create in schema public; this role is not it.
+      yield* adminQuery(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`, database)
+      const error = yield* Effect.flip(openAt(urlFor(database, { user: role, password }), logs))
+      expect(error.reason).toBe("refused")
+      expect(error.message).toMatch(/permission denied for schema public/)
+      expect(error.message).toContain("grant CREATE on the schema")
+      expect(sessionDbStartupError(error.message, error.reason).exitCode).toBe(78)
+      expectNoSecret([error.message, ...logs])
+    }))
+})
+
+describe.skipIf(!noPostgres)("PostgreSQL SessionDB without a server", () => {
+  it("skips: " + postgresSkipReason, () => {})
+})
