@@ -11,7 +11,8 @@ import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import type { SessionTranscript } from "../../src/sessions/SessionDb.js"
 import { sendChat } from "./fixtures/sessions-client.js"
-import { assertBuilt, type Home, Sandbox } from "./harness.js"
+import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
+import { CuttableLink } from "./fixtures/CuttableLink.js"
 import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
 
 beforeAll(assertBuilt)
@@ -154,4 +155,38 @@ describe.skipIf(postgresUrl === undefined)("sessions.engine postgres (built gate
     expect(exit.code, gw.describe()).toBe(78)
     expect(gw.stderr).toContain(`sessions.postgres.url_env: the environment variable ${name} is not set`)
   }, 60_000)
+})
+
+describe.skipIf(postgresUrl === undefined)("sessions.engine postgres: the database lost while running", () => {
+  it("new turns get 503 with a clear log line while it is away, the gateway goes on when it is back, and a planned stop exits 0", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const database = await databaseFor(ctx)
+    const server = new URL(postgresUrl!)
+    const link = await CuttableLink.open({ host: server.hostname, port: Number(server.port) })
+    ctx.onTestFinished(() => link.close())
+    const viaLink = new URL(urlFor(database))
+    viaLink.port = String(link.port)
+    const home = sb.home(postgresConfig)
+    const gw = sb.run(home, { DATABASE_URL: viaLink.toString() })
+    const port = await gw.waitRunning(startTimeoutMs)
+    const before = await chatOk(port, "while the database is there", "dave")
+
+    await link.cut()
+    const refused = await sendChat(port, { text: "while it is away", user: "dave" })
+    expect(refused.status, JSON.stringify(refused)).toBe(503)
+    await gw.waitLog(/message refused \(storage\): session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+: cannot begin a turn/)
+
+    await link.restore()
+    const after = await waitFor("a turn accepted again", async () => {
+      const outcome = await sendChat(port, { text: "it is back", user: "dave" })
+      return outcome.status === 200 ? outcome : undefined
+    }, { timeoutMs: 30_000, context: () => gw.describe() })
+    expect(after.sessionId).toBe(before.sessionId)
+
+    // A planned stop while the database is away again still ends in order, with exit 0.
+    await link.cut()
+    await stopPlanned(ctx, sb, home, gw)
+    expectNoSecret(ctx, [["the log", gw.stderr + gw.stdout], ...filesUnder(home.dir)])
+  }, 120_000)
 })
