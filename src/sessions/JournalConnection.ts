@@ -3,6 +3,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Effect from "effect/Effect"
+import type { SessionDbError } from "./SessionDbError.js"
 
 export interface JournalConnection {
   readonly sql: SqlClient.SqlClient
@@ -12,8 +13,9 @@ export interface JournalConnection {
   readonly close: Effect.Effect<void, SqlError>
   readonly isClosed: Effect.Effect<boolean>
   /**
-   * Runs one whole journal transaction again when the engine aborted it for a conflict with a
-   * concurrent one (PostgreSQL's serializable isolation); absent where one writer excludes that.
+   * Wraps every journal operation (one whole transaction) where the engine needs it: PostgreSQL
+   * runs one again when it was aborted for a conflict with a concurrent one (serializable
+   * isolation), and refuses at once while the server is known lost. Absent for SQLite's one writer.
    */
-  readonly retryConflicts?: <A, E>(transaction: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  readonly aroundOperation?: <A, E>(transaction: Effect.Effect<A, E>) => Effect.Effect<A, E | SessionDbError>
 }

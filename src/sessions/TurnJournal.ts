@@ -51,9 +51,9 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
    * every engine error, commit failures included (@effect/sql turns those into defects), reported
    * as a SessionDbError naming the file.
    */
-  const retryConflicts = connection.retryConflicts ?? ((transaction) => transaction)
+  const aroundOperation = connection.aroundOperation ?? ((transaction) => transaction)
   const operation = <A>(what: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, SessionDbError> =>
-    Effect.suspend(() => (closeRequested ? Effect.fail(closedError()) : retryConflicts(effect))).pipe(
+    Effect.suspend(() => (closeRequested ? Effect.fail(closedError()) : aroundOperation(effect))).pipe(
       Effect.catchAllCause((cause) =>
         connection.isClosed.pipe(
           Effect.flatMap((closed) => (closed ? Effect.fail(closedError()) : failWithSessionDbError(file, what)(cause)))

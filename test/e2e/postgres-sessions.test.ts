@@ -11,7 +11,7 @@ import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import type { SessionTranscript } from "../../src/sessions/SessionDb.js"
 import { sendChat } from "./fixtures/sessions-client.js"
-import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
+import { assertBuilt, type Home, Sandbox } from "./harness.js"
 import { CuttableLink } from "./fixtures/CuttableLink.js"
 import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
 
@@ -175,13 +175,15 @@ describe.skipIf(postgresUrl === undefined)("sessions.engine postgres: the databa
     await link.cut()
     const refused = await sendChat(port, { text: "while it is away", user: "dave" })
     expect(refused.status, JSON.stringify(refused)).toBe(503)
-    await gw.waitLog(/message refused \(storage\): session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+: cannot begin a turn/)
+    await gw.waitLog(/level=ERROR message="session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+ lost: .*; new turns are refused \(HTTP 503\) until it is back; reconnecting with backoff"/)
+    // While it is known lost, a turn is refused at once, saying so, without a connection attempt of its own.
+    const again = await sendChat(port, { text: "still away", user: "dave" })
+    expect(again.status).toBe(503)
+    await gw.waitLog(/message refused \(storage\): session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+ is unreachable since \S+ \(.*\); reconnecting/)
 
     await link.restore()
-    const after = await waitFor("a turn accepted again", async () => {
-      const outcome = await sendChat(port, { text: "it is back", user: "dave" })
-      return outcome.status === 200 ? outcome : undefined
-    }, { timeoutMs: 30_000, context: () => gw.describe() })
+    await gw.waitLog(/session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+ is back after \d+\.\ds; new turns are accepted again/)
+    const after = await chatOk(port, "it is back", "dave")
     expect(after.sessionId).toBe(before.sessionId)
 
     // A planned stop while the database is away again still ends in order, with exit 0.

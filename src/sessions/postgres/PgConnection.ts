@@ -3,6 +3,7 @@
 // returned is durable and the journal's read-then-write transactions (next seq, find-or-create a
 // session) behave as if they ran one at a time, as they do on SQLite's single writer; a transaction
 // PostgreSQL aborts for a conflict (40001, 40P01) is run again whole, with a short jittered backoff.
+// A server lost while running is PgAvailability.ts's.
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { SqlError } from "@effect/sql/SqlError"
@@ -15,6 +16,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Pg from "pg"
 import type { JournalConnection } from "../JournalConnection.js"
+import { makeAvailability } from "./PgAvailability.js"
 import { pgCodes, scrub } from "./PgFailure.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
 
@@ -82,9 +84,11 @@ export const makePgConnection = (settings: PostgresSettings): Effect.Effect<PgCo
       // pool.end waits for the connections in use (a transaction in flight) to be given back.
       return Scope.close(scope, Exit.void).pipe(Effect.zipRight(endPool))
     })
-    const probe = Effect.tryPromise({
+    const probe: PgConnection["probe"] = Effect.tryPromise({
       try: () => pool.query("SELECT 1"),
       catch: (cause) => new SqlError({ cause, message: scrub(cause instanceof Error ? cause.message : String(cause), settings.url) })
     }).pipe(Effect.asVoid)
-    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), retryConflicts, probe }
+    const availability = yield* makeAvailability({ label, probe, scope })
+    const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) => availability.around(retryConflicts(transaction))
+    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe }
   })
