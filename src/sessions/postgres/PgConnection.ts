@@ -29,6 +29,9 @@ const types: Pg.CustomTypesConfig = {
 /** How long a connection attempt may take before start-up calls the server unreachable. */
 const connectTimeout = Duration.seconds(10)
 
+/** More journal operations than can ever be in flight at once: close takes them all. */
+const maxOperations = 1_000_000
+
 const conflictCodes = new Set(["40001", "40P01"])
 
 const isConflict = (cause: Cause.Cause<unknown>): boolean =>
@@ -71,24 +74,32 @@ export const makePgConnection = (settings: PostgresSettings): Effect.Effect<PgCo
     })
     const scope = yield* Scope.make()
     let ended = false
-    const endPool = Effect.promise(() => (ended ? Promise.resolve() : ((ended = true), pool.end().catch(() => undefined))))
+    const endPool = Effect.suspend(() => {
+      if (ended) return Effect.void
+      ended = true
+      return Effect.promise(() => pool.end().catch(() => undefined))
+    })
     const sql = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: "hermes-gateway", types }).pipe(
       Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make),
       Scope.extend(scope),
       Effect.tapError(() => Effect.zipRight(Scope.close(scope, Exit.void), endPool))
     )
+    // Each journal operation holds one permit; close takes them all, so it waits for the operations
+    // in flight (the journal refuses new ones first). Ending the pool before that would leave the
+    // ones still queued for a connection waiting out connectTimeout, as an ending pool serves no one.
+    const inFlight = yield* Effect.makeSemaphore(maxOperations)
     let closed = false
     const close = Effect.suspend(() => {
       if (closed) return Effect.void
       closed = true
-      // pool.end waits for the connections in use (a transaction in flight) to be given back.
-      return Scope.close(scope, Exit.void).pipe(Effect.zipRight(endPool))
+      return inFlight.withPermits(maxOperations)(Scope.close(scope, Exit.void).pipe(Effect.zipRight(endPool)))
     })
     const probe: PgConnection["probe"] = Effect.tryPromise({
       try: () => pool.query("SELECT 1"),
       catch: (cause) => new SqlError({ cause, message: scrub(cause instanceof Error ? cause.message : String(cause), settings.url) })
     }).pipe(Effect.asVoid)
     const availability = yield* makeAvailability({ label, probe, scope })
-    const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) => availability.around(retryConflicts(transaction))
+    const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) =>
+      inFlight.withPermits(1)(availability.around(retryConflicts(transaction)))
     return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe }
   })

@@ -2,12 +2,15 @@
 // conflicts retried), a schema newer than this binary, and the start-up faults an operator can
 // cause, each with its exit code and never the password in what anyone can read.
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { randomBytes } from "node:crypto"
 import { sessionDbStartupError } from "../../../src/lifecycle/GatewayErrors.js"
 import { openPostgresSessionDb } from "../../../src/sessions/postgres/PgSessionStore.js"
 import { latestSchemaVersion } from "../../../src/sessions/postgres/PgMigrations.js"
-import { collectingLogs, dbFile, inbound, tempHome } from "./harness.js"
+import { collectingLogs, dbFile, inbound, openLife, tempHome } from "./harness.js"
+import { makePgConnection } from "../../../src/sessions/postgres/PgConnection.js"
 import { adminQuery, pgRawQuery, postgresSkipReason, postgresUrl, scratchDatabase, settingsFor, urlFor } from "./postgres.js"
 
 const noPostgres = postgresUrl === undefined
@@ -50,6 +53,41 @@ describe.skipIf(noPostgres)("PostgreSQL SessionDB", () => {
       expect(transcript.messages.map((m) => m.content).sort()).toEqual([...texts].sort())
       yield* Effect.forEach(begun, (b) => db.completeTurn(b.ids, `re ${b.ids.turnId}`), { concurrency: "unbounded" })
       expect((yield* db.transcript(begun[0]!.ids.sessionId)).messages).toHaveLength(32)
+    }))
+
+  it.scopedLive("every connection runs serializable, with synchronous_commit on and the configured statement_timeout", () =>
+    Effect.gen(function*() {
+      const connection = yield* Effect.acquireRelease(
+        Effect.orDie(makePgConnection(settingsFor(urlFor(yield* scratchDatabase), { statementTimeout: Duration.seconds(7) }))),
+        (c) => Effect.ignore(c.close)
+      )
+      const [row] = yield* Effect.orDie(connection.sql<Record<string, string>>`
+        SELECT current_setting('transaction_isolation') AS isolation, current_setting('synchronous_commit') AS sync,
+               current_setting('statement_timeout') AS timeout, current_setting('application_name') AS app`)
+      expect(row).toEqual({ isolation: "serializable", sync: "on", timeout: "7s", app: "hermes-gateway" })
+    }))
+
+  it.scopedLive("turns begun concurrently with close either commit whole or fail as closed", () =>
+    Effect.gen(function*() {
+      const file = dbFile(yield* tempHome)
+      const db = yield* openLife(file, "postgresql")
+      const logs: Array<string> = []
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => Effect.either(db.beginTurn(inbound({ text: `m${i}`, sessionKey: `k${i % 4}` }))).pipe(
+          Effect.provide(collectingLogs(logs)),
+          Effect.fork
+        )
+      )
+      yield* Effect.yieldNow()
+      yield* db.close
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      const begun = results.flatMap((r) => (r._tag === "Right" ? [r.right.ids.turnId] : []))
+      for (const r of results) if (r._tag === "Left") expect(r.left.reason).toBe("closed")
+      // Close waited for the operations in flight: none was starved of a connection by the ending pool.
+      expect(logs.filter((line) => line.includes(" lost: "))).toEqual([])
+      const next = yield* openLife(file, "postgresql")
+      expect((yield* next.turns()).map((t) => t.id).sort()).toEqual([...begun].sort())
     }))
 
   it.scopedLive("records every schema version it applied, and refuses a newer schema with both versions (exit 78)", () =>
