@@ -99,7 +99,12 @@ export const makePgConnection = (settings: PostgresSettings): Effect.Effect<PgCo
       catch: (cause) => new SqlError({ cause, message: scrub(cause instanceof Error ? cause.message : String(cause), settings.url) })
     }).pipe(Effect.asVoid)
     const availability = yield* makeAvailability({ label, probe, scope })
+    // One journal transaction at a time from this process, as on SQLite's single connection: the
+    // journal's read-then-write transactions on a few small tables would otherwise mostly abort
+    // each other under SERIALIZABLE (measured: 8 concurrent turns of different chats exhausted the
+    // retries). Serializable isolation and the retry stay for writers in other processes.
+    const writer = yield* Effect.makeSemaphore(1)
     const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) =>
-      inFlight.withPermits(1)(availability.around(retryConflicts(transaction)))
+      inFlight.withPermits(1)(availability.around(writer.withPermits(1)(retryConflicts(transaction))))
     return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe }
   })

@@ -39,13 +39,18 @@ const scratchRole = (password: string) =>
   )
 
 describe.skipIf(noPostgres)("PostgreSQL SessionDB", () => {
-  it.scopedLive("concurrent turns of one new chat make one session with every message in order, none lost", () =>
+  it.scopedLive("concurrent turns of one new chat from two writers make one session with every message in order, none lost", () =>
     Effect.gen(function*() {
-      const db = yield* openAt(urlFor(yield* scratchDatabase))
+      // Two stores on one database stand for two processes: within one, journal writes take turns
+      // (PgConnection.ts); across them, serializable isolation and the retry keep the journal whole.
+      const database = yield* scratchDatabase
+      const writers = [yield* openAt(urlFor(database)), yield* openAt(urlFor(database))]
       const texts = Array.from({ length: 16 }, (_, i) => `m${i}`)
-      const begun = yield* Effect.forEach(texts, (text) => db.beginTurn(inbound({ text, platform: "telegram", sessionKey: "chat-7" })), {
+      const begun = yield* Effect.forEach(texts, (text, i) =>
+        writers[i % 2]!.beginTurn(inbound({ text, platform: "telegram", sessionKey: "chat-7" })), {
         concurrency: "unbounded"
       })
+      const db = writers[0]!
       const sessions = new Set(begun.map((b) => b.ids.sessionId))
       expect(sessions.size).toBe(1)
       const transcript = yield* db.transcript(begun[0]!.ids.sessionId)
@@ -53,6 +58,18 @@ describe.skipIf(noPostgres)("PostgreSQL SessionDB", () => {
       expect(transcript.messages.map((m) => m.content).sort()).toEqual([...texts].sort())
       yield* Effect.forEach(begun, (b) => db.completeTurn(b.ids, `re ${b.ids.turnId}`), { concurrency: "unbounded" })
       expect((yield* db.transcript(begun[0]!.ids.sessionId)).messages).toHaveLength(32)
+    }))
+
+  it.scopedLive("160 concurrent turns of different chats in one gateway all commit (its writes take turns)", () =>
+    Effect.gen(function*() {
+      const db = yield* openAt(urlFor(yield* scratchDatabase))
+      const outcomes = yield* Effect.forEach(Array.from({ length: 160 }, (_, i) => i), (i) =>
+        db.beginTurn(inbound({ text: `q${i}`, sessionKey: `user-${i}` })).pipe(
+          Effect.flatMap((begun) => db.completeTurn(begun.ids, `a${i}`)),
+          Effect.either
+        ), { concurrency: 16 })
+      expect(outcomes.filter((o) => o._tag === "Left")).toEqual([])
+      expect(yield* db.listSessions).toHaveLength(160)
     }))
 
   it.scopedLive("every connection runs serializable, with synchronous_commit on and the configured statement_timeout", () =>
