@@ -31,10 +31,17 @@ export const settingsFor = (url: string, over: Partial<Omit<PostgresSettings, "u
   ...over
 })
 
+/** A short-lived pool; an idle connection the server drops (DROP DATABASE ... FORCE) is no test failure. */
+const testPool = (connectionString: string | undefined) => {
+  const pool = new Pg.Pool({ connectionString, max: 1 })
+  pool.on("error", () => {})
+  return pool
+}
+
 /** Runs statements as the test role on `database` (default: the one in the URL). */
 export const adminQuery = (sql: string, database?: string): Effect.Effect<ReadonlyArray<Record<string, unknown>>> =>
   Effect.acquireUseRelease(
-    Effect.sync(() => new Pg.Pool({ connectionString: database === undefined ? postgresUrl : urlFor(database), max: 1 })),
+    Effect.sync(() => testPool(database === undefined ? postgresUrl : urlFor(database))),
     (pool) => Effect.promise(() => pool.query(sql)).pipe(Effect.map((result) => result.rows)),
     (pool) => Effect.promise(() => pool.end())
   )
@@ -75,7 +82,7 @@ export const pgRawQuery = (
   statements: ReadonlyArray<readonly [sql: string, params?: ReadonlyArray<unknown>]>
 ): Effect.Effect<ReadonlyArray<ReadonlyArray<Record<string, unknown>>>> =>
   Effect.acquireUseRelease(
-    Effect.sync(() => new Pg.Pool({ connectionString: urlFor(database), max: 1 })),
+    Effect.sync(() => testPool(urlFor(database))),
     (pool) =>
       Effect.forEach(statements, ([sql, params]) => {
         let n = 0
