@@ -49,7 +49,10 @@ export interface GatewayConfig {
     readonly postgres: {
       /** The NAME of the environment variable holding the connection URL (required set when engine is postgres). */
       readonly url_env: string
-      /** Connections the gateway keeps open to PostgreSQL at most. */
+      /**
+       * Connections to PostgreSQL at most. A gateway's journal transactions run one at a time, so
+       * a few are plenty: one for them, one for reconnect probes, spares for a slow release.
+       */
       readonly pool_size: number
       /** A statement running longer than this is cancelled by the server and its operation fails. */
       readonly statement_timeout: Duration.Duration
@@ -147,7 +150,7 @@ const ConfigFields = Schema.Struct({
     engine: key(oneOf("sqlite", "postgres"), () => "sqlite" as const),
     postgres: section(Schema.Struct({
       url_env: key(RequiredVariableName, () => "DATABASE_URL"),
-      pool_size: key(PoolSize, () => 10),
+      pool_size: key(PoolSize, () => 4),
       statement_timeout: key(BoundedDuration("sessions.postgres.statement_timeout"), seconds(30))
     }))
   })),

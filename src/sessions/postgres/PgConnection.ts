@@ -1,8 +1,9 @@
 // A pool of connections to the PostgreSQL SessionDB, as the JournalConnection the turn journal
 // writes through. Every session runs SERIALIZABLE with synchronous_commit on, so a commit that
-// returned is durable and the journal's read-then-write transactions (next seq, find-or-create a
-// session) behave as if they ran one at a time, as they do on SQLite's single writer; a transaction
-// PostgreSQL aborts for a conflict (40001, 40P01) is run again whole, with a short jittered backoff.
+// returned is durable. One process runs its journal transactions one at a time, as on SQLite's
+// single connection; against writers in other processes the journal's read-then-write transactions
+// (next seq, find-or-create a session) rely on serializable isolation, and a transaction PostgreSQL
+// aborts for a conflict (40001, 40P01) is run again whole, with a short jittered backoff.
 // A server lost while running is PgAvailability.ts's.
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"

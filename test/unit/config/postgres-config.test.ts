@@ -9,11 +9,11 @@ import { accepted, rejected } from "./ConfigFixture.js"
 const secret = "s3cr3t-Pa55word"
 
 describe("sessions.engine and sessions.postgres", () => {
-  it("default to SQLite, DATABASE_URL, 10 connections and a 30s statement timeout", () => {
+  it("default to SQLite, DATABASE_URL, 4 connections and a 30s statement timeout", () => {
     expect(defaultConfig.sessions.engine).toBe("sqlite")
     expect(defaultConfig.sessions.postgres).toEqual({
       url_env: "DATABASE_URL",
-      pool_size: 10,
+      pool_size: 4,
       statement_timeout: Duration.seconds(30)
     })
   })
