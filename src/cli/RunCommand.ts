@@ -34,7 +34,7 @@ import { tracedAgent } from "../telemetry/TurnSpans.js"
 import { currentSupervisor } from "../supervision/Detection.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
-import { SessionStore } from "../sessions/SessionStore.js"
+import { postgresSettingsOf, sessionStoreOf } from "../sessions/SessionStoreOf.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 
 export const budgetOf = (config: GatewayConfig): ShutdownBudget => ({
@@ -105,6 +105,7 @@ export const runInHome = (home: Option.Option<string>) =>
     const tightened = yield* secureHomeFiles(paths)
     yield* ensureHome(paths)
     const config = yield* loadConfig({ file: paths.config, env: process.env })
+    const sessionsPostgres = yield* postgresSettingsOf(config, process.env)
     // Recorded for stop/restart routing and forensics; never used to classify a signal.
     const supervisor = yield* currentSupervisor
     const supervised = supervisor !== null
@@ -145,7 +146,7 @@ export const runInHome = (home: Option.Option<string>) =>
           Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
           Forensics.live(paths, selfIdentity()),
-          SessionStore.sqlite(paths.database, { maxContextMessages: config.sessions.max_context_messages }),
+          sessionStoreOf(config, paths.database, sessionsPostgres),
           StartHistory.live(startHistoryFile(paths.dir)),
           tracedAgent(agent)
         ))

@@ -65,6 +65,11 @@ export const MaxStarts = Schema.Number.pipe(Schema.int(), Schema.between(1, 100)
   expecting("an integer between 1 and 100")
 )
 
+/** Connections to PostgreSQL: one is enough to work, beyond 100 a server's default max_connections is gone. */
+export const PoolSize = Schema.Number.pipe(Schema.int(), Schema.between(1, 100)).annotations(
+  expecting("an integer between 1 and 100")
+)
+
 export const Port = Schema.Number.pipe(Schema.int(), Schema.between(0, 65535)).annotations(
   expecting("an integer between 0 and 65535")
 )

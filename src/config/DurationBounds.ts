@@ -46,6 +46,9 @@ export const durationBounds = {
   // Compared with session ages once a day, never a timer. Below a day a slip of the unit (1h for
   // 1d) would remove conversations still in use; ten years is longer than anyone keeps a log.
   "sessions.retention": { min: Duration.days(1), max: Duration.days(3650), zero: "off", timer: false },
+  // Each journal write is a handful of short statements: a second is plenty on a sound server, and
+  // 0 would mean "no limit" to PostgreSQL, letting a stuck lock hold a turn (and a shutdown) for ever.
+  "sessions.postgres.statement_timeout": { min: s(1), max: minutes(10) },
   "adapters.http.request_timeout": { min: s(1), max: minutes(10) },
   // Telegram's long poll takes whole seconds up to 50; 0 would be busy polling.
   "adapters.telegram.poll_timeout": { min: s(1), max: s(50) },

@@ -4,7 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { budgetHoldsOneBody, requireAnAdapter, requireApiKeyOffLoopback, requireModelForOpenAi } from "./ConfigRules.js"
-import { AllowedUsers, ApiKey, BaseUrl, BoundedDuration, Flag, Host, LogLevel, MaxStarts, NonNegativeInt, oneOf, OptionalText, OptionalUrl, Port, PositiveInt, RequiredVariableName, Text, VariableName } from "./ConfigValues.js"
+import { AllowedUsers, ApiKey, BaseUrl, BoundedDuration, Flag, Host, LogLevel, MaxStarts, NonNegativeInt, oneOf, PoolSize, OptionalText, OptionalUrl, Port, PositiveInt, RequiredVariableName, Text, VariableName } from "./ConfigValues.js"
 
 export { showValue } from "./ConfigValues.js"
 
@@ -44,6 +44,19 @@ export interface GatewayConfig {
      * system messages, then the newest. Bounds a turn's cost whatever the session's length.
      */
     readonly max_context_messages: number
+    /** Where sessions live: `<home>/state.db` (sqlite), or a PostgreSQL database (postgres). */
+    readonly engine: "sqlite" | "postgres"
+    readonly postgres: {
+      /** The NAME of the environment variable holding the connection URL (required set when engine is postgres). */
+      readonly url_env: string
+      /**
+       * Connections to PostgreSQL at most. A gateway's journal transactions run one at a time, so
+       * a few are plenty: one for them, one for reconnect probes, spares for a slow release.
+       */
+      readonly pool_size: number
+      /** A statement running longer than this is cancelled by the server and its operation fails. */
+      readonly statement_timeout: Duration.Duration
+    }
   }
   readonly adapters: {
     readonly http: {
@@ -133,7 +146,13 @@ const ConfigFields = Schema.Struct({
   })),
   sessions: section(Schema.Struct({
     retention: key(BoundedDuration("sessions.retention"), () => Duration.zero),
-    max_context_messages: key(PositiveInt, () => 200)
+    max_context_messages: key(PositiveInt, () => 200),
+    engine: key(oneOf("sqlite", "postgres"), () => "sqlite" as const),
+    postgres: section(Schema.Struct({
+      url_env: key(RequiredVariableName, () => "DATABASE_URL"),
+      pool_size: key(PoolSize, () => 4),
+      statement_timeout: key(BoundedDuration("sessions.postgres.statement_timeout"), seconds(30))
+    }))
   })),
   adapters: section(Schema.Struct({
     http: section(Schema.Struct({

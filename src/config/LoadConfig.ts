@@ -233,11 +233,11 @@ const describeProblem = (problem: Problem, file: string, setBy: ReadonlyMap<stri
   return dotted === "" ? `${file}: ${problem.reason}` : `${file}: ${dotted}: ${problem.reason}`
 }
 
-/** The variables the config names for secrets (token_env, api_key_env): read, so not typos. */
+/** The variables the config names for secrets (token_env, api_key_env, url_env): read, so not typos. */
 const variablesNamedIn = (input: unknown): ReadonlyArray<string> => {
   const at = (path: ReadonlyArray<string>): unknown =>
     path.reduce<unknown>((node, part) => (isMapping(node) ? node[part] : undefined), input)
-  return [at(["adapters", "telegram", "token_env"]), at(["agent", "openai", "api_key_env"])]
+  return [at(["adapters", "telegram", "token_env"]), at(["agent", "openai", "api_key_env"]), at(["sessions", "postgres", "url_env"])]
     .flatMap((name) => (typeof name === "string" ? [name.trim()] : []))
 }
 

@@ -89,7 +89,7 @@ export const SessionDbRecoveryRecord = Schema.Struct({
   event: Schema.Literal("session_db_recovery"),
   at: Schema.String,
   file: Schema.String,
-  engine: Schema.Literal("node:sqlite", "node-sqlite3-wasm"),
+  engine: Schema.Literal("node:sqlite", "node-sqlite3-wasm", "postgresql"),
   previous_life_crashed: Schema.Boolean,
   integrity: Schema.String,
   moved_aside: Schema.NullOr(Schema.Struct({

@@ -30,8 +30,11 @@ export class StorageUnavailable extends ExitingError("StorageUnavailable", ExitC
 
 const temporaryStorage = /ENOSPC|no space left|disk is full|SQLITE_FULL|EIO\b|disk I\/O error/i
 
-/** Pure: a session database that cannot be opened is a temporary outage or an environment error. */
-export const sessionDbStartupError = (message: string): StorageUnavailable | EnvironmentError =>
-  temporaryStorage.test(message)
+/**
+ * Pure: a session database that cannot be opened is a temporary outage (a full disk, a database
+ * server that cannot be reached now) or an environment error (wrong credentials, a newer schema).
+ */
+export const sessionDbStartupError = (message: string, reason?: string): StorageUnavailable | EnvironmentError =>
+  reason === "unreachable" || (reason !== "refused" && reason !== "schema_newer" && temporaryStorage.test(message))
     ? new StorageUnavailable({ message: `session database: ${message}` })
     : new EnvironmentError({ message: `session database: ${message}` })

@@ -41,7 +41,7 @@ export const SessionDbLayer = Layer.scoped(
               Effect.catchAll((error) => Effect.logWarning(error.message))
             )
           })
-      }).pipe(Effect.mapError((error) => sessionDbStartupError(error.message))),
+      }).pipe(Effect.mapError((error) => sessionDbStartupError(error.message, error.reason))),
       (db) => life.phase("close_session_db", life.settings.budget.dbClose)(db.close)
     )
     // `hermes gateway sessions` asks us instead of opening the database a second time.

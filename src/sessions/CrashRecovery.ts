@@ -10,7 +10,7 @@ import type { EngineName } from "./SqliteDriver.js"
 /** Appended by the kernel to logs/lifecycle.jsonl (snake_case, like every record there). */
 export interface RecoveryReport {
   readonly file: string
-  readonly engine: EngineName
+  readonly engine: EngineName | "postgresql"
   readonly previous_life_crashed: boolean
   /** "ok", "not checked" (the previous life shut down in order), or SQLite's first findings. */
   readonly integrity: string

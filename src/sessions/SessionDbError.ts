@@ -16,6 +16,12 @@ export type SessionDbErrorReason =
   /** A file of the database is a symbolic link, not a regular file, or someone else's: the home is misconfigured. */
   | "unsafe"
   | "storage"
+  /** A database server that cannot be reached now (PostgreSQL): temporary, exit 69 at start-up. */
+  | "unreachable"
+  /** A database server that refuses us (credentials, missing database, no right to the schema): exit 78. */
+  | "refused"
+  /** A schema version newer than this binary knows: exit 78 naming both. */
+  | "schema_newer"
 
 export class SessionDbError extends Data.TaggedError("SessionDbError")<{
   readonly message: string

@@ -7,6 +7,8 @@ import type { OpenOptions } from "./OpenOptions.js"
 import { type SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb } from "./MemorySessionDb.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
+import type { PgStoreOptions } from "./postgres/PgSessionStore.js"
+import type { PostgresSettings } from "./postgres/PostgresSettings.js"
 
 export type { OpenOptions } from "./OpenOptions.js"
 
@@ -23,4 +25,17 @@ export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStor
    */
   static readonly sqlite = (file: string, options: SqliteStoreOptions = {}): Layer.Layer<SessionStore> =>
     Layer.succeed(SessionStore, { open: (open) => openSqliteSessionDb(file, options, open) })
+
+  /**
+   * The SessionDB in a PostgreSQL database (sessions.engine: postgres); logs `session db
+   * engine=postgresql database=...`. The driver is loaded on first open, so a SQLite gateway never
+   * spends start-up time evaluating it.
+   */
+  static readonly postgres = (settings: PostgresSettings, options: PgStoreOptions): Layer.Layer<SessionStore> =>
+    Layer.succeed(SessionStore, {
+      open: (open) =>
+        Effect.promise(() => import("./postgres/PgSessionStore.js")).pipe(
+          Effect.flatMap((store) => store.openPostgresSessionDb(settings, options, open))
+        )
+    })
 }

@@ -9,7 +9,7 @@ import type { TurnIds } from "../adapters/TurnIntake.js"
 import type { ChatMessage } from "../agents/Agent.js"
 import type { BegunTurn, Delivery, SessionDbService } from "./SessionDb.js"
 import { SessionDbError } from "./SessionDb.js"
-import type { SqliteConnection } from "./SqliteClient.js"
+import type { JournalConnection } from "./JournalConnection.js"
 import type { DeliveryLog } from "./DeliveryLog.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
 import { timedCommit } from "../metrics/GatewayMetrics.js"
@@ -35,7 +35,7 @@ const historyChunk = 500
 
 const isoNow = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
 
-export const makeTurnJournal = (connection: SqliteConnection, options: JournalOptions): SessionDbService => {
+export const makeTurnJournal = (connection: JournalConnection, options: JournalOptions): SessionDbService => {
   const { sql } = connection
   const file = connection.driver.file
   const requestResponse = new Set(options.requestResponsePlatforms)
@@ -51,8 +51,9 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
    * every engine error, commit failures included (@effect/sql turns those into defects), reported
    * as a SessionDbError naming the file.
    */
+  const aroundOperation = connection.aroundOperation ?? ((transaction) => transaction)
   const operation = <A>(what: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, SessionDbError> =>
-    Effect.suspend(() => (closeRequested ? Effect.fail(closedError()) : effect)).pipe(
+    Effect.suspend(() => (closeRequested ? Effect.fail(closedError()) : aroundOperation(effect))).pipe(
       Effect.catchAllCause((cause) =>
         connection.isClosed.pipe(
           Effect.flatMap((closed) => (closed ? Effect.fail(closedError()) : failWithSessionDbError(file, what)(cause)))
@@ -133,7 +134,8 @@ export const makeTurnJournal = (connection: SqliteConnection, options: JournalOp
         ? []
         // The key is the platform's chat key, or a session id this gateway handed out earlier
         // (X-Hermes-Session): either continues that session, the chat key first.
-        : yield* sql`SELECT id, platform, chat_key, user, created_at, updated_at, status FROM sessions
+        // "user" quoted: unquoted, PostgreSQL reads it as CURRENT_USER.
+        : yield* sql`SELECT id, platform, chat_key, "user", created_at, updated_at, status FROM sessions
                      WHERE platform = ${inbound.platform} AND (chat_key = ${inbound.sessionKey} OR id = ${inbound.sessionKey})
                      ORDER BY chat_key = ${inbound.sessionKey} DESC LIMIT 1`.pipe(
           Effect.flatMap(decodeRows(SessionRow, "session"))

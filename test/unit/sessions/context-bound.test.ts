@@ -7,7 +7,7 @@ import type * as Scope from "effect/Scope"
 import { boundedContext } from "../../../src/sessions/ContextBound.js"
 import { type SessionDbService } from "../../../src/sessions/SessionDb.js"
 import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
-import { dbFile, engineCases, inbound, openLife, rawQuery, tempHome } from "./harness.js"
+import { dbFile, engineCases, inbound, openLife, rawQuery, storeCases, tempHome } from "./harness.js"
 
 const max = 5
 
@@ -19,7 +19,7 @@ interface BoundedCase {
 
 const cases: ReadonlyArray<BoundedCase> = [
   { label: "in-memory journal", available: true, open: Effect.sync(() => memorySessionDb(emptyJournal(), { maxContextMessages: max })) },
-  ...engineCases.map((c): BoundedCase => ({
+  ...storeCases.map((c): BoundedCase => ({
     label: c.label,
     available: c.available,
     open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine, undefined, { maxContextMessages: max })))

@@ -17,6 +17,9 @@ import { makeSqliteClient } from "../../../src/sessions/SqliteClient.js"
 import type { SqlRow, SqlValue } from "../../../src/sessions/SqliteDriver.js"
 import { engineAvailability, openDriver } from "../../../src/sessions/SqliteEngine.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "../../../src/sessions/SqliteSessionStore.js"
+import { deliveryLogFile } from "../../../src/sessions/DeliveryLog.js"
+import { openPostgresSessionDb } from "../../../src/sessions/postgres/PgSessionStore.js"
+import { databaseForHome, knownDatabaseOfHome, pgRawQuery, postgresSkipReason, postgresUrl, settingsFor, urlFor } from "./postgres.js"
 
 export interface EngineCase {
   readonly engine: EngineName
@@ -30,6 +33,24 @@ export const engineCases: ReadonlyArray<EngineCase> = engineAvailability().map((
   available: e.available,
   label: e.available ? e.engine : `${e.engine} (skipped: ${e.reason}; .ci/run runs these under Node 24)`
 }))
+
+/** A SessionDB engine the journal suites run on: each SQLite engine, and PostgreSQL. */
+export type StoreEngine = EngineName | "postgresql"
+
+export interface StoreCase {
+  readonly engine: StoreEngine
+  readonly available: boolean
+  readonly label: string
+}
+
+export const postgresCase: StoreCase = {
+  engine: "postgresql",
+  available: postgresUrl !== undefined,
+  label: postgresUrl !== undefined ? "postgresql" : `postgresql (skipped: ${postgresSkipReason})`
+}
+
+/** The SQLite engines and PostgreSQL: for suites that only talk to the SessionDbService. */
+export const storeCases: ReadonlyArray<StoreCase> = [...engineCases, postgresCase]
 
 /** A fresh directory standing in for the home, removed when the test's scope closes. */
 export const tempHome = Effect.acquireRelease(
@@ -45,15 +66,27 @@ export const dbFile = (home: string) => path.join(home, "state.db")
  */
 export const openLife = (
   file: string,
-  engine: EngineName,
+  engine: StoreEngine,
   open: OpenOptions = { previousLifeCrashed: false },
   options: SqliteStoreOptions = {},
   logs: Array<string> = []
 ) =>
   Effect.acquireRelease(
-    openSqliteSessionDb(file, { engine, ...options }, open).pipe(Effect.provide(collectingLogs(logs))),
+    (engine === "postgresql" ? openPostgresLife(file, open, options) : openSqliteSessionDb(file, { engine, ...options }, open)).pipe(
+      Effect.provide(collectingLogs(logs))
+    ),
     (db) => Effect.ignore(db.close)
   )
+
+/** PostgreSQL: the home `file` lives in names a scratch database of its own (made by its first life). */
+const openPostgresLife = (file: string, open: OpenOptions, options: SqliteStoreOptions) =>
+  Effect.flatMap(databaseForHome(file), (database) =>
+    openPostgresSessionDb(settingsFor(urlFor(database)), {
+      deliveryLogFile: deliveryLogFile(file),
+      ...(options.requestResponsePlatforms === undefined ? {} : { requestResponsePlatforms: options.requestResponsePlatforms }),
+      ...(options.maxInterruptedLives === undefined ? {} : { maxInterruptedLives: options.maxInterruptedLives }),
+      ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
+    }, open))
 
 export const inbound = (over: Partial<SessionInbound> & Pick<SessionInbound, "text">): SessionInbound => ({
   platform: "http",
@@ -77,10 +110,12 @@ export const collectingLogs = (lines: Array<string>) =>
  */
 export const rawQuery = (
   file: string,
-  engine: EngineName,
+  engine: StoreEngine,
   statements: ReadonlyArray<readonly [sql: string, params?: ReadonlyArray<SqlValue>]>
 ): Effect.Effect<ReadonlyArray<ReadonlyArray<SqlRow>>> =>
-  Effect.acquireUseRelease(
+  engine === "postgresql"
+    ? pgRawQuery(knownDatabaseOfHome(file), statements) as Effect.Effect<ReadonlyArray<ReadonlyArray<SqlRow>>>
+    : Effect.acquireUseRelease(
     Effect.orDie(openDriver(engine, file, { busyTimeoutMs: 1000 })),
     (driver) => Effect.sync(() => statements.map(([sql, params]) => driver.query(sql, params ?? []).map((row) => ({ ...row })))),
     (driver) => Effect.sync(() => driver.close())
@@ -115,7 +150,7 @@ export interface JournalCase {
 
 export const journalCases: ReadonlyArray<JournalCase> = [
   { label: "in-memory journal", available: true, open: Effect.sync(() => memorySessionDb(emptyJournal())) },
-  ...engineCases.map((c): JournalCase => ({
+  ...storeCases.map((c): JournalCase => ({
     label: c.label,
     available: c.available,
     open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine)))

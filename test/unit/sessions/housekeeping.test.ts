@@ -10,7 +10,7 @@ import { type SessionDbService } from "../../../src/sessions/SessionDb.js"
 import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 import { holdsSession, isPrunable } from "../../../src/sessions/SessionHousekeeping.js"
 import { answerRawQuery, maximumPruneAgeMs, minimumPruneAgeMs } from "../../../src/sessions/SessionQueries.js"
-import { dbFile, engineCases, inbound, journalCases, openLife, rawQuery, tempHome } from "./harness.js"
+import { dbFile, inbound, journalCases, openLife, rawQuery, tempHome, storeCases } from "./harness.js"
 
 /** Far enough ahead that every session recorded by the test is older. */
 const future = () => new Date(Date.now() + 3600_000).toISOString()
@@ -151,7 +151,7 @@ describe.each(journalCases)("sessions housekeeping on the $label", ({ available,
   )
 })
 
-describe.each(engineCases)("sessions housekeeping that needs the durable journal, on $label", ({ available, engine }) => {
+describe.each(storeCases)("sessions housekeeping that needs the durable journal, on $label", ({ available, engine }) => {
   if (!available) {
     it.skip("engine unavailable in this Node", () => {})
     return

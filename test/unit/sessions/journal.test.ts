@@ -3,9 +3,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { dbFile, engineCases, inbound, openLife, tempHome } from "./harness.js"
+import { dbFile, inbound, openLife, storeCases, tempHome } from "./harness.js"
 
-describe.each(engineCases)("turn journal on $label", ({ available, engine }) => {
+describe.each(storeCases)("turn journal on $label", ({ available, engine }) => {
   if (!available) {
     it.skip("engine unavailable in this Node", () => {})
     return

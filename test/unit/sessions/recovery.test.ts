@@ -8,14 +8,15 @@ import type { RecoveryReport } from "../../../src/sessions/CrashRecovery.js"
 import { crashReason, unrecordedReason } from "../../../src/sessions/CrashRecovery.js"
 import { databaseFiles } from "../../../src/sessions/DatabaseFiles.js"
 import { withSessionDb } from "../../../src/sessions/SqliteSessionStore.js"
-import { dbFile, engineCases, inbound, openLife, tempHome } from "./harness.js"
+import type { EngineName } from "../../../src/sessions/SqliteDriver.js"
+import { dbFile, inbound, openLife, tempHome, storeCases } from "./harness.js"
 
 const crashedOpen = (reports: Array<RecoveryReport>) => ({
   previousLifeCrashed: true,
   onRecovery: (report: RecoveryReport) => Effect.sync(() => void reports.push(report))
 })
 
-describe.each(engineCases)("crash recovery on $label", ({ available, engine }) => {
+describe.each(storeCases)("crash recovery on $label", ({ available, engine }) => {
   if (!available) {
     it.skip("engine unavailable in this Node", () => {})
     return
@@ -44,10 +45,10 @@ describe.each(engineCases)("crash recovery on $label", ({ available, engine }) =
       expect(reports).toHaveLength(1)
       const report = reports[0]!
       expect(report).toMatchObject({
-        file,
+        // PostgreSQL names its database (user@host:port/db) and has no integrity_check to run.
+        ...(engine === "postgresql" ? { integrity: "not checked" } : { file, integrity: "ok" }),
         engine,
         previous_life_crashed: true,
-        integrity: "ok",
         moved_aside: null,
         turns_interrupted: 1,
         turns_resume_pending: 1,
@@ -111,7 +112,8 @@ describe.each(engineCases)("crash recovery on $label", ({ available, engine }) =
       expect((yield* third.turns({ status: "resume_pending" }))[0]).toMatchObject({ id: orphan.ids.turnId, reason: unrecordedReason })
     }))
 
-  it.scopedLive("a file that is not a database is moved aside with its WAL, reported, and replaced by a fresh one", () =>
+  // SQLite files only (PostgreSQL keeps no file in the home).
+  it.scopedLive.skipIf(engine === "postgresql")("a file that is not a database is moved aside with its WAL, reported, and replaced by a fresh one", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const file = dbFile(home)
@@ -134,7 +136,8 @@ describe.each(engineCases)("crash recovery on $label", ({ available, engine }) =
       expect((yield* db.listSessions)).toHaveLength(1)
     }))
 
-  it.scopedLive("damaged pages found by the integrity check after a crash: moved aside, not recreated over", () =>
+  // SQLite files only (PostgreSQL keeps no file in the home).
+  it.scopedLive.skipIf(engine === "postgresql")("damaged pages found by the integrity check after a crash: moved aside, not recreated over", () =>
     Effect.gen(function*() {
       const file = dbFile(yield* tempHome)
       const db = yield* openLife(file, engine)
@@ -161,11 +164,12 @@ describe.each(engineCases)("crash recovery on $label", ({ available, engine }) =
       expect(yield* next.listSessions).toEqual([])
     }))
 
-  it.scopedLive("the CLI's withSessionDb reads without creating, recovering or moving anything", () =>
+  // SQLite files only (PostgreSQL keeps no file in the home).
+  it.scopedLive.skipIf(engine === "postgresql")("the CLI's withSessionDb reads without creating, recovering or moving anything", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const file = dbFile(home)
-      const missing = yield* Effect.flip(withSessionDb(file, (db) => db.listSessions, { engine }))
+      const missing = yield* Effect.flip(withSessionDb(file, (db) => db.listSessions, { engine: engine as EngineName }))
       expect(missing.reason).toBe("missing")
       expect(fs.existsSync(file)).toBe(false)
 
@@ -173,13 +177,13 @@ describe.each(engineCases)("crash recovery on $label", ({ available, engine }) =
       const turn = yield* life.beginTurn(inbound({ text: "q", sessionKey: "k" }))
       yield* life.close
       const seen = yield* withSessionDb(file, (db) =>
-        Effect.all([db.listSessions, db.transcript(turn.ids.sessionId), db.turns()]), { engine })
+        Effect.all([db.listSessions, db.transcript(turn.ids.sessionId), db.turns()]), { engine: engine as EngineName })
       expect(seen[0]).toHaveLength(1)
       expect(seen[1].messages.map((m) => [m.content, m.turnStatus])).toEqual([["q", "running"]])
       expect(seen[2][0]!.status).toBe("running") // recovery is the next gateway's job
 
       fs.writeFileSync(file, "garbage ".repeat(200))
-      const corrupt = yield* Effect.flip(withSessionDb(file, (db) => db.listSessions, { engine }))
+      const corrupt = yield* Effect.flip(withSessionDb(file, (db) => db.listSessions, { engine: engine as EngineName }))
       expect(corrupt.reason).toBe("corrupt")
       expect(corrupt.message).toContain(file)
       expect(fs.readdirSync(home).filter((f) => f.includes("corrupt"))).toEqual([])

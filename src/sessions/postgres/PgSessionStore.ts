@@ -1,0 +1,127 @@
+// Opens the PostgreSQL SessionDB for one gateway life: connect (unreachable → temporary), refuse a
+// schema newer than this binary, migrate, recover the turns a dead life left running, fold the
+// home's delivery log, and hand out the same turn journal as SQLite (TurnJournal.ts).
+// Precondition, as for SQLite: one gateway uses the database (replicas would need turn owners and
+// leases first), so every `running` turn found at open belongs to a life that is over.
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import { foldDeliveries, recoverTurns, type RecoveryReport } from "../CrashRecovery.js"
+import { clearDeliveryLog, makeDeliveryLog, readDeliveryLog } from "../DeliveryLog.js"
+import type { OpenOptions } from "../OpenOptions.js"
+import { SessionDbError, type SessionDbService } from "../SessionDb.js"
+import { describeFailure } from "../SessionDbFailure.js"
+import { defaultRequestResponsePlatforms, makeTurnJournal } from "../TurnJournal.js"
+import { makePgConnection, type PgConnection } from "./PgConnection.js"
+import { describeStartupFailure, scrub, startupProblemOf } from "./PgFailure.js"
+import { latestSchemaVersion, migratePg, recordedSchemaVersion } from "./PgMigrations.js"
+import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
+
+export interface PgStoreOptions {
+  /** The home's delivery log (`<home>/state.db-delivered`): written before the database records a delivery. */
+  readonly deliveryLogFile: string
+  readonly requestResponsePlatforms?: ReadonlyArray<string>
+  readonly maxInterruptedLives?: number
+  readonly maxContextMessages?: number
+}
+
+/** Pure: the refusal of a database whose schema this binary does not know. */
+export const newerSchemaError = (target: string, found: number, known: number) =>
+  new SessionDbError({
+    message: `PostgreSQL ${target} holds session schema version ${found}, newer than this gateway knows (${known}): ` +
+      `run the newer gateway, or restore a backup made for version ${known}`,
+    reason: "schema_newer"
+  })
+
+const startupError = (settings: PostgresSettings) => (error: unknown) =>
+  error instanceof SessionDbError
+    ? error
+    : new SessionDbError({
+      message: describeStartupFailure(error, settings.target, settings.url),
+      reason: startupProblemOf(error) === "unreachable" ? "unreachable" : "refused"
+    })
+
+const squashed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.catchAllCause((cause) => Effect.fail(Cause.squash(cause))))
+
+/** Schema check and migrations; the Migrator holds a table lock, so two starts never migrate twice. */
+const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
+  Effect.gen(function*() {
+    const found = yield* recordedSchemaVersion
+    if (found > latestSchemaVersion) {
+      return yield* newerSchemaError(describeTarget(settings.target), found, latestSchemaVersion)
+    }
+    return yield* migratePg
+  }).pipe(Effect.provideService(SqlClient.SqlClient, connection.sql))
+
+const foldDeliveryLog = (sql: SqlClient.SqlClient, logFile: string) =>
+  Effect.gen(function*() {
+    const read = yield* Effect.try(() => readDeliveryLog(logFile)).pipe(Effect.either)
+    if (read._tag === "Left") {
+      yield* Effect.logWarning(`cannot read the delivery log ${logFile} (${describeFailure(read.left.error)}); answers it lists may be sent again`)
+      return 0
+    }
+    const folded = read.right.length === 0 ? 0 : yield* foldDeliveries(sql, read.right)
+    yield* Effect.try(() => clearDeliveryLog(logFile)).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`cannot empty the delivery log ${logFile}: ${describeFailure(error.error)}`))
+    )
+    return folded
+  })
+
+export const openPostgresSessionDb = (
+  settings: PostgresSettings,
+  options: PgStoreOptions,
+  open: OpenOptions
+): Effect.Effect<SessionDbService, SessionDbError> =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const label = describeTarget(settings.target)
+    const connection = yield* makePgConnection(settings).pipe(Effect.mapError(startupError(settings)))
+    const opened = yield* Effect.gen(function*() {
+      yield* connection.probe
+      const ran = yield* prepareSchema(connection, settings)
+      const crashed = open.previousLifeCrashed
+      const recovery = yield* recoverTurns(connection.sql, { crashed, maxInterruptedLives: options.maxInterruptedLives ?? 3 })
+      const deliveriesFolded = yield* foldDeliveryLog(connection.sql, options.deliveryLogFile)
+      return { ran, crashed, recovery, deliveriesFolded }
+    }).pipe(
+      squashed,
+      Effect.mapError(startupError(settings)),
+      Effect.tapError(() => Effect.ignore(connection.close))
+    )
+    yield* Effect.log(`session db engine=postgresql database=${label}` +
+      (opened.ran.length > 0 ? ` migrated=${opened.ran.map(([id]) => id).join(",")}` : ""))
+    const { recovery, crashed } = opened
+    const recovered = recovery.interrupted + recovery.resumePending + recovery.failed
+    if (crashed || recovered > 0) {
+      const report: RecoveryReport = {
+        file: label,
+        engine: "postgresql",
+        previous_life_crashed: crashed,
+        integrity: "not checked",
+        moved_aside: null,
+        removed_stale_lock: false,
+        turns_interrupted: recovery.interrupted,
+        turns_resume_pending: recovery.resumePending,
+        turns_failed: recovery.failed,
+        sessions_suspended: recovery.suspendedSessions,
+        took_ms: (yield* Clock.currentTimeMillis) - started
+      }
+      const line = `session db recovery crashed=${crashed} interrupted=${report.turns_interrupted} ` +
+        `resume_pending=${report.turns_resume_pending} failed=${report.turns_failed} ` +
+        `suspended=${report.sessions_suspended.length} took=${report.took_ms}ms`
+      yield* recovery.failed > 0 ? Effect.logWarning(line) : Effect.log(line)
+      if (open.onRecovery !== undefined) yield* open.onRecovery(report)
+    }
+    if (opened.deliveriesFolded > 0) {
+      yield* Effect.log(`session db: ${opened.deliveriesFolded} delivered answer(s) recorded from the delivery log of the last life`)
+    }
+    return makeTurnJournal(connection, {
+      requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
+      deliveryLog: makeDeliveryLog(options.deliveryLogFile),
+      ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
+    })
+  }).pipe(Effect.mapError((error) =>
+    new SessionDbError({ message: scrub(error.message, settings.url), ...(error.reason === undefined ? {} : { reason: error.reason }) })
+  ))
