@@ -142,9 +142,9 @@ export const runInHome = (home: Option.Option<string>) =>
         Effect.provide(Layer.mergeAll(
           HomeStore.live(paths),
           Signals.live,
+          Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
-          // The diagnostic child is forked on the watchdog's thread (Forensics.live).
-          Forensics.live(paths, selfIdentity()).pipe(Layer.provideMerge(Watchdog.live(paths.lifecycleLog))),
+          Forensics.live(paths, selfIdentity()),
           SessionStore.sqlite(paths.database, { maxContextMessages: config.sessions.max_context_messages }),
           StartHistory.live(startHistoryFile(paths.dir)),
           tracedAgent(agent)

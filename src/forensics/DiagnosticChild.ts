@@ -24,26 +24,7 @@ export interface DiagnosticOptions {
   readonly env?: Record<string, string | undefined>
   /** The log is moved to `<log>.1` before appending once it is larger than this. */
   readonly rotateBytes?: number
-  /**
-   * Starts the child on another thread. Forking a gateway of 100+ MB and waiting for the exec costs
-   * the calling thread 5–10 ms, which would sit between the stop signal and the clean-shutdown
-   * marker; handed to the watchdog's thread it costs the event loop nothing. Without it the child is
-   * started here.
-   */
-  readonly launch?: DetachedLauncher
 }
-
-/** A detached child to start; `fd` (the open log, its stdout and stderr) now belongs to the launcher. */
-export interface DetachedLaunch {
-  readonly command: string
-  readonly args: ReadonlyArray<string>
-  readonly env: Record<string, string | undefined>
-  readonly fd: number
-  /** Where a failure to start is noted (appended, never through a link). */
-  readonly noteFile: string
-}
-
-export type DetachedLauncher = (launch: DetachedLaunch) => void
 
 /** Seconds the child may run; it must finish inside any sane supervisor kill timeout. */
 export const diagnosticBoundSeconds = 5
@@ -129,14 +110,11 @@ export const spawnShutdownDiagnostic = (
     const { pid, signal, ...rest } = context
     const header = formatSnapshot({ at: new Date().toISOString(), pid, signal, ...rest })
     fs.writeSync(fd, `\n=== shutdown diagnostic ${header}\n`)
-    const command = options.shell ?? "/bin/sh"
-    const env = { ...(options.env ?? process.env), HERMES_DIAG_PID: String(pid), HERMES_DIAG_SCRIPT: body, LC_ALL: "C" }
-    if (options.launch !== undefined) {
-      options.launch({ command, args: ["-c", outer], env, fd, noteFile: logFile })
-      fd = undefined // handed over: the launcher closes it once the child has its copy
-      return { _tag: "Spawned", childPid: undefined }
-    }
-    const child = spawn(command, ["-c", outer], { detached: true, stdio: ["ignore", fd, fd], env })
+    const child = spawn(options.shell ?? "/bin/sh", ["-c", outer], {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env: { ...(options.env ?? process.env), HERMES_DIAG_PID: String(pid), HERMES_DIAG_SCRIPT: body, LC_ALL: "C" }
+    })
     // Without a listener a failed spawn (no /bin/sh in a distroless image) would crash the gateway.
     child.on("error", (error) => appendNote(logFile, `(diagnostic child could not start: ${describe(error)})`))
     child.unref()

@@ -5,11 +5,9 @@ import { CommandExecutor } from "@effect/platform/CommandExecutor"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type { HomePaths } from "../home/HomePaths.js"
 import type { ProcessIdentity } from "../home/ProcessIdentity.js"
-import { Watchdog } from "../lifecycle/Watchdog.js"
-import { type DetachedLauncher, type DiagnosticSpawn, spawnShutdownDiagnostic } from "./DiagnosticChild.js"
+import { type DiagnosticSpawn, spawnShutdownDiagnostic } from "./DiagnosticChild.js"
 import { type DiagnosticReportResult, writeDiagnosticReport } from "./DiagnosticReport.js"
 import type { LifecycleTrace } from "./PreviousLife.js"
 import { readKernelLogTail } from "./PreviousLife.js"
@@ -34,13 +32,15 @@ export interface ForensicsService {
 }
 
 export class Forensics extends Context.Tag("hermes/Forensics")<Forensics, ForensicsService>() {
-  /** With a Watchdog in the context, the diagnostic child is forked on its thread, off the event loop. */
   static readonly live = (paths: HomePaths, self: ProcessIdentity): Layer.Layer<Forensics, never, CommandExecutor> =>
-    Layer.effect(Forensics, Effect.gen(function*() {
-      const executor = yield* CommandExecutor
-      const launch = Option.flatMapNullable(yield* Effect.serviceOption(Watchdog), (watchdog) => watchdog.launchDetached)
-      return forensicsLive(paths, self, executor, Option.getOrUndefined(launch))
-    }))
+    Layer.effect(Forensics, Effect.map(CommandExecutor, (executor) => ({
+      snapshot: (signal) => Effect.sync(() => takeSnapshot({ signal, markerPath: paths.plannedStop, cleanShutdownPath: paths.cleanShutdown, self })),
+      spawnDiagnostic: (context) => Effect.sync(() => spawnShutdownDiagnostic(paths.diagnosticLog, { ...context, pid: self.pid })),
+      diagnosticReport: (input) => Effect.sync(() => writeDiagnosticReport({ ...input, logsDir: paths.logs })),
+      kernelLogTail: readKernelLogTail({ timeoutMs: 1000, lines: 400 }).pipe(Effect.provideService(CommandExecutor, executor)),
+      // The previous life's last records are at the very end; a bounded scan keeps start-up fast.
+      recentLifecycle: Effect.sync(() => readLifecycleLog(paths.lifecycleLog, { limit: 10, maxScanBytes: 256 * 1024 }).records)
+    } satisfies ForensicsService)))
 
   /** No I/O; `calls` (when given) receives one entry per call, for tests that check the order. */
   static readonly test = (calls?: Array<string>): Layer.Layer<Forensics> =>
@@ -83,18 +83,3 @@ export class Forensics extends Context.Tag("hermes/Forensics")<Forensics, Forens
       recentLifecycle: Effect.succeed([])
     })
 }
-
-const forensicsLive = (
-  paths: HomePaths,
-  self: ProcessIdentity,
-  executor: CommandExecutor,
-  launch: DetachedLauncher | undefined
-): ForensicsService => ({
-  snapshot: (signal) => Effect.sync(() => takeSnapshot({ signal, markerPath: paths.plannedStop, cleanShutdownPath: paths.cleanShutdown, self })),
-  spawnDiagnostic: (context) =>
-    Effect.sync(() => spawnShutdownDiagnostic(paths.diagnosticLog, { ...context, pid: self.pid }, launch !== undefined ? { launch } : {})),
-  diagnosticReport: (input) => Effect.sync(() => writeDiagnosticReport({ ...input, logsDir: paths.logs })),
-  kernelLogTail: readKernelLogTail({ timeoutMs: 1000, lines: 400 }).pipe(Effect.provideService(CommandExecutor, executor)),
-  // The previous life's last records are at the very end; a bounded scan keeps start-up fast.
-  recentLifecycle: Effect.sync(() => readLifecycleLog(paths.lifecycleLog, { limit: 10, maxScanBytes: 256 * 1024 }).records)
-})

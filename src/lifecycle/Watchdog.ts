@@ -17,7 +17,6 @@ import * as inspector from "node:inspector"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { timerLimit } from "../config/DurationBounds.js"
-import type { DetachedLauncher } from "../forensics/DiagnosticChild.js"
 import { secretVariable } from "../forensics/DiagnosticReport.js"
 import { ExitCode } from "./ExitCode.js"
 import type { Phase, StartupStage } from "./Phase.js"
@@ -41,11 +40,6 @@ export interface WatchdogService {
    */
   readonly armStartup: (deadline: Duration.Duration, record: Record<string, unknown>) => Effect.Effect<void>
   readonly startupReady: Effect.Effect<void>
-  /**
-   * Starts a detached child from the watchdog's thread (the shutdown diagnostic): the fork and the
-   * wait for its exec then cost the event loop nothing. Absent where there is no such thread.
-   */
-  readonly launchDetached?: DetachedLauncher
 }
 
 /** How often the main thread says it is alive: often enough that a short test timeout is not flaky. */
@@ -104,7 +98,6 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
               yield* Effect.sync(() => worker.postMessage({ type: "startup", ms, record }))
             }),
           startupReady: Effect.sync(() => worker.postMessage({ type: "startup_done" })),
-          launchDetached: (launch) => worker.postMessage({ type: "spawn", ...launch }),
           startLoopMonitor: (stallTimeout, record = {}) =>
             Effect.gen(function*() {
               const timeoutMs = Duration.toMillis(stallTimeout)
@@ -235,38 +228,8 @@ parentPort.on("message", (message) => {
     clearTimeout(timer)
     clearTimeout(startupTimer)
     timer = startupTimer = undefined
-  } else if (message.type === "spawn") {
-    spawnDetached(message)
   }
 })
-
-// The shutdown diagnostic (DiagnosticChild.ts): forked here so the main thread never waits for it.
-// The descriptor was opened by the main thread and is handed over: closed here once the child has it.
-function spawnDetached(message) {
-  const note = (error) => {
-    try {
-      const c = fs.constants
-      const fd = fs.openSync(message.noteFile, c.O_WRONLY | c.O_APPEND | c.O_CREAT | c.O_NOFOLLOW, 0o600)
-      fs.writeSync(fd, "(diagnostic child could not start: " + (error && error.message || String(error)) + ")\\n")
-      fs.closeSync(fd)
-    } catch (ignored) {}
-  }
-  try {
-    const child = require("node:child_process").spawn(message.command, message.args, {
-      detached: true,
-      stdio: ["ignore", message.fd, message.fd],
-      env: message.env
-    })
-    child.on("error", note)
-    child.unref()
-  } catch (error) {
-    note(error)
-  } finally {
-    try {
-      fs.closeSync(message.fd)
-    } catch (ignored) {}
-  }
-}
 
 function appendRecord(record) {
   try {
