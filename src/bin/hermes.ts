@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-// Entry point: signal listeners first (before the heavy modules are evaluated), then our runner
-// and the command line.
+// Entry point: signal listeners first (before the heavy modules are evaluated), then Node's module
+// compile cache, then the program itself, loaded as its own chunk so the cache covers it.
 import "./EarlySignals.js"
-import { main } from "../cli/Cli.js"
-import { exitTeardown, runMain } from "../lifecycle/Runner.js"
-import { guardStandardStreams } from "../logging/StreamGuard.js"
+import { enableCompileCache } from "./CompileCache.js"
 
-guardStandardStreams()
-runMain(main(process.argv), { disableErrorReporting: true, disablePrettyLogger: true, teardown: exitTeardown })
+enableCompileCache()
+await import("./Main.js")

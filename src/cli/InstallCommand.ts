@@ -32,7 +32,6 @@ import {
   stopFirst,
   writeDefinitions
 } from "../supervision/Install.js"
-import { renderers } from "../supervision/Renderers.js"
 import { homeOption } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
 import { UsageError } from "./UsageError.js"
@@ -148,6 +147,13 @@ const printed = (files: ReadonlyArray<DefinitionFile>): string =>
     ? files[0]!.content
     : files.map((f) => `# ==> ${f.path} (mode ${f.mode.toString(8).padStart(4, "0")}) <==\n${f.content}`).join("\n")
 
+/**
+ * The definitions for `manager`. The renderers are loaded only by the commands that write
+ * definitions: `gateway run` never evaluates them (a chunk of its own in the bundle).
+ */
+const render = (manager: Manager, input: DefinitionInput) =>
+  Effect.promise(() => import("../supervision/Renderers.js")).pipe(Effect.map(({ renderers }) => renderers[manager](input)))
+
 /** Managers that open a log file under the home themselves, or keep the service directory in it. */
 const needsHome = (manager: Manager): boolean =>
   manager === "launchd" || manager === "supervisord" || isServiceDirectory(manager)
@@ -169,7 +175,7 @@ export const install = (options: InstallOptions, runtime: InstallRuntime) =>
       user
     }
     yield* checked(options.manager, input)
-    const files = renderers[options.manager](input)
+    const files = yield* render(options.manager, input)
     if (options.print) {
       runtime.write(printed(files))
       return
@@ -206,7 +212,7 @@ export const uninstall = (options: UninstallOptions, runtime: InstallRuntime) =>
     }
     yield* checked(options.manager, input)
     const outDir = outDirOf(options, runtime, home)
-    const report = yield* removeDefinitions(outDir, renderers[options.manager](input), isServiceDirectory(options.manager))
+    const report = yield* removeDefinitions(outDir, yield* render(options.manager, input), isServiceDirectory(options.manager))
     const lines = [
       ...report.removed.map((file) => `removed ${file}`),
       ...report.kept.map((file) => `left ${file}`)

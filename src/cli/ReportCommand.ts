@@ -6,7 +6,6 @@ import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { readLifecycleLog } from "../forensics/ShutdownReport.js"
-import { renderReport } from "../forensics/ShutdownReportText.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { UsageError } from "./UsageError.js"
 
@@ -31,6 +30,8 @@ export const reportCommand = Command.make("report", {
       if (reading.skipped > 0) process.stderr.write(`hermes: ${reading.skipped} unreadable line(s) in ${paths.lifecycleLog} skipped\n`)
       return
     }
+    // The text renderer is loaded only here: `gateway run` never evaluates it.
+    const { renderReport } = yield* Effect.promise(() => import("../forensics/ShutdownReportText.js"))
     process.stdout.write(renderReport(reading, { file: paths.lifecycleLog, nowMs: yield* Clock.currentTimeMillis }))
   })).pipe(Command.withDescription(
     "Show how the gateway's last lives ended: shutdown reports (signal, classification, phases, exit " +

@@ -8,7 +8,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { Adapter } from "../adapters/Adapter.js"
 import { makeHttpAdapter } from "../adapters/http/HttpAdapter.js"
-import { makeTelegramAdapter } from "../adapters/telegram/TelegramAdapter.js"
 import { telegramOptionsFrom } from "../adapters/telegram/TelegramOptions.js"
 import { echoAgent, echoModel } from "../agents/EchoAgent.js"
 import { openAiAgent, openAiOptionsFrom } from "../agents/OpenAiAgent.js"
@@ -80,6 +79,8 @@ const adaptersOf = (config: GatewayConfig, home: string) =>
         onLeft: (error) => Effect.fail(error),
         onRight: (options) => Effect.succeed(options)
       })
+      // Loaded only when enabled: a gateway without Telegram never evaluates the adapter's code.
+      const { makeTelegramAdapter } = yield* Effect.promise(() => import("../adapters/telegram/TelegramAdapter.js"))
       adapters.push(yield* makeTelegramAdapter(options).pipe(Effect.provide(FetchHttpClient.layer)))
     }
     return adapters

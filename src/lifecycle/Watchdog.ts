@@ -67,7 +67,9 @@ export class Watchdog extends Context.Tag("hermes/Watchdog")<Watchdog, WatchdogS
             worker.unref()
             return worker
           }),
-          (worker) => Effect.promise(() => worker.terminate())
+          // Not awaited: the thread holds nothing to flush, and waiting for it to wind down only
+          // delays the exit (process.exit ends it in any case).
+          (worker) => Effect.sync(() => void worker.terminate())
         )
         let heartbeat: ReturnType<typeof setInterval> | undefined
         const stopHeartbeat = () => {

@@ -326,7 +326,8 @@ export class Sandbox {
 
   private env(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
     this.runtimeDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "hermes-e2e-run-"))
-    return cleanEnv({ XDG_RUNTIME_DIR: this.runtimeDir, ...extra })
+    // Node's compile cache (src/bin/CompileCache.ts) goes into the sandbox too, not the user's ~/.cache.
+    return cleanEnv({ XDG_RUNTIME_DIR: this.runtimeDir, XDG_CACHE_HOME: path.join(this.runtimeDir, "cache"), ...extra })
   }
 
   /**

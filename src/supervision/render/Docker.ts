@@ -36,6 +36,8 @@ const dockerfile = (input: DefinitionInput): string => {
     "# orphans of the shutdown diagnostic; no init is baked in, so Kubernetes' preStop can rely on pid 1.",
     "FROM node:20-slim",
     `COPY --from=bundle ${json([path.basename(input.entry), containerEntry])}`,
+    "# The entry loads the rest of the program from chunks/ beside it.",
+    `COPY --from=bundle ${json(["chunks", path.posix.join(path.posix.dirname(containerEntry), "chunks")])}`,
     "# The home is a volume owned by the unprivileged user the gateway runs as.",
     `RUN mkdir -p ${containerHome} && chown node:node ${containerHome}`,
     `ENV HERMES_SUPERVISOR=docker HERMES_HOME=${containerHome}`,

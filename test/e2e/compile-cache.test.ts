@@ -1,0 +1,88 @@
+// End-to-end: the built CLI's fast start. The entry turns on Node's module compile cache (Node >=
+// 22.1) in a private directory and loads the program from dist/chunks/; the commands whose code is
+// loaded on demand still work; a cache that cannot be used never stops a start.
+import * as fs from "node:fs"
+import * as module from "node:module"
+import * as path from "node:path"
+import { beforeAll, describe, it } from "vitest"
+import { assertBuilt, Sandbox } from "./harness.js"
+
+beforeAll(assertBuilt)
+
+const nodeHasCompileCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache === "function"
+
+const filesUnder = (dir: string): Array<string> =>
+  fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as Array<string>).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : []
+
+describe.concurrent("compile cache and lazily loaded code", () => {
+  it.skipIf(!nodeHasCompileCache)("the program's compiled code is cached in a private directory under XDG_CACHE_HOME", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const cacheHome = path.join(home.dir, "xdg-cache")
+    const cache = path.join(cacheHome, "hermes-gateway", "node-compile-cache")
+    const first = await sb.cli(["--version"], { XDG_CACHE_HOME: cacheHome })
+    expect(first.code, first.stderr).toBe(0)
+    expect(filesUnder(cache).length).toBeGreaterThan(0)
+    expect(fs.statSync(cache).mode & 0o777).toBe(0o700)
+    // A gateway started from the cache runs and stops as ever.
+    const gateway = sb.run(home, { XDG_CACHE_HOME: cacheHome })
+    await gateway.waitRunning()
+    gateway.signal("SIGINT")
+    expect(await gateway.waitExit()).toEqual({ code: 0, signal: null })
+  })
+
+  it.skipIf(!nodeHasCompileCache)("NODE_COMPILE_CACHE is the operator's: the cache goes there and nowhere else", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home("")
+    const chosen = path.join(home.dir, "chosen")
+    const cacheHome = path.join(home.dir, "xdg-cache")
+    const result = await sb.cli(["--version"], { NODE_COMPILE_CACHE: chosen, XDG_CACHE_HOME: cacheHome })
+    expect(result.code, result.stderr).toBe(0)
+    expect(filesUnder(chosen).length).toBeGreaterThan(0)
+    expect(fs.existsSync(cacheHome)).toBe(false)
+  })
+
+  it.skipIf(!nodeHasCompileCache)("a cache directory others may write is not used", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home("")
+    const cacheHome = path.join(home.dir, "xdg-cache")
+    const cache = path.join(cacheHome, "hermes-gateway", "node-compile-cache")
+    fs.mkdirSync(cache, { recursive: true })
+    fs.chmodSync(cache, 0o777)
+    const result = await sb.cli(["--version"], { XDG_CACHE_HOME: cacheHome })
+    expect(result.code, result.stderr).toBe(0)
+    expect(filesUnder(cache)).toEqual([])
+  })
+
+  it("a cache directory that cannot be made costs nothing: the gateway starts, answers and stops", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const notADirectory = path.join(home.dir, "not-a-directory")
+    fs.writeFileSync(notADirectory, "")
+    const gateway = sb.run(home, { XDG_CACHE_HOME: notADirectory })
+    await gateway.waitRunning()
+    expect(gateway.stderr).not.toMatch(/cache/i)
+    gateway.signal("SIGINT")
+    expect(await gateway.waitExit()).toEqual({ code: 0, signal: null })
+  })
+
+  it("the commands whose code is loaded on demand work from the built CLI (install --print, report)", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home()
+    const install = await sb.cli(["gateway", "install", "--manager", "systemd", "--print", "--home", home.dir])
+    expect(install.code, install.stderr).toBe(0)
+    expect(install.stdout).toContain("ExecStart=")
+    const gateway = sb.run(home)
+    await gateway.waitRunning()
+    gateway.signal("SIGINT")
+    expect(await gateway.waitExit()).toEqual({ code: 0, signal: null })
+    const report = await sb.cli(["gateway", "report", "--home", home.dir])
+    expect(report.code, report.stderr).toBe(0)
+    expect(report.stdout).toMatch(/planned/)
+  })
+})
