@@ -145,7 +145,7 @@ export const runInHome = (home: Option.Option<string>) =>
           Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
           Forensics.live(paths, selfIdentity()),
-          SessionStore.sqlite(paths.database, { maxContextMessages: config.sessions.max_context_messages }),
+          SessionStore.sqliteWorker(paths.database, { maxContextMessages: config.sessions.max_context_messages }),
           StartHistory.live(startHistoryFile(paths.dir)),
           tracedAgent(agent)
         ))

@@ -7,6 +7,7 @@ import type { OpenOptions } from "./OpenOptions.js"
 import { type SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb } from "./MemorySessionDb.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
+import { openWorkerSessionDb, type WorkerStoreOptions } from "./worker/WorkerSessionDb.js"
 
 export type { OpenOptions } from "./OpenOptions.js"
 
@@ -23,4 +24,11 @@ export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStor
    */
   static readonly sqlite = (file: string, options: SqliteStoreOptions = {}): Layer.Layer<SessionStore> =>
     Layer.succeed(SessionStore, { open: (open) => openSqliteSessionDb(file, options, open) })
+
+  /**
+   * The same database served by a worker thread that owns the connection (the gateway's choice):
+   * no SQL and no fsync on the event loop, and calls that arrive together share one commit.
+   */
+  static readonly sqliteWorker = (file: string, options: WorkerStoreOptions = {}): Layer.Layer<SessionStore> =>
+    Layer.succeed(SessionStore, { open: (open) => openWorkerSessionDb(file, options, open) })
 }

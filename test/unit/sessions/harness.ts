@@ -17,6 +17,18 @@ import { makeSqliteClient } from "../../../src/sessions/SqliteClient.js"
 import type { SqlRow, SqlValue } from "../../../src/sessions/SqliteDriver.js"
 import { engineAvailability, openDriver } from "../../../src/sessions/SqliteEngine.js"
 import { openSqliteSessionDb, type SqliteStoreOptions } from "../../../src/sessions/SqliteSessionStore.js"
+import { openWorkerSessionDb } from "../../../src/sessions/worker/WorkerSessionDb.js"
+import { testWorkerEntry } from "./workerBundle.js"
+
+/**
+ * HERMES_TEST_SESSIONDB=worker runs every suite that opens the store through openLife against the
+ * gateway's worker-backed SessionDB (a worker thread owns the connection) instead of the in-process
+ * one; .ci/run runs test/unit/sessions both ways. journalCases always has both.
+ */
+export const viaWorker = process.env["HERMES_TEST_SESSIONDB"] === "worker"
+
+const openStore = (inWorker: boolean): typeof openSqliteSessionDb =>
+  inWorker ? (file, options, open) => openWorkerSessionDb(file, { entry: testWorkerEntry(), ...options }, open) : openSqliteSessionDb
 
 export interface EngineCase {
   readonly engine: EngineName
@@ -28,7 +40,8 @@ export interface EngineCase {
 export const engineCases: ReadonlyArray<EngineCase> = engineAvailability().map((e) => ({
   engine: e.engine,
   available: e.available,
-  label: e.available ? e.engine : `${e.engine} (skipped: ${e.reason}; .ci/run runs these under Node 24)`
+  label: (e.available ? e.engine : `${e.engine} (skipped: ${e.reason}; .ci/run runs these under Node 24)`) +
+    (viaWorker ? " in a worker thread" : "")
 }))
 
 /** A fresh directory standing in for the home, removed when the test's scope closes. */
@@ -48,10 +61,11 @@ export const openLife = (
   engine: EngineName,
   open: OpenOptions = { previousLifeCrashed: false },
   options: SqliteStoreOptions = {},
-  logs: Array<string> = []
+  logs: Array<string> = [],
+  inWorker: boolean = viaWorker
 ) =>
   Effect.acquireRelease(
-    openSqliteSessionDb(file, { engine, ...options }, open).pipe(Effect.provide(collectingLogs(logs))),
+    openStore(inWorker)(file, { engine, ...options }, open).pipe(Effect.provide(collectingLogs(logs))),
     (db) => Effect.ignore(db.close)
   )
 
@@ -118,6 +132,11 @@ export const journalCases: ReadonlyArray<JournalCase> = [
   ...engineCases.map((c): JournalCase => ({
     label: c.label,
     available: c.available,
-    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine)))
+    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine, undefined, undefined, undefined, false)))
+  })),
+  ...engineCases.map((c): JournalCase => ({
+    label: `${c.label.replace(/ in a worker thread$/, "")} in a worker thread`,
+    available: c.available,
+    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine, undefined, undefined, undefined, true)))
   }))
 ]
