@@ -18,6 +18,7 @@ import type { OpenOptions } from "../OpenOptions.js"
 import { SessionDbError, type SessionDbService } from "../SessionDb.js"
 import type { SqliteStoreOptions } from "../SqliteSessionStore.js"
 import { defaultMaxGroup } from "./GroupCommit.js"
+import { sessionDbWorkerFile } from "./WorkerFile.js"
 import { startWorkerLink, type WorkerEntry, type WorkerLink } from "./WorkerLink.js"
 import type { DbCall, OpenRequest, ServiceResult } from "./WorkerProtocol.js"
 
@@ -36,7 +37,7 @@ export interface WorkerStoreOptions extends SqliteStoreOptions {
  */
 export const defaultWorkerEntry = (): WorkerEntry => {
   const here = import.meta.url
-  if (!here.endsWith(".ts")) return { url: new URL("./session-db-worker.js", here) }
+  if (!here.endsWith(".ts")) return { url: new URL(`./${sessionDbWorkerFile}`, here) }
   const tsx = pathToFileURL(createRequire(here).resolve("tsx/esm/api")).href
   const main = new URL("./SessionDbWorkerMain.ts", here).href
   return {
