@@ -1,7 +1,9 @@
 // Entry point of the SessionDB worker thread (bundled as dist/session-db-worker.js beside
 // dist/hermes.js). The gateway starts it with WorkerSessionDb.ts; it ends when the gateway closes
 // the database, or with the thread when the gateway terminates it.
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { parentPort } from "node:worker_threads"
 import { forwardingLogger, serveSessionDb, type WorkerChannel } from "./SessionDbWorker.js"
 
@@ -14,4 +16,11 @@ const channel: WorkerChannel = {
   stop: () => port.removeAllListeners("message")
 }
 
-Effect.runFork(serveSessionDb(channel).pipe(Effect.provide(forwardingLogger(channel))))
+// A defect that ends the program (a bug) ends the thread too: the gateway then fails the calls that
+// wait on it and starts another, where a thread left listening would leave them waiting forever.
+Effect.runFork(serveSessionDb(channel).pipe(Effect.provide(forwardingLogger(channel)))).addObserver((exit) => {
+  if (Exit.isFailure(exit)) {
+    channel.post({ _tag: "Log", level: "Error", message: `session db worker stopped: ${Cause.pretty(exit.cause)}` })
+    process.exit(70)
+  }
+})
