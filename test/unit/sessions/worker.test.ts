@@ -4,7 +4,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Chunk from "effect/Chunk"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { Agent } from "../../../src/agents/Agent.js"
+import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { openWorkerSessionDb } from "../../../src/sessions/worker/WorkerSessionDb.js"
@@ -78,4 +84,35 @@ describe.each(engineCases)("the SessionDB worker on $engine", ({ available, engi
       expect(transcript.messages.map((m) => [m.content, m.turnStatus])).toEqual([["before", "completed"], ["after", "completed"]])
       yield* db.close
     }))
+
+  it.scopedLive.skipIf(!available)("the kernel refuses a new turn with \"storage\" (HTTP 503) while the worker is dead, and takes turns again once it is back", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const killFile = path.join(home, "kill-worker")
+      const db = yield* Effect.acquireRelease(
+        openWorkerSessionDb(dbFile(home), { engine, entry: mortalEntry(killFile), respawn: Schedule.spaced(Duration.millis(20)) }, { previousLifeCrashed: false }),
+        (db) => Effect.ignore(db.close)
+      )
+      const supervisor = yield* makeTurnSupervisor(db).pipe(
+        Effect.provide(Layer.succeed(Agent, { model: "echo", respond: () => Stream.make("ok") }))
+      )
+      const outcomeOf = (text: string) =>
+        Stream.runCollect(supervisor.intake.submit({ platform: "http", sessionKey: undefined, text, history: [] })).pipe(
+          Effect.map((events) => Chunk.toReadonlyArray(events).find((e) => e._tag === "Outcome")),
+          Effect.map((event) => (event?._tag === "Outcome" ? event.outcome : undefined))
+        )
+      expect(yield* outcomeOf("before")).toMatchObject({ _tag: "Completed" })
+      fs.writeFileSync(killFile, "")
+      // ChatCompletions answers a Refused "storage" outcome with 503 and Retry-After.
+      expect(yield* noHang("a turn while the worker dies", outcomeOf("while dead"))).toMatchObject({ _tag: "Refused", reason: "storage" })
+      fs.rmSync(killFile)
+      const after = yield* noHang(
+        "a turn once the worker is back",
+        outcomeOf("after").pipe(
+          Effect.filterOrFail((o) => o?._tag !== "Refused", () => "still refused"),
+          Effect.retry(Schedule.spaced(Duration.millis(20)))
+        )
+      )
+      expect(after).toMatchObject({ _tag: "Completed", reply: "ok" })
+    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
 })
