@@ -1,6 +1,8 @@
 // The durable turn journal: SessionDbService over an @effect/sql client. Every write is one
 // IMMEDIATE transaction committed with synchronous=FULL before the call returns, so what a caller
-// acknowledges after beginTurn/completeTurn survives a crash. This file holds the writes; the reads
+// acknowledges after beginTurn/completeTurn survives a crash (in the gateway's SessionDB worker,
+// calls that arrive together run as savepoints of one group commit and are answered after it:
+// worker/SessionDbWorker.ts). This file holds the writes; the reads
 // are in SqlJournalReads.ts, pruning and lookup by key in SqlHousekeeping.ts.
 import { randomUUID } from "node:crypto"
 import * as Clock from "effect/Clock"
