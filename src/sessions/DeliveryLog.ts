@@ -4,7 +4,10 @@
 // append(2) to this file is done before anything else runs, and survives the death of the process
 // (not a power cut: the file is not fsynced, and then an answer may go out twice, never zero times).
 // The next open folds the file into the database and empties it.
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
+import type { TurnIds } from "../adapters/TurnIntake.js"
+import type { SessionDbError } from "./SessionDbError.js"
 import { appendNoFollowSync, readNoFollowSync, truncateNoFollowSync } from "../home/SafeOpen.js"
 
 /** Beside the database: `<db>-delivered`, like SQLite's own `-wal`. */
@@ -72,3 +75,35 @@ export const makeDeliveryLog = (file: string, compactAboveBytes = defaultCompact
     }
   }
 }
+
+/** Failures after which the delivery log still holds something the database lacks. */
+const unrecorded = (reason: SessionDbError["reason"]) => reason !== "turn_not_ended" && reason !== "unknown_turn"
+
+/**
+ * markDelivered with the log in front: the id is appended synchronously, before this waits for the
+ * database (the next life must not send the answer again), and settled once the database answered.
+ * Without a log (the CLI), only the database is written.
+ */
+export const deliveredThroughLog = (
+  log: DeliveryLog | undefined,
+  ids: TurnIds,
+  record: (ids: TurnIds) => Effect.Effect<void, SessionDbError>
+): Effect.Effect<void, SessionDbError> =>
+  Effect.suspend(() => {
+    if (log === undefined) return record(ids)
+    const appended = Effect.try(() => log.append(ids.turnId)).pipe(
+      Effect.as(true),
+      Effect.catchAll((error) =>
+        Effect.logWarning(`cannot append to the delivery log ${log.file}: ${String(error.error)}`).pipe(Effect.as(false))
+      )
+    )
+    return Effect.flatMap(appended, (inLog) =>
+      inLog
+        ? record(ids).pipe(
+          Effect.tapBoth({
+            onSuccess: () => Effect.sync(() => log.settled(true)),
+            onFailure: (error) => Effect.sync(() => log.settled(!unrecorded(error.reason)))
+          })
+        )
+        : record(ids))
+  })

@@ -9,6 +9,7 @@ import { emptyJournal, type MemoryJournal, memorySessionDb } from "./MemorySessi
 import { openSqliteSessionDb, type SqliteStoreOptions } from "./SqliteSessionStore.js"
 import type { PgStoreOptions } from "./postgres/PgSessionStore.js"
 import type { PostgresSettings } from "./postgres/PostgresSettings.js"
+import { openWorkerSessionDb, type WorkerStoreOptions } from "./worker/WorkerSessionDb.js"
 
 export type { OpenOptions } from "./OpenOptions.js"
 
@@ -38,4 +39,11 @@ export class SessionStore extends Context.Tag("hermes/SessionStore")<SessionStor
           Effect.flatMap((store) => store.openPostgresSessionDb(settings, options, open))
         )
     })
+
+  /**
+   * The same database served by a worker thread that owns the connection (the gateway's choice):
+   * no SQL and no fsync on the event loop, and calls that arrive together share one commit.
+   */
+  static readonly sqliteWorker = (file: string, options: WorkerStoreOptions = {}): Layer.Layer<SessionStore> =>
+    Layer.succeed(SessionStore, { open: (open) => openWorkerSessionDb(file, options, open) })
 }

@@ -26,7 +26,7 @@ export const sessionStoreOf = (
   postgres: PostgresSettings | null
 ): Layer.Layer<SessionStore> =>
   postgres === null
-    ? SessionStore.sqlite(database, { maxContextMessages: config.sessions.max_context_messages })
+    ? SessionStore.sqliteWorker(database, { maxContextMessages: config.sessions.max_context_messages })
     : SessionStore.postgres(postgres, {
       deliveryLogFile: deliveryLogFile(database),
       maxContextMessages: config.sessions.max_context_messages

@@ -132,7 +132,23 @@ export const openSqliteSessionDb = (
   file: string,
   options: SqliteStoreOptions,
   open: OpenOptions
-): Effect.Effect<SessionDbService, SessionDbError> =>
+): Effect.Effect<SessionDbService, SessionDbError> => Effect.map(openSqliteJournal(file, options, open), (opened) => opened.db)
+
+/** How the SessionDB worker opens the journal it serves (SessionDbWorker.ts). */
+export interface JournalOpening {
+  /** False when a respawned worker reopens under a live gateway: its running turns are not orphans. */
+  readonly recoverTurns: boolean
+  /** False when the caller keeps the delivery log itself (the gateway's thread, before the round trip). */
+  readonly deliveryLog: boolean
+}
+
+/** The journal and the client under it, for the worker's group commits (one transaction, many calls). */
+export const openSqliteJournal = (
+  file: string,
+  options: SqliteStoreOptions,
+  open: OpenOptions,
+  opening: JournalOpening = { recoverTurns: true, deliveryLog: true }
+): Effect.Effect<{ readonly db: SessionDbService; readonly sql: SqlClient.SqlClient }, SessionDbError> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const engine = yield* pickEngine(options.engine ?? "auto")
@@ -141,7 +157,8 @@ export const openSqliteSessionDb = (
     const staleLock = engine === "node-sqlite3-wasm" && fs.existsSync(databaseFiles(file).lockDir)
 
     let movedAside: (MovedAside & { readonly reason: string }) | null = null
-    const first = yield* Effect.either(attempt(engine, file, options, { checkIntegrity: crashed, recover: { crashed } }))
+    const recover = opening.recoverTurns ? { crashed } : false
+    const first = yield* Effect.either(attempt(engine, file, options, { checkIntegrity: crashed, recover }))
     let opened: Opened
     if (first._tag === "Right") {
       opened = first.right
@@ -163,7 +180,7 @@ export const openSqliteSessionDb = (
           `(${moved.files.length} file(s)); starting a fresh database`
       )
       yield* prepareFile(file)
-      opened = yield* attempt(engine, file, options, { checkIntegrity: false, recover: { crashed: false } }).pipe(
+      opened = yield* attempt(engine, file, options, { checkIntegrity: false, recover: opening.recoverTurns ? { crashed: false } : false }).pipe(
         Effect.mapError((failure) =>
           new SessionDbError({ message: `cannot create a fresh session database ${file}: ${failure.detail}`, reason: "storage" })
         )
@@ -199,11 +216,12 @@ export const openSqliteSessionDb = (
     if (opened.deliveriesFolded > 0) {
       yield* Effect.log(`session db: ${opened.deliveriesFolded} delivered answer(s) recorded from the delivery log of the last life`)
     }
-    return makeTurnJournal(opened.connection, {
+    const db = makeTurnJournal(opened.connection, {
       requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
-      deliveryLog: makeDeliveryLog(deliveryLogFile(file)),
+      ...(opening.deliveryLog ? { deliveryLog: makeDeliveryLog(deliveryLogFile(file)) } : {}),
       ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })
+    return { db, sql: opened.connection.sql }
   })
 
 /**

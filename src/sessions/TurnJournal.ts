@@ -1,6 +1,8 @@
 // The durable turn journal: SessionDbService over an @effect/sql client. Every write is one
 // IMMEDIATE transaction committed with synchronous=FULL before the call returns, so what a caller
-// acknowledges after beginTurn/completeTurn survives a crash. This file holds the writes; the reads
+// acknowledges after beginTurn/completeTurn survives a crash (in the gateway's SessionDB worker,
+// calls that arrive together run as savepoints of one group commit and are answered after it:
+// worker/SessionDbWorker.ts). This file holds the writes; the reads
 // are in SqlJournalReads.ts, pruning and lookup by key in SqlHousekeeping.ts.
 import { randomUUID } from "node:crypto"
 import * as Clock from "effect/Clock"
@@ -10,7 +12,7 @@ import type { ChatMessage } from "../agents/Agent.js"
 import type { BegunTurn, Delivery, SessionDbService } from "./SessionDb.js"
 import { SessionDbError } from "./SessionDb.js"
 import type { JournalConnection } from "./JournalConnection.js"
-import type { DeliveryLog } from "./DeliveryLog.js"
+import { type DeliveryLog, deliveredThroughLog } from "./DeliveryLog.js"
 import { failWithSessionDbError } from "./SessionDbFailure.js"
 import { timedCommit } from "../metrics/GatewayMetrics.js"
 import { sqlHousekeeping } from "./SqlHousekeeping.js"
@@ -282,30 +284,7 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
       yield* touchSession(turn.session_id, at)
     })))
 
-  /** Failures after which the delivery log still holds something the database lacks. */
-  const unrecorded = (reason: SessionDbError["reason"]) => reason !== "turn_not_ended" && reason !== "unknown_turn"
-
-  const markDelivered: SessionDbService["markDelivered"] = (ids) =>
-    Effect.suspend(() => {
-      const log = options.deliveryLog
-      if (log === undefined) return recordDelivery(ids)
-      // Synchronously, before this waits for the database: the next life must not send it again.
-      const appended = Effect.try(() => log.append(ids.turnId)).pipe(
-        Effect.as(true),
-        Effect.catchAll((error) =>
-          Effect.logWarning(`cannot append to the delivery log ${log.file}: ${String(error.error)}`).pipe(Effect.as(false))
-        )
-      )
-      return Effect.flatMap(appended, (inLog) =>
-        inLog
-          ? recordDelivery(ids).pipe(
-            Effect.tapBoth({
-              onSuccess: () => Effect.sync(() => log.settled(true)),
-              onFailure: (error) => Effect.sync(() => log.settled(!unrecorded(error.reason)))
-            })
-          )
-          : recordDelivery(ids))
-    })
+  const markDelivered: SessionDbService["markDelivered"] = (ids) => deliveredThroughLog(options.deliveryLog, ids, recordDelivery)
 
   const recordDelivery = (ids: TurnIds) =>
     operation("record a delivered answer", sql.withTransaction(Effect.gen(function*() {

@@ -1,6 +1,6 @@
 // What a test runs as another user (nobody, or a gateway's own unprivileged user) must be readable
 // by that user. A checkout under a 0700 directory (CI clones into `mktemp -d`) is not, so such tests
-// run a copy: the bundle, the one package it loads at run time (node-sqlite3-wasm) and the fixture
+// run a copy: the bundle (and its SessionDB worker), the one package it loads at run time (node-sqlite3-wasm) and the fixture
 // scripts they name, in a fresh 0755 directory that the test file removes when it is done.
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -33,7 +33,8 @@ const copyTree = (from: string, to: string): void => {
 export const makeReadableInstall = (fixtures: ReadonlyArray<string> = []): ReadableInstall => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hermes-readable-"))
   fs.chmodSync(dir, 0o755)
-  copyTree(hermesJs, path.join(dir, "dist", "hermes.js"))
+  // The whole build: the entry, the SessionDB worker's entry beside it, and the chunks both load.
+  copyTree(path.dirname(hermesJs), path.join(dir, "dist"))
   fs.chmodSync(path.join(dir, "dist"), 0o755)
   copyTree(path.join(repo, "node_modules", "node-sqlite3-wasm"), path.join(dir, "node_modules", "node-sqlite3-wasm"))
   fs.chmodSync(path.join(dir, "node_modules"), 0o755)

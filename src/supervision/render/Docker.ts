@@ -13,6 +13,7 @@ import {
   startTimeoutSeconds
 } from "../Definition.js"
 import { environmentFileName } from "../../home/HomePaths.js"
+import { sessionDbWorkerFile } from "../../sessions/worker/WorkerFile.js"
 import { composeLiteral, shellWord, yamlString } from "../Quoting.js"
 import { gatewayArguments, gatewayCommand, healthProbe, listenEverywhere } from "./Container.js"
 
@@ -38,6 +39,8 @@ const dockerfile = (input: DefinitionInput): string => {
     `COPY --from=bundle ${json([path.basename(input.entry), containerEntry])}`,
     "# The entry loads the rest of the program from chunks/ beside it.",
     `COPY --from=bundle ${json(["chunks", path.posix.join(path.posix.dirname(containerEntry), "chunks")])}`,
+    "# The SessionDB's worker thread, which the bundle loads from beside itself.",
+    `COPY --from=bundle ${json([sessionDbWorkerFile, path.posix.join(path.posix.dirname(containerEntry), sessionDbWorkerFile)])}`,
     "# The home is a volume owned by the unprivileged user the gateway runs as.",
     `RUN mkdir -p ${containerHome} && chown node:node ${containerHome}`,
     `ENV HERMES_SUPERVISOR=docker HERMES_HOME=${containerHome}`,

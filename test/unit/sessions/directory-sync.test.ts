@@ -24,14 +24,16 @@ afterAll(() => {
   syncBuiltinESMExports()
 })
 
-describe.each(engineCases)("directory fsync on $label", ({ available, engine }) => {
+// In-process even under HERMES_TEST_SESSIONDB=worker: node:fs is patched in this thread only, and
+// the driver that syncs the directory is the same code in the worker.
+describe.each(engineCases)("directory fsync on $engine", ({ available, engine }) => {
   it.scopedLive.skipIf(!available)("once per open, with the WAL already on disk, never per turn", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const file = dbFile(home)
       for (let life = 0; life < 2; life++) {
         directoriesOpened.length = 0
-        const db = yield* openLife(file, engine)
+        const db = yield* openLife(file, engine, undefined, undefined, undefined, false)
         expect(directoriesOpened).toEqual([home])
         expect(fs.existsSync(`${file}-wal`)).toBe(true)
         for (let i = 0; i < 5; i++) yield* db.beginTurn(inbound({ text: `turn ${i}`, sessionKey: "k" }))

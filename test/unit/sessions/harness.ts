@@ -20,6 +20,18 @@ import { openSqliteSessionDb, type SqliteStoreOptions } from "../../../src/sessi
 import { deliveryLogFile } from "../../../src/sessions/DeliveryLog.js"
 import { openPostgresSessionDb } from "../../../src/sessions/postgres/PgSessionStore.js"
 import { databaseForHome, knownDatabaseOfHome, pgRawQuery, postgresSkipReason, postgresUrl, settingsFor, urlFor } from "./postgres.js"
+import { openWorkerSessionDb } from "../../../src/sessions/worker/WorkerSessionDb.js"
+import { testWorkerEntry } from "./workerBundle.js"
+
+/**
+ * HERMES_TEST_SESSIONDB=worker runs every suite that opens the store through openLife against the
+ * gateway's worker-backed SessionDB (a worker thread owns the connection) instead of the in-process
+ * one; .ci/run runs test/unit/sessions both ways. journalCases always has both.
+ */
+export const viaWorker = process.env["HERMES_TEST_SESSIONDB"] === "worker"
+
+const openStore = (inWorker: boolean): typeof openSqliteSessionDb =>
+  inWorker ? (file, options, open) => openWorkerSessionDb(file, { entry: testWorkerEntry(), ...options }, open) : openSqliteSessionDb
 
 export interface EngineCase {
   readonly engine: EngineName
@@ -31,7 +43,8 @@ export interface EngineCase {
 export const engineCases: ReadonlyArray<EngineCase> = engineAvailability().map((e) => ({
   engine: e.engine,
   available: e.available,
-  label: e.available ? e.engine : `${e.engine} (skipped: ${e.reason}; .ci/run runs these under Node 24)`
+  label: (e.available ? e.engine : `${e.engine} (skipped: ${e.reason}; .ci/run runs these under Node 24)`) +
+    (viaWorker ? " in a worker thread" : "")
 }))
 
 /** A SessionDB engine the journal suites run on: each SQLite engine, and PostgreSQL. */
@@ -69,10 +82,11 @@ export const openLife = (
   engine: StoreEngine,
   open: OpenOptions = { previousLifeCrashed: false },
   options: SqliteStoreOptions = {},
-  logs: Array<string> = []
+  logs: Array<string> = [],
+  inWorker: boolean = viaWorker
 ) =>
   Effect.acquireRelease(
-    (engine === "postgresql" ? openPostgresLife(file, open, options) : openSqliteSessionDb(file, { engine, ...options }, open)).pipe(
+    (engine === "postgresql" ? openPostgresLife(file, open, options) : openStore(inWorker)(file, { engine, ...options }, open)).pipe(
       Effect.provide(collectingLogs(logs))
     ),
     (db) => Effect.ignore(db.close)
@@ -153,6 +167,11 @@ export const journalCases: ReadonlyArray<JournalCase> = [
   ...storeCases.map((c): JournalCase => ({
     label: c.label,
     available: c.available,
-    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine)))
+    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine, undefined, undefined, undefined, false)))
+  })),
+  ...engineCases.map((c): JournalCase => ({
+    label: `${c.label.replace(/ in a worker thread$/, "")} in a worker thread`,
+    available: c.available,
+    open: Effect.orDie(Effect.flatMap(tempHome, (home) => openLife(dbFile(home), c.engine, undefined, undefined, undefined, true)))
   }))
 ]
