@@ -4,6 +4,8 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import { clearDeliveryLog, readDeliveryLog } from "./DeliveryLog.js"
+import { describeFailure } from "./SessionDbFailure.js"
 import { decodeRows, IntegrityRow, TurnRow } from "./SessionRows.js"
 import type { EngineName } from "./SqliteDriver.js"
 
@@ -111,3 +113,21 @@ export const foldDeliveries = (sql: SqlClient.SqlClient, turnIds: ReadonlyArray<
     }
     return marked
   }))
+
+/**
+ * Answers the last life delivered but had not yet recorded in the database. A log that cannot be
+ * read or emptied is left alone with a warning: at worst those answers are sent once more.
+ */
+export const foldDeliveryLog = (sql: SqlClient.SqlClient, logFile: string) =>
+  Effect.gen(function*() {
+    const read = yield* Effect.try(() => readDeliveryLog(logFile)).pipe(Effect.either)
+    if (read._tag === "Left") {
+      yield* Effect.logWarning(`cannot read the delivery log ${logFile} (${describeFailure(read.left.error)}); answers it lists may be sent again`)
+      return 0
+    }
+    const folded = read.right.length === 0 ? 0 : yield* foldDeliveries(sql, read.right)
+    yield* Effect.try(() => clearDeliveryLog(logFile)).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`cannot empty the delivery log ${logFile}: ${describeFailure(error.error)}`))
+    )
+    return folded
+  })

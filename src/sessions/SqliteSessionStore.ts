@@ -10,8 +10,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describeTightened } from "../home/HomeFiles.js"
 import { openNoFollow } from "../home/SafeOpen.js"
-import { foldDeliveries, integrityCheck, recoverTurns, type RecoveryReport, type TurnRecovery } from "./CrashRecovery.js"
-import { clearDeliveryLog, deliveryLogFile, makeDeliveryLog, readDeliveryLog } from "./DeliveryLog.js"
+import { foldDeliveryLog, integrityCheck, recoverTurns, type RecoveryReport, type TurnRecovery } from "./CrashRecovery.js"
+import { deliveryLogFile, makeDeliveryLog } from "./DeliveryLog.js"
 import { databaseFiles, guardDatabaseFiles, headerProblem, type MovedAside, moveAside, UnsafeDatabaseFiles } from "./DatabaseFiles.js"
 import { migrate } from "./Migrations.js"
 import { SessionDbError, type SessionDbService } from "./SessionDb.js"
@@ -103,24 +103,6 @@ const attempt = (
         }
       }))
     )
-  })
-
-/**
- * Answers the last life delivered but had not yet recorded in the database. A log that cannot be
- * read or emptied is left alone with a warning: at worst those answers are sent once more.
- */
-const foldDeliveryLog = (sql: SqlClient.SqlClient, logFile: string) =>
-  Effect.gen(function*() {
-    const read = yield* Effect.try(() => readDeliveryLog(logFile)).pipe(Effect.either)
-    if (read._tag === "Left") {
-      yield* Effect.logWarning(`cannot read the delivery log ${logFile} (${describeFailure(read.left.error)}); answers it lists may be sent again`)
-      return 0
-    }
-    const folded = read.right.length === 0 ? 0 : yield* foldDeliveries(sql, read.right)
-    yield* Effect.try(() => clearDeliveryLog(logFile)).pipe(
-      Effect.catchAll((error) => Effect.logWarning(`cannot empty the delivery log ${logFile}: ${describeFailure(error.error)}`))
-    )
-    return folded
   })
 
 /**

@@ -7,11 +7,10 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { foldDeliveries, recoverTurns, type RecoveryReport } from "../CrashRecovery.js"
-import { clearDeliveryLog, makeDeliveryLog, readDeliveryLog } from "../DeliveryLog.js"
+import { foldDeliveryLog, recoverTurns, type RecoveryReport } from "../CrashRecovery.js"
+import { makeDeliveryLog } from "../DeliveryLog.js"
 import type { OpenOptions } from "../OpenOptions.js"
 import { SessionDbError, type SessionDbService } from "../SessionDb.js"
-import { describeFailure } from "../SessionDbFailure.js"
 import { defaultRequestResponsePlatforms, makeTurnJournal } from "../TurnJournal.js"
 import { makePgConnection, type PgConnection } from "./PgConnection.js"
 import { describeStartupFailure, scrub, startupProblemOf } from "./PgFailure.js"
@@ -54,20 +53,6 @@ const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
     }
     return yield* migratePg
   }).pipe(Effect.provideService(SqlClient.SqlClient, connection.sql))
-
-const foldDeliveryLog = (sql: SqlClient.SqlClient, logFile: string) =>
-  Effect.gen(function*() {
-    const read = yield* Effect.try(() => readDeliveryLog(logFile)).pipe(Effect.either)
-    if (read._tag === "Left") {
-      yield* Effect.logWarning(`cannot read the delivery log ${logFile} (${describeFailure(read.left.error)}); answers it lists may be sent again`)
-      return 0
-    }
-    const folded = read.right.length === 0 ? 0 : yield* foldDeliveries(sql, read.right)
-    yield* Effect.try(() => clearDeliveryLog(logFile)).pipe(
-      Effect.catchAll((error) => Effect.logWarning(`cannot empty the delivery log ${logFile}: ${describeFailure(error.error)}`))
-    )
-    return folded
-  })
 
 export const openPostgresSessionDb = (
   settings: PostgresSettings,
