@@ -90,10 +90,10 @@ export const AdaptersLayer = Layer.scoped(
         yield* Effect.logError(`adapter ${adapter.name} failed to connect: ${result.left.message}`)
       }
     }
-    // Not written here: the status follower writes it, `running` writes it before ready, and a
-    // start-up that fails from here on writes it as the final state; a write of its own would only
-    // put two more fsyncs before ready.
     yield* life.update((status) => ({ ...status, platforms }))
+    // Written here, not left to the follower: which write comes when stays the same in every life
+    // (the crash matrix stops the gateway at the n-th write of the state file).
+    yield* life.writeState.pipe(Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`)))
     for (const { result } of results) {
       if (result._tag === "Left" && (result.left.exitCode === ExitCode.Config || result.left.endsStartup === true)) {
         return yield* Effect.fail(result.left)
