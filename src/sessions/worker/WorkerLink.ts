@@ -2,6 +2,7 @@
 // and match each reply to its caller. A thread that exits or fails fails every call still waiting
 // (and every later one) with a storage error instead of leaving it to hang.
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as LogLevel from "effect/LogLevel"
@@ -134,7 +135,11 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
       closing = true
       onClosed = resume
       worker.postMessage(encodeToWorker({ _tag: "Close" }))
-    }).pipe(Effect.ensuring(terminate))
+    }).pipe(
+      // Once the database is closed nothing is left to wait for: the thread's teardown (tens of ms
+      // on a loaded machine) goes on while the gateway finishes its stop, and never holds it.
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.sync(() => void worker.terminate()) : terminate)
+    )
 
     const died = Effect.async<SessionDbError>((resume) => {
       if (gone !== undefined && !closing) return resume(Effect.succeed(gone))
