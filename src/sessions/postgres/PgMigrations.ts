@@ -3,7 +3,7 @@
 // each on purpose: "user" is quoted (a reserved word here); turns carry an explicit `rowid` identity
 // column, standing in for SQLite's implicit rowid (the journal orders turns that started in the same
 // millisecond by insertion); times stay ISO text, compared as text exactly like SQLite does.
-// A new version is a new key on both engines at once, never an edit of a released one.
+// Versions are never edited once released; a new one goes into Migrations.ts (see pgMigrations below).
 import * as Migrator from "@effect/sql/Migrator"
 import type { MigrationError } from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -50,30 +50,15 @@ const v1Sessions = Effect.gen(function*() {
   yield* sql`CREATE INDEX messages_by_turn ON messages (turn_id)`
 })
 
-const v2TurnDelivery = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql`ALTER TABLE turns ADD COLUMN external_id TEXT`
-  yield* sql`ALTER TABLE turns ADD COLUMN delivered_at TEXT`
-  yield* sql`ALTER TABLE turns ADD COLUMN reply_ref TEXT`
-  yield* sql`UPDATE turns SET delivered_at = ended_at WHERE status IN ('completed', 'failed', 'interrupted')`
-  yield* sql`CREATE UNIQUE INDEX turns_by_external_id ON turns (session_id, external_id) WHERE external_id IS NOT NULL`
-  yield* sql`CREATE INDEX turns_push_undelivered ON turns (started_at) WHERE delivery = 'push' AND delivered_at IS NULL`
-})
-
-const v3SystemMessages = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql`CREATE INDEX messages_system ON messages (session_id, seq) WHERE role = 'system'`
-})
-
+/**
+ * Every version whose SQL is the same in both dialects comes from Migrations.ts as it is (2 and 3:
+ * columns, an UPDATE, partial indexes); a version that differs is overridden here under its own key
+ * (1). A new version is added to Migrations.ts, and here only if PostgreSQL needs other SQL.
+ */
 export const pgMigrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_sessions_messages_turns": v1Sessions,
-  "2_turn_delivery_and_external_ids": v2TurnDelivery,
-  "3_system_messages_index": v3SystemMessages
+  ...sqliteMigrations,
+  "1_sessions_messages_turns": v1Sessions
 }
-
-// Both dialects list the same versions under the same names: a version added to one only fails here.
-const sameVersions = JSON.stringify(Object.keys(pgMigrations)) === JSON.stringify(Object.keys(sqliteMigrations))
-if (!sameVersions) throw new Error("PgMigrations.ts and Migrations.ts list different schema versions")
 
 export { latestSchemaVersion }
 
