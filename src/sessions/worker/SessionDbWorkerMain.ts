@@ -5,10 +5,17 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { parentPort } from "node:worker_threads"
+import { resolveEngine } from "../SqliteEngine.js"
+import { loadWasmSqlite } from "../WasmSqliteDriver.js"
 import { forwardingLogger, serveSessionDb, type WorkerChannel } from "./SessionDbWorker.js"
 
 const port = parentPort
 if (port === null) throw new Error("the SessionDB worker runs only as a worker thread")
+
+// The engine this Node would pick is loaded now, while the gateway still starts up (a thread started
+// early by Prestart.ts): compiling node-sqlite3-wasm is the longest part of opening the database. The
+// open loads the engine it is asked for; an engine loaded here is only found already loaded.
+if (resolveEngine("auto") === "node-sqlite3-wasm") loadWasmSqlite().catch(() => undefined)
 
 const channel: WorkerChannel = {
   post: (message) => port.postMessage(message),

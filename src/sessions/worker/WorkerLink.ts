@@ -10,6 +10,7 @@ import { Worker, type WorkerOptions } from "node:worker_threads"
 import type { RecoveryReport } from "../CrashRecovery.js"
 import { SessionDbError } from "../SessionDb.js"
 import { type DbCall, decodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
+import { sessionDbWorkerOptions, takePrestartedWorker } from "./Prestart.js"
 
 /** Where the worker's code is: the bundle's second entry, or the TypeScript source under tsx/vitest. */
 export interface WorkerEntry {
@@ -57,7 +58,9 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
     let closing = false
 
     const worker = yield* Effect.try({
-      try: () => new Worker(entry.url, { ...entry.options, stdout: false, stderr: false }),
+      try: () =>
+        (entry.options === undefined ? takePrestartedWorker(entry.url) : undefined) ??
+          new Worker(entry.url, { ...entry.options, ...sessionDbWorkerOptions }),
       catch: (error) => new SessionDbError({ message: `session database ${file}: cannot start its worker thread: ${String(error)}`, reason: "storage" })
     })
 
