@@ -1,8 +1,9 @@
 # Sourced by .ci/run: a throwaway PostgreSQL from Debian's packages for the tests that need one.
 # postgres_start installs the package (when root), initialises a cluster in a fresh temporary
 # directory, starts it on a free loopback port with its socket inside that directory, creates a test
-# role that may create databases (each test makes and drops its own), and exports
-# HERMES_TEST_POSTGRES_URL. postgres_stop stops it and removes the directory; call it from a trap.
+# role that may create databases (each test makes and drops its own, closing the connections a
+# gateway of another role left: pg_signal_backend), and exports
+# POSTGRES_TEST_URL. postgres_stop stops it and removes the directory; call it from a trap.
 # PostgreSQL refuses to run as root, so the server runs as the `postgres` user.
 
 postgres_dir=""
@@ -15,7 +16,7 @@ postgres_bindir() {
 
 postgres_start() {
   if [ "$(id -u)" -ne 0 ]; then
-    echo "not root: the PostgreSQL SessionDB tests will skip (HERMES_TEST_POSTGRES_URL unset)"
+    echo "not root: the PostgreSQL SessionDB tests will skip (POSTGRES_TEST_URL unset)"
     return 0
   fi
   local bin
@@ -35,8 +36,9 @@ postgres_start() {
   runuser -u postgres -- "$bin/pg_ctl" -D "$postgres_dir/data" -l "$postgres_dir/server.log" -w -t 60 start \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$postgres_dir -c fsync=on -c synchronous_commit=on" >/dev/null
   runuser -u postgres -- "$bin/psql" -h "$postgres_dir" -p "$port" -d postgres -qAt -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE hermes_test LOGIN CREATEDB CREATEROLE PASSWORD '$password'" >/dev/null
-  export HERMES_TEST_POSTGRES_URL="postgresql://hermes_test:$password@127.0.0.1:$port/postgres"
+    -c "CREATE ROLE hermes_test LOGIN CREATEDB CREATEROLE PASSWORD '$password'" \
+    -c "GRANT pg_signal_backend TO hermes_test" >/dev/null
+  export POSTGRES_TEST_URL="postgresql://hermes_test:$password@127.0.0.1:$port/postgres"
   echo "postgres: $("$bin/postgres" --version), port $port, data in $postgres_dir"
 }
 

@@ -1,5 +1,5 @@
 // sessions.engine: postgres end to end: the built gateway keeps its sessions in the PostgreSQL that
-// .ci/run starts (HERMES_TEST_POSTGRES_URL), continues a conversation across a planned stop and a
+// .ci/run starts (POSTGRES_TEST_URL), continues a conversation across a planned stop and a
 // start, and exits with the contract's code for each start-up fault, never showing the password in
 // anything an operator or a test can read (logs, state file, lifecycle log, status, report).
 import * as fs from "node:fs"
@@ -19,7 +19,7 @@ beforeAll(assertBuilt)
 
 const startTimeoutMs = 30_000
 const password = postgresUrl === undefined ? `pw-${randomBytes(9).toString("hex")}` : decodeURIComponent(new URL(postgresUrl).password)
-const skipped = postgresUrl === undefined ? " (skipped: HERMES_TEST_POSTGRES_URL is unset; .ci/run starts a PostgreSQL and sets it)" : ""
+const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is unset; .ci/run starts a PostgreSQL and sets it)" : ""
 
 const postgresConfig = ["sessions:", "  engine: postgres", "adapters:", "  http:", "    port: 0", ""].join("\n")
 

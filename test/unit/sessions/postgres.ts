@@ -1,4 +1,4 @@
-// The PostgreSQL side of the SessionDB tests: the server .ci/run starts (HERMES_TEST_POSTGRES_URL,
+// The PostgreSQL side of the SessionDB tests: the server .ci/run starts (POSTGRES_TEST_URL,
 // a role that may create databases), and a fresh database per test, dropped when the test's scope
 // ends, whether it passed or not. Without the variable the PostgreSQL cases skip, saying why.
 import * as Effect from "effect/Effect"
@@ -10,9 +10,9 @@ import { randomBytes } from "node:crypto"
 import type * as Scope from "effect/Scope"
 import { type PostgresSettings, parseTarget } from "../../../src/sessions/postgres/PostgresSettings.js"
 
-export const postgresUrl: string | undefined = process.env.HERMES_TEST_POSTGRES_URL?.trim() || undefined
+export const postgresUrl: string | undefined = process.env.POSTGRES_TEST_URL?.trim() || undefined
 
-export const postgresSkipReason = "HERMES_TEST_POSTGRES_URL is unset; .ci/run starts a PostgreSQL and sets it"
+export const postgresSkipReason = "POSTGRES_TEST_URL is unset; .ci/run starts a PostgreSQL and sets it"
 
 /** The URL with another database (and, optionally, other credentials). */
 export const urlFor = (database: string, over: { readonly user?: string; readonly password?: string } = {}): string => {
