@@ -27,7 +27,7 @@ const extendStopTimeout = (life: LifeService, systemd: SystemdNotifyService) =>
     yield* systemd.notify([extendTimeout(left)])
   })
 
-const drainStep = (life: LifeService, systemd: SystemdNotifyService, turns: TurnSupervisor) =>
+const drainStep = (life: LifeService, systemd: SystemdNotifyService, turns: TurnSupervisor, endedWhileStopping: Ref.Ref<number>) =>
   life.phase("drain")(Effect.scoped(Effect.gen(function*() {
     const { budget } = life.settings
     const active = yield* turns.active
@@ -39,7 +39,10 @@ const drainStep = (life: LifeService, systemd: SystemdNotifyService, turns: Turn
       )
     }
     const result = yield* turns.drain(budget.drain, life.force)
-    yield* Ref.update(life.turnCounts, (t) => ({ ...t, drained: result.drained, drainEnded: result.ended }))
+    // Drained: every turn that ended on its own since the stop was decided, those that ended while
+    // the earlier phases ran included (the marker's writes do not hold the event loop).
+    const drained = yield* Ref.get(endedWhileStopping)
+    yield* Ref.update(life.turnCounts, (t) => ({ ...t, drained, drainEnded: result.ended }))
     if (result.ended !== "empty") yield* Effect.logWarning(`drain ended (${result.ended}) with ${result.left} turn(s) still running`)
   })))
 
@@ -60,14 +63,29 @@ export const TurnsLayer = Layer.scoped(
   Turns,
   Effect.gen(function*() {
     const { life, db, systemd } = yield* Effect.all({ life: Life, db: SessionDatabase, systemd: SystemdNotify })
+    // Told in order (under the supervisor's count lock): a count that falls while stopping is a turn
+    // that ended; read at the end of the drain, before anything is interrupted.
+    const lastActive = yield* Ref.make(0)
+    const endedWhileStopping = yield* Ref.make(0)
+    const countEnd = (active: number) =>
+      Effect.gen(function*() {
+        const previous = yield* Ref.getAndSet(lastActive, active)
+        if (active < previous && Option.isSome(shutdownStartedAt(yield* life.lifecycle))) {
+          yield* Ref.update(endedWhileStopping, (n) => n + previous - active)
+        }
+      })
     const turns = yield* makeTurnSupervisor(
       db,
-      (active) => life.update((status) => ({ ...status, activeTurns: active })).pipe(Effect.zipRight(recordActiveTurns(active))),
+      (active) =>
+        countEnd(active).pipe(
+          Effect.zipRight(life.update((status) => ({ ...status, activeTurns: active }))),
+          Effect.zipRight(recordActiveTurns(active))
+        ),
       { maxInflightTurns: life.settings.maxInflightTurns ?? 0 }
     )
     // Released in reverse: the drain first, then what is left is interrupted.
     yield* Effect.addFinalizer(() => interruptStep(life, turns))
-    yield* Effect.addFinalizer(() => drainStep(life, systemd, turns))
+    yield* Effect.addFinalizer(() => drainStep(life, systemd, turns, endedWhileStopping))
     return turns
   })
 )
