@@ -28,13 +28,17 @@ export interface FileOwner {
 
 let tempCounter = 0
 
+/** `.<name>.<pid>.<n>.tmp` beside `file`: unique per write, and recognisable as a leftover later. */
+const tempFileFor = (file: string): string =>
+  path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
+
 /**
  * Synchronous on purpose: it is also used from the shutdown path where every step must be bounded and ordered.
  * With `owner`, the temp file is chowned before the rename, so the file never appears with the writer's ownership.
  */
 export const writeJsonAtomicSync = (file: string, value: unknown, owner?: FileOwner): void => {
   const dir = path.dirname(file)
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
+  const temp = tempFileFor(file)
   // O_EXCL already refuses a name planted in advance; O_NOFOLLOW says so on every system.
   const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600)
   try {
@@ -91,7 +95,7 @@ export const writeJsonAtomicOffLoop = (file: string, value: unknown, owner?: Fil
   Effect.uninterruptible(Effect.tryPromise({
     try: async () => {
       const dir = path.dirname(file)
-      const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`)
+      const temp = tempFileFor(file)
       const handle = await fs.promises.open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600)
       try {
         await handle.writeFile(JSON.stringify(value, null, 2) + "\n")
