@@ -76,6 +76,8 @@ export const openLockSession = (options: LockSessionOptions): Effect.Effect<Lock
       ended = true
       return Effect.promise(() => client.end().catch(() => undefined)).pipe(
         Effect.timeoutOption(options.timeout),
+        // A server that does not answer the goodbye (a silent network) gets the socket closed under it.
+        Effect.tap((ended) => (ended._tag === "None" ? Effect.sync(() => client.connection.stream.destroy()) : Effect.void)),
         Effect.zipRight(Deferred.succeed(lost, "closed by this gateway")),
         Effect.asVoid
       )

@@ -11,6 +11,8 @@ declare module "pg" {
     connect(): Promise<void>
     query(text: string, values?: ReadonlyArray<unknown>): Promise<QueryResult>
     end(): Promise<void>
+    /** The socket; destroyed when a polite end() gets no answer. */
+    readonly connection: { readonly stream: { destroy(): void } }
     on(event: "error", listener: (error: Error) => void): this
     on(event: "end", listener: () => void): this
     on(event: "notification", listener: (message: Notification) => void): this
