@@ -8,6 +8,8 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import { FakeTelegram } from "./fakes/FakeTelegram.js"
+import { CuttableLink } from "./fixtures/CuttableLink.js"
+import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, type Gateway, type Home, Sandbox, telegramConfig, telegramEnv, waitFor } from "./harness.js"
 import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
 
@@ -31,7 +33,7 @@ interface Replicas {
   readonly start: (which: "a" | "b", label?: string) => Gateway
 }
 
-const setup = async (ctx: TestContext, echoDelay = "0s"): Promise<Replicas> => {
+const setup = async (ctx: TestContext, echoDelay = "0s", databasePort?: number): Promise<Replicas> => {
   const sb = new Sandbox(ctx)
   const tg = await FakeTelegram.start(ctx)
   ctx.onTestFailed(() => {
@@ -42,7 +44,9 @@ const setup = async (ctx: TestContext, echoDelay = "0s"): Promise<Replicas> => {
     telegramConfig({ botApi: `${tg.url}/${name}`, pollTimeout: `${pollTimeoutSeconds}s` })
       .replace("  kind: echo\n", `  kind: echo\n  echo:\n    delay: ${echoDelay}\n`) + "sessions:\n  engine: postgres\n"
   const homes = { a: sb.home(config("replica-a")), b: sb.home(config("replica-b")) }
-  const env = { ...telegramEnv(tg.token), DATABASE_URL: urlFor(database) }
+  const url = new URL(urlFor(database))
+  if (databasePort !== undefined) url.port = String(databasePort)
+  const env = { ...telegramEnv(tg.token), DATABASE_URL: url.toString() }
   return { tg, sb, database, homes, start: (which, label = `replica ${which}`) => sb.run(homes[which], env, label) }
 }
 
@@ -155,4 +159,39 @@ describe.skipIf(postgresUrl === undefined)(`telegram across replicas (two built 
     await sb.cli(["gateway", "stop", "--home", homes.b.dir])
     expect((await b.waitExit()).code).toBe(0)
   }, 180_000)
+
+  it("the database lost while running: Telegram waits (no polling, nothing acknowledged) with a clear log line, and goes on when it is back", async (ctx) => {
+    const { expect } = ctx
+    const server = new URL(postgresUrl!)
+    const link = await CuttableLink.open({ host: server.hostname, port: Number(server.port) })
+    ctx.onTestFinished(() => link.close())
+    const { tg, sb, homes, start } = await setup(ctx, "0s", link.port)
+    const a = start("a")
+    const port = await a.waitRunning()
+    await a.waitState("telegram polling", (state) => telegramOf(state).state === "polling")
+    tg.push({ chatId: 701, text: "before the outage" })
+    await tg.waitFor(() => answersOf(tg, 701, "before the outage").length === 1, 30_000, "the first answer")
+
+    await link.cut()
+    const waiting = await a.waitState("telegram waiting", (state) => telegramOf(state).state === "waiting" ? telegramOf(state).error : undefined)
+    expect(waiting).toMatch(/^session database unreachable, not polling: /)
+    await a.waitLog(/level=ERROR message="telegram: lost the polling lock's connection, stopped polling: .*; updates wait at Telegram and nothing more is acknowledged until the session database is back"/)
+    const waitingSince = Date.now()
+    const during = tg.push({ chatId: 701, text: "during the outage" })
+    // Meanwhile HTTP refuses new turns (503) and the update waits at Telegram, not polled.
+    const refused = await sendChat(port, { text: "over http meanwhile", user: "erin" })
+    expect(refused.status).toBe(503)
+    await a.waitLog(/message refused \(storage\)/)
+    expect(tg.deliveries.get(during)).toBeUndefined()
+
+    const restoredAt = Date.now()
+    await link.restore()
+    await tg.waitFor(() => answersOf(tg, 701, "during the outage").length === 1, 30_000, "the answer once the database is back")
+    await a.waitLog("telegram: the session database answers again")
+    expect(tg.callsOf("getUpdates").filter((call) => call.at >= waitingSince && call.at < restoredAt)).toEqual([])
+    expect(answersOf(tg, 701, "before the outage").length).toBe(1)
+
+    await sb.cli(["gateway", "stop", "--home", homes.a.dir])
+    expect((await a.waitExit()).code).toBe(0)
+  }, 120_000)
 })
