@@ -89,8 +89,8 @@ describe.skipIf(postgresUrl === undefined)(`telegram across replicas (two built 
     const exitedAt = Date.now()
     // The leader resigns when it stops taking messages (shutdown step 2) and tells the others: the
     // follower polls before the old leader has even finished its shutdown, or very soon after.
-    await tg.waitFor(() => pollsBy(tg, "replica-b").length > 0, 3_000, "replica b polling after a's planned stop")
-    expect(pollsBy(tg, "replica-b")[0]!.at).toBeLessThanOrEqual(exitedAt + 3_000)
+    await tg.waitFor(() => pollsBy(tg, "replica-b").length > 0, 5_000, "replica b polling after a's planned stop")
+    expect(pollsBy(tg, "replica-b")[0]!.at).toBeLessThanOrEqual(exitedAt + 5_000)
     await b.waitLog("telegram: this replica polls the bot now")
     tg.push({ chatId: 501, text: "after a stopped" })
     await tg.waitFor(() => answersOf(tg, 501, "after a stopped").length === 1, 30_000, "the answer from replica b")

@@ -9,7 +9,11 @@
 // An answer this replica is delivering right now is in the backlog too (undelivered until Telegram
 // has it). ChatActivity tells them apart: an item is taken only when its chat had no job running
 // here from before the backlog was read until after, so whatever this replica did for that chat
-// was recorded (delivered) before the read. Items already queued here are not queued again.
+// was recorded (delivered) before the read. Items already queued here are not queued again. An
+// answer another live replica is still sending (a leader that resigned and drains) cannot be seen
+// that way: an answer is delivered only once it was undelivered in two passes in a row (at least
+// one interval apart), by which time its owner has sent it or is gone. The turn's owner and lease
+// (replicas) will make that exact.
 import * as Effect from "effect/Effect"
 import type { Carryover } from "../Adapter.js"
 
@@ -50,16 +54,20 @@ export const makeCarryoverPickup = (options: {
   readonly offer: (chatId: number, item: Carryover, done: Effect.Effect<void>) => Effect.Effect<void>
 }): CarryoverPickup => {
   const queued = new Set<string>()
+  /** Answers seen undelivered in the previous pass. */
+  let undeliveredBefore = new Set<string>()
   const pickUp = Effect.gen(function*() {
     const mark = options.activity.mark()
     const items = yield* options.carryoverNow
     const taken = { resume: 0, deliver: 0 }
+    const seenBefore = undeliveredBefore
+    undeliveredBefore = new Set(items.filter((item) => item._tag === "Deliver").map((item) => item.ids.turnId))
     for (const item of items) {
       const turnId = item.ids.turnId
       const chatId = Number(item.chatKey)
       if (queued.has(turnId) || !Number.isSafeInteger(chatId)) continue
       // A resume is claimed by the database; an answer to deliver may be this replica's own, on its way.
-      if (item._tag === "Deliver" && !options.activity.quietSince(mark, chatId)) continue
+      if (item._tag === "Deliver" && (!seenBefore.has(turnId) || !options.activity.quietSince(mark, chatId))) continue
       queued.add(turnId)
       taken[item._tag === "Resume" ? "resume" : "deliver"]++
       yield* options.offer(chatId, item, Effect.sync(() => queued.delete(turnId)))

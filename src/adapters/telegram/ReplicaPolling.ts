@@ -98,7 +98,10 @@ export const makeReplicaPolling = (options: ReplicaOptions & {
             yield* Effect.forkScoped(pickup.pickUp.pipe(Effect.repeat(Schedule.spaced(interval))))
             yield* term.poll
           }))
-      })
+      }).pipe(
+        // Resigned (planned stop): late ledger writes of turns still finishing find no connection.
+        Effect.ensuring(Ref.set(session, null))
+      )
     }
 
     return { updates, activity, run }
