@@ -100,6 +100,44 @@ describe.skipIf(postgresUrl === undefined)(`telegram across replicas (two built 
     expect((await b.waitExit()).code).toBe(0)
   }, 120_000)
 
+  it("a planned stop of the leader while updates arrive: every update is answered exactly once", async (ctx) => {
+    const { expect } = ctx
+    const { tg, sb, database, homes, start } = await setup(ctx, "300ms")
+    const a = start("a")
+    await a.waitRunning()
+    await a.waitState("telegram polling on replica a", (state) => telegramOf(state).state === "polling")
+    const b = start("b")
+    await b.waitRunning()
+    await b.waitState("telegram standby on replica b", (state) => telegramOf(state).state === "standby")
+
+    const chats = [801, 802, 803]
+    const pushed: Array<{ chatId: number; text: string }> = []
+    const pusher = setInterval(() => {
+      const message = { chatId: chats[pushed.length % chats.length]!, text: `planned ${pushed.length}` }
+      pushed.push(message)
+      tg.push(message)
+    }, 50)
+    ctx.onTestFinished(() => clearInterval(pusher))
+    const answered = () => pushed.filter((m) => answersOf(tg, m.chatId, m.text).length > 0).length
+    await tg.waitFor(() => answered() >= 6, 30_000, "some answers from replica a")
+    const stop = await sb.cli(["gateway", "stop", "--home", homes.a.dir])
+    expect(stop.code, stop.stderr).toBe(0)
+    expect((await a.waitExit()).code).toBe(0)
+    await tg.waitFor(() => pushed.length >= 50, 30_000, "more updates after the stop")
+    clearInterval(pusher)
+    // Updates a had queued but not begun were never acknowledged: b gets them from Telegram; turns
+    // a's drain cut short (if any) are resume_pending, and b resumes them.
+    await tg.waitFor(() => answered() === pushed.length, 60_000, () => `every update answered (${answered()}/${pushed.length})`)
+    for (const message of pushed) {
+      expect(answersOf(tg, message.chatId, message.text).length, `answers to ${message.text}`).toBe(1)
+    }
+    const [twice] = await Effect.runPromise(pgRawQuery(database, [["SELECT external_id FROM turns GROUP BY external_id HAVING COUNT(*) > 1"]]))
+    expect(twice).toEqual([])
+
+    await sb.cli(["gateway", "stop", "--home", homes.b.dir])
+    expect((await b.waitExit()).code).toBe(0)
+  }, 180_000)
+
   it("a SIGKILLed leader is replaced within poll_timeout + 10 s, and every update is answered exactly once", async (ctx) => {
     const { expect } = ctx
     const { tg, sb, database, homes, start } = await setup(ctx, "200ms")
