@@ -9,7 +9,7 @@ import * as LogLevel from "effect/LogLevel"
 import { Worker, type WorkerOptions } from "node:worker_threads"
 import type { RecoveryReport } from "../CrashRecovery.js"
 import { SessionDbError } from "../SessionDb.js"
-import { type DbCall, decodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
+import { type Answer, type DbCall, decodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
 import { sessionDbWorkerOptions, takePrestartedWorker } from "./Prestart.js"
 
 /** Where the worker's code is: the bundle's second entry, or the TypeScript source under tsx/vitest. */
@@ -64,6 +64,19 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
       catch: (error) => new SessionDbError({ message: `session database ${file}: cannot start its worker thread: ${String(error)}`, reason: "storage" })
     })
 
+    const answered = (answer: Answer) => {
+      const waiter = pending.get(answer.id)
+      if (waiter === undefined) return
+      pending.delete(answer.id)
+      waiter.resume(
+        answer._tag === "Done"
+          ? Effect.try({ try: () => decoders[waiter.tag](answer.value), catch: (error) => new SessionDbError({ message: `session database ${file}: unreadable answer to ${waiter.tag}: ${String(error)}`, reason: "storage" }) })
+          : answer._tag === "Failed"
+          ? Effect.fail(decodeError(answer.error))
+          : Effect.die(new Error(answer.message))
+      )
+    }
+
     const end = (error: SessionDbError) => {
       if (gone !== undefined) return
       gone = error
@@ -99,18 +112,10 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
         }
         case "Done":
         case "Failed":
-        case "Defect": {
-          const waiter = pending.get(message.id)
-          if (waiter === undefined) return
-          pending.delete(message.id)
-          return waiter.resume(
-            message._tag === "Done"
-              ? Effect.try({ try: () => decoders[waiter.tag](message.value), catch: (error) => new SessionDbError({ message: `session database ${file}: unreadable answer to ${waiter.tag}: ${String(error)}`, reason: "storage" }) })
-              : message._tag === "Failed"
-              ? Effect.fail(decodeError(message.error))
-              : Effect.die(new Error(message.message))
-          )
-        }
+        case "Defect":
+          return answered(message)
+        case "Answers":
+          return message.answers.forEach(answered)
       }
     })
     worker.on("error", (error) => end(new SessionDbError({ message: `session database ${file}: its worker thread failed: ${error.message}`, reason: "storage" })))
