@@ -101,8 +101,10 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
     const inbox = yield* Queue.unbounded<ToWorker>()
     channel.listen((raw) => {
       const decoded = decodeToWorker(raw)
-      if (decoded._tag === "Right") Queue.unsafeOffer(inbox, decoded.right)
-      else channel.post(encodeFromWorker({ _tag: "Log", level: "Error", message: `session db worker: a request it cannot read: ${decoded.left.message}` }))
+      if (decoded._tag === "Right") {
+        if (decoded.right._tag !== "Calls") Queue.unsafeOffer(inbox, decoded.right)
+        else for (const call of decoded.right.calls) Queue.unsafeOffer(inbox, call)
+      } else channel.post(encodeFromWorker({ _tag: "Log", level: "Error", message: `session db worker: a request it cannot read: ${decoded.left.message}` }))
     })
     const first = yield* Queue.take(inbox)
     if (first._tag !== "Open") {

@@ -130,18 +130,31 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
       worker.postMessage(encodeToWorker(open))
     }).pipe(Effect.onExit(() => Effect.sync(() => void (onOpen = undefined))), Effect.onError(() => terminate))
 
+    // Calls made while the event loop runs one batch of fibers (the turns a group commit's answers
+    // woke, typically) leave together in one message, sent once those fibers have run: one copy and
+    // one wake-up of the worker instead of one per call. A microtask later than posting each at once.
+    let outbox: Array<Extract<ToWorker, { _tag: "Call" }>> = []
+    const flush = () => {
+      const calls = outbox
+      outbox = []
+      if (calls.length === 0 || gone !== undefined) return
+      worker.postMessage(encodeToWorker(calls.length === 1 ? calls[0]! : { _tag: "Calls", calls }))
+    }
+
     const call = (request: DbCall): Effect.Effect<unknown, SessionDbError> =>
       Effect.async<unknown, SessionDbError>((resume) => {
         if (gone !== undefined) return resume(Effect.fail(gone))
         const id = nextId++
         pending.set(id, { tag: request._tag, resume })
-        worker.postMessage(encodeToWorker({ _tag: "Call", id, call: request }))
+        if (outbox.push({ _tag: "Call", id, call: request }) === 1) queueMicrotask(flush)
       })
 
     const close = Effect.async<void, SessionDbError>((resume) => {
       if (gone !== undefined) return resume(Effect.void)
       closing = true
       onClosed = resume
+      // Every call made before the close reaches the worker before it.
+      flush()
       worker.postMessage(encodeToWorker({ _tag: "Close" }))
     }).pipe(
       // Once the database is closed nothing is left to wait for: the thread's teardown (tens of ms

@@ -160,9 +160,13 @@ export const OpenRequest = Schema.TaggedStruct("Open", {
 })
 export type OpenRequest = typeof OpenRequest.Type
 
+const Call = Schema.TaggedStruct("Call", { id: Schema.Number, call: DbCall })
+
 export const ToWorker = Schema.Union(
   OpenRequest,
-  Schema.TaggedStruct("Call", { id: Schema.Number, call: DbCall }),
+  Call,
+  /** The calls made in one run of the gateway's event loop, in call order, in one message. */
+  Schema.TaggedStruct("Calls", { calls: Schema.Array(Call) }),
   Schema.TaggedStruct("Close", {})
 )
 export type ToWorker = typeof ToWorker.Type
