@@ -145,8 +145,8 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
                 break
               }
               case "Refuse": {
-                const closed = Exit.fail(new SessionDbError({ message: `the session database ${first.file} is closed`, reason: "closed" }))
-                answer(step.requests.map((request) => [request, closed] as const))
+                const refusal = Exit.fail(new SessionDbError({ message: `the session database ${first.file} is closed`, reason: "closed" }))
+                answer(step.requests.map((request) => [request, refusal] as const))
               }
             }
           }
