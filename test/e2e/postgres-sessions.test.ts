@@ -146,7 +146,7 @@ describe.skipIf(postgresUrl === undefined)(`sessions.engine postgres (built gate
     const gw = sb.run(home, { DATABASE_URL: urlFor(database) })
     const exit = await gw.waitExit(startTimeoutMs)
     expect(exit.code, gw.describe()).toBe(78)
-    expect(gw.stderr).toMatch(/schema version 9, newer than this gateway knows \(3\)/)
+    expect(gw.stderr).toMatch(/schema version 9, newer than this gateway knows \(4\)/)
   }, 60_000)
 
   it("an unset url_env variable exits 78 naming it", async (ctx) => {

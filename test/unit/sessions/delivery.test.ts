@@ -383,8 +383,8 @@ describe.each(storeCases)("backlog across lives on $label", ({ available, engine
         ["SELECT id, status, ended_at, delivered_at, external_id FROM turns ORDER BY rowid"],
         ["SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'turns' ORDER BY name"]
       ])
-      expect(migrated!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3])
-      expect(latestSchemaVersion).toBe(3)
+      expect(migrated!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3, 4])
+      expect(latestSchemaVersion).toBe(4)
       expect(turns!.map((r) => [r.id, r.status, r.delivered_at, r.external_id])).toEqual([
         ["done", "completed", ended, null],
         ["broken", "failed", ended, null],

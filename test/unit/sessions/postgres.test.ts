@@ -120,13 +120,13 @@ describe.skipIf(noPostgres)(`PostgreSQL SessionDB${noPostgres ? ` (skipped: ${po
       const first = yield* openAt(urlFor(database))
       yield* first.close
       const [versions] = yield* pgRawQuery(database, [["SELECT migration_id FROM schema_migrations ORDER BY migration_id"]])
-      expect(versions!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3])
-      expect(latestSchemaVersion).toBe(3)
+      expect(versions!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3, 4])
+      expect(latestSchemaVersion).toBe(4)
 
       yield* pgRawQuery(database, [["INSERT INTO schema_migrations (migration_id, name) VALUES (?, ?)", [7, "from_the_future"]]])
       const error = yield* Effect.flip(openAt(urlFor(database)))
       expect(error.reason).toBe("schema_newer")
-      expect(error.message).toMatch(/schema version 7, newer than this gateway knows \(3\)/)
+      expect(error.message).toMatch(/schema version 7, newer than this gateway knows \(4\)/)
       expect(sessionDbStartupError(error.message, error.reason).exitCode).toBe(78)
     }))
 })
