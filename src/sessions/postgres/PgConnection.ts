@@ -17,6 +17,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Pg from "pg"
 import type { JournalConnection } from "../JournalConnection.js"
+import type { SessionDbError } from "../SessionDbError.js"
 import { makeAvailability } from "./PgAvailability.js"
 import { pgCodes, scrub } from "./PgFailure.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
@@ -47,6 +48,9 @@ export const retryConflicts = <A, E>(transaction: Effect.Effect<A, E>): Effect.E
 export interface PgConnection extends JournalConnection {
   /** The first round trip, made by open: fails with the driver's error when the server says no. */
   readonly probe: Effect.Effect<void, SqlError>
+  /** Closed by `close` once the operations in flight are done, before the pool ends: background fibers live here. */
+  readonly scope: Scope.Scope
+  readonly aroundOperation: <A, E>(transaction: Effect.Effect<A, E>) => Effect.Effect<A, E | SessionDbError>
 }
 
 /**
@@ -107,5 +111,5 @@ export const makePgConnection = (settings: PostgresSettings): Effect.Effect<PgCo
     const writer = yield* Effect.makeSemaphore(1)
     const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) =>
       inFlight.withPermits(1)(availability.around(writer.withPermits(1)(retryConflicts(transaction))))
-    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe }
+    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe, scope }
   })

@@ -1,8 +1,8 @@
 // Opens the PostgreSQL SessionDB for one gateway life: connect (unreachable → temporary), refuse a
-// schema newer than this binary, migrate, recover the turns a dead life left running, fold the
-// home's delivery log, and hand out the same turn journal as SQLite (TurnJournal.ts).
-// Precondition, as for SQLite: one gateway uses the database (replicas would need turn owners and
-// leases first), so every `running` turn found at open belongs to a life that is over.
+// schema newer than this binary, migrate, take this replica's lease, recover the turns its own dead
+// life left running, fold the home's delivery log, and hand out the same turn journal as SQLite
+// (TurnJournal.ts) with every turn owned by this replica. Several replicas may share the database:
+// each renews its lease and recovers the turns of replicas whose lease expired (src/replicas/).
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -12,7 +12,12 @@ import { makeDeliveryLog } from "../DeliveryLog.js"
 import type { OpenOptions } from "../OpenOptions.js"
 import { SessionDbError, type SessionDbService } from "../SessionDb.js"
 import { defaultRequestResponsePlatforms, makeTurnJournal } from "../TurnJournal.js"
-import { makePgConnection, type PgConnection } from "./PgConnection.js"
+import { makePgConnection, type PgConnection, retryConflicts } from "./PgConnection.js"
+import { acquireLease, releaseLease, renewalLoop } from "../../replicas/ReplicaLease.js"
+import { recoveryLoop } from "../../replicas/ReplicaRecovery.js"
+import type { ReplicaSettings } from "../../replicas/ReplicaSettings.js"
+import * as Duration from "effect/Duration"
+import * as Scope from "effect/Scope"
 import { describeStartupFailure, scrub, startupProblemOf } from "./PgFailure.js"
 import { latestSchemaVersion, migratePg, recordedSchemaVersion } from "./PgMigrations.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
@@ -23,6 +28,8 @@ export interface PgStoreOptions {
   readonly requestResponsePlatforms?: ReadonlyArray<string>
   readonly maxInterruptedLives?: number
   readonly maxContextMessages?: number
+  /** Who this replica is and its lease. Absent (tests of one store): turns have no owner and every running turn found at open is recovered. */
+  readonly replica?: ReplicaSettings
 }
 
 /** Pure: the refusal of a database whose schema this binary does not know. */
@@ -54,6 +61,23 @@ const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
     return yield* migratePg
   }).pipe(Effect.provideService(SqlClient.SqlClient, connection.sql))
 
+/** How long giving the lease back may hold up the close (a lost server must not eat the close budget). */
+const releaseTimeout = Duration.seconds(1)
+
+/**
+ * The lease's renewal and the recovery of expired replicas' turns, as fibers of the connection's
+ * scope, which the journal's close ends after the operations in flight; then the lease is given up
+ * (finalizers run in reverse: the fibers stop first, the release runs before the pool ends).
+ */
+const startReplica = (connection: PgConnection, replica: ReplicaSettings, maxInterruptedLives: number) =>
+  Effect.gen(function*() {
+    const { sql, scope } = connection
+    yield* Scope.addFinalizer(scope, releaseLease(sql, replica).pipe(Effect.timeout(releaseTimeout), Effect.ignore))
+    yield* Effect.forkIn(renewalLoop(sql, replica, retryConflicts), scope)
+    yield* Effect.forkIn(recoveryLoop(sql, connection.aroundOperation, replica, maxInterruptedLives), scope)
+    yield* Effect.log(`replica ${replica.id} holds its lease (lease=${Duration.format(replica.lease)} renewed every ${Duration.format(replica.renewEvery)})`)
+  })
+
 export const openPostgresSessionDb = (
   settings: PostgresSettings,
   options: PgStoreOptions,
@@ -67,7 +91,15 @@ export const openPostgresSessionDb = (
       yield* connection.probe
       const ran = yield* prepareSchema(connection, settings)
       const crashed = open.previousLifeCrashed
-      const recovery = yield* recoverTurns(connection.sql, { crashed, maxInterruptedLives: options.maxInterruptedLives ?? 3 })
+      const replica = options.replica
+      // The lease first: it proves no live gateway elsewhere uses this replica id, so the running
+      // turns owned by it are our previous life's (the home lock proves that life over).
+      if (replica !== undefined) yield* acquireLease(connection.sql, connection.aroundOperation, replica)
+      const recovery = yield* recoverTurns(connection.sql, {
+        crashed,
+        maxInterruptedLives: options.maxInterruptedLives ?? 3,
+        ...(replica === undefined ? {} : { which: { _tag: "owned", owner: replica.id } as const })
+      })
       const deliveriesFolded = yield* foldDeliveryLog(connection.sql, options.deliveryLogFile)
       return { ran, crashed, recovery, deliveriesFolded }
     }).pipe(
@@ -102,9 +134,12 @@ export const openPostgresSessionDb = (
     if (opened.deliveriesFolded > 0) {
       yield* Effect.log(`session db: ${opened.deliveriesFolded} delivered answer(s) recorded from the delivery log of the last life`)
     }
+    if (options.replica !== undefined) yield* startReplica(connection, options.replica, options.maxInterruptedLives ?? 3)
     return makeTurnJournal(connection, {
       requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
       deliveryLog: makeDeliveryLog(options.deliveryLogFile),
+      lockSessionRows: true,
+      ...(options.replica === undefined ? {} : { owner: options.replica.id }),
       ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })
   }).pipe(Effect.mapError((error) =>
