@@ -73,8 +73,10 @@ const startReplica = (connection: PgConnection, replica: ReplicaSettings, maxInt
   Effect.gen(function*() {
     const { sql, scope } = connection
     yield* Scope.addFinalizer(scope, releaseLease(sql, replica).pipe(Effect.timeout(releaseTimeout), Effect.ignore))
-    yield* Effect.forkIn(renewalLoop(sql, replica, retryConflicts), scope)
-    yield* Effect.forkIn(recoveryLoop(sql, connection.aroundOperation, replica, maxInterruptedLives), scope)
+    // Interruptible: the open runs inside the kernel's acquireRelease (uninterruptible), whose
+    // status a forked fiber inherits; closing the scope must be able to end them.
+    yield* Effect.forkIn(Effect.interruptible(renewalLoop(sql, replica, retryConflicts)), scope)
+    yield* Effect.forkIn(Effect.interruptible(recoveryLoop(sql, connection.aroundOperation, replica, maxInterruptedLives)), scope)
     yield* Effect.log(`replica ${replica.id} holds its lease (lease=${Duration.format(replica.lease)} renewed every ${Duration.format(replica.renewEvery)})`)
   })
 
