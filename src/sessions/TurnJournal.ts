@@ -34,12 +34,6 @@ export interface JournalOptions {
    * after this one's lease lapsed) is never ended or advanced by it. Absent: owner stays NULL.
    */
   readonly owner?: string
-  /**
-   * Lock the session's row before numbering its messages (SELECT ... FOR UPDATE): writers in other
-   * processes (replicas) then take their turns on one session one after the other, never two with
-   * the same seq. SQLite's one writer needs no lock (and has no FOR UPDATE).
-   */
-  readonly lockSessionRows?: boolean
 }
 
 export { defaultRequestResponsePlatforms } from "./SessionDb.js"
@@ -127,10 +121,6 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
       : Effect.fail(new SessionDbError({ message: `turn ${turn.id} is ${turn.status}, not running`, reason: "turn_not_running" }))
   }
 
-  /** Serialises the writers of one session across processes (see lockSessionRows). */
-  const lockSession = (sessionId: string) =>
-    options.lockSessionRows === true ? sql`SELECT id FROM sessions WHERE id = ${sessionId} FOR UPDATE`.pipe(Effect.asVoid) : Effect.void
-
   const touchSession = (sessionId: string, at: string) => sql`UPDATE sessions SET updated_at = ${at} WHERE id = ${sessionId}`
 
   const findSession = (sessionId: string) =>
@@ -187,7 +177,6 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
           })
         }
         sessionId = found.id
-        yield* lockSession(sessionId)
         seq = yield* nextSeq(sessionId)
         // The client's copy of the history is not stored again (CONTRACT 9): the session has it.
       } else {
@@ -248,7 +237,6 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
       const turn = yield* findTurn(ids.turnId, ids.sessionId)
       yield* requireRunning(turn)
       const at = yield* isoNow
-      yield* lockSession(ids.sessionId)
       const seq = yield* nextSeq(ids.sessionId)
       yield* sql`INSERT INTO messages ${
         sql.insert({ session_id: ids.sessionId, seq, role: "assistant", content: reply, turn_id: ids.turnId, created_at: at })

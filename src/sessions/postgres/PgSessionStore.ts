@@ -3,6 +3,9 @@
 // life left running, fold the home's delivery log, and hand out the same turn journal as SQLite
 // (TurnJournal.ts) with every turn owned by this replica. Several replicas may share the database:
 // each renews its lease and recovers the turns of replicas whose lease expired (src/replicas/).
+// Two replicas writing one session never number two messages alike: (session_id, seq) is the
+// primary key and every transaction is serializable, so the later of two that read the same next
+// seq is aborted and run again whole (PgConnection.retryConflicts).
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -140,7 +143,6 @@ export const openPostgresSessionDb = (
     return makeTurnJournal(connection, {
       requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
       deliveryLog: makeDeliveryLog(options.deliveryLogFile),
-      lockSessionRows: true,
       ...(options.replica === undefined ? {} : { owner: options.replica.id }),
       ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })

@@ -116,15 +116,15 @@ describe.skipIf(noPostgres)(`replicas on one PostgreSQL database${noPostgres ? `
       expect(error.message).toMatch(/replica id a is in use by a live gateway on test-host \(home \/homes\/a\)/)
     }))
 
-  it.scopedLive("two replicas taking turns on one session at once: every message numbered once, in order, none lost", () =>
+  it.scopedLive("six replicas taking turns on one session at once: every message numbered once, in order, none lost", () =>
     Effect.gen(function*() {
       const database = yield* scratchDatabase
-      const replicas = [yield* openReplica(database, replica("a")), yield* openReplica(database, replica("b"))]
+      const replicas = yield* Effect.forEach(["a", "b", "c", "d", "e", "f"], (id) => openReplica(database, replica(id)))
       const first = yield* replicas[0]!.beginTurn(inbound({ text: "start", sessionKey: "shared" }))
       yield* replicas[0]!.completeTurn(first.ids, "ok")
-      const texts = Array.from({ length: 24 }, (_, i) => `m${i}`)
+      const texts = Array.from({ length: 60 }, (_, i) => `m${i}`)
       const outcomes = yield* Effect.forEach(texts, (text, i) => {
-        const db = replicas[i % 2]!
+        const db = replicas[i % replicas.length]!
         return db.beginTurn(inbound({ text, sessionKey: "shared" })).pipe(
           Effect.flatMap((begun) => db.completeTurn(begun.ids, `re ${text}`)),
           Effect.either
@@ -132,8 +132,8 @@ describe.skipIf(noPostgres)(`replicas on one PostgreSQL database${noPostgres ? `
       }, { concurrency: "unbounded" })
       expect(outcomes.filter((o) => o._tag === "Left")).toEqual([])
       const messages = (yield* replicas[1]!.transcript(first.ids.sessionId)).messages
-      expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+      expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 122 }, (_, i) => i + 1))
       expect(messages.filter((m) => m.role === "user").map((m) => m.content).sort()).toEqual(["start", ...texts].sort())
-      expect(messages.filter((m) => m.role === "assistant")).toHaveLength(25)
+      expect(messages.filter((m) => m.role === "assistant")).toHaveLength(61)
     }))
 })
