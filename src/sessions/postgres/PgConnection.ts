@@ -18,7 +18,7 @@ import * as Scope from "effect/Scope"
 import * as Pg from "pg"
 import type { JournalConnection } from "../JournalConnection.js"
 import type { SessionDbError } from "../SessionDbError.js"
-import { makeAvailability } from "./PgAvailability.js"
+import { type Availability, makeAvailability } from "./PgAvailability.js"
 import { pgCodes, scrub } from "./PgFailure.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
 
@@ -51,6 +51,8 @@ export interface PgConnection extends JournalConnection {
   /** Closed by `close` once the operations in flight are done, before the pool ends: background fibers live here. */
   readonly scope: Scope.Scope
   readonly aroundOperation: <A, E>(transaction: Effect.Effect<A, E>) => Effect.Effect<A, E | SessionDbError>
+  /** Whether the server is known lost (PgAvailability.ts), for the state file. */
+  readonly availability: Availability
 }
 
 /**
@@ -111,5 +113,5 @@ export const makePgConnection = (settings: PostgresSettings): Effect.Effect<PgCo
     const writer = yield* Effect.makeSemaphore(1)
     const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) =>
       inFlight.withPermits(1)(availability.around(writer.withPermits(1)(retryConflicts(transaction))))
-    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe, scope }
+    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe, scope, availability }
   })

@@ -13,7 +13,8 @@ import * as Effect from "effect/Effect"
 import { foldDeliveryLog, recoverTurns, type RecoveryReport } from "../CrashRecovery.js"
 import { makeDeliveryLog } from "../DeliveryLog.js"
 import type { OpenOptions } from "../OpenOptions.js"
-import { SessionDbError, type SessionDbService } from "../SessionDb.js"
+import { SessionDbError, type SessionDbService, type StorageHealth } from "../SessionDb.js"
+import * as Stream from "effect/Stream"
 import { defaultRequestResponsePlatforms, makeTurnJournal } from "../TurnJournal.js"
 import { makePgConnection, type PgConnection, retryConflicts } from "./PgConnection.js"
 import { acquireLease, releaseLease, renewalLoop } from "../../replicas/ReplicaLease.js"
@@ -140,12 +141,22 @@ export const openPostgresSessionDb = (
       yield* Effect.log(`session db: ${opened.deliveriesFolded} delivered answer(s) recorded from the delivery log of the last life`)
     }
     if (options.replica !== undefined) yield* startReplica(connection, options.replica, options.maxInterruptedLives ?? 3)
-    return makeTurnJournal(connection, {
+    const journal = makeTurnJournal(connection, {
       requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
       deliveryLog: makeDeliveryLog(options.deliveryLogFile),
       ...(options.replica === undefined ? {} : { owner: options.replica.id }),
       ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })
+    if (options.replica === undefined) return journal
+    const shared: SessionDbService["shared"] = {
+      replicaId: options.replica.id,
+      health: connection.availability.changes.pipe(Stream.map((lost): StorageHealth =>
+        lost === null
+          ? { state: "available", since: null, problem: null }
+          : { state: "unavailable", since: new Date(lost.since).toISOString(), problem: scrub(lost.why, settings.url) }
+      ))
+    }
+    return { ...journal, shared }
   }).pipe(Effect.mapError((error) =>
     new SessionDbError({ message: scrub(error.message, settings.url), ...(error.reason === undefined ? {} : { reason: error.reason }) })
   ))
