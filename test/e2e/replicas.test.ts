@@ -85,6 +85,23 @@ const observe = async (database: string, turnId: string): Promise<Observation> =
   return row as unknown as Observation
 }
 
+// Needs no server: the replica settings are checked before anything connects.
+describe("replica settings (built gateway)", () => {
+  it.for<[label: string, setting: string, line: string]>([
+    ["a replica_id with a space", "replica_id: \"a b\"", "sessions.postgres.replica_id: must be 1 to 128 letters, digits or . _ : @ - beginning with a letter or digit, got \"a b\""],
+    ["a renewal longer than half the lease", "lease: 4s\n    lease_renew_every: 3s", "sessions.postgres.lease_renew_every: must be at most half of sessions.postgres.lease (4s), got 3s"]
+  ])("%s exits 78 with one line naming the key", { timeout: 60_000 }, async ([, setting, line], ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const home = sb.home(["sessions:", "  engine: postgres", "  postgres:", `    ${setting}`, "adapters:", "  http:", "    port: 0", ""].join("\n"))
+    const gw = sb.run(home, { DATABASE_URL: "postgresql://hermes@127.0.0.1:1/none" })
+    const exit = await gw.waitExit(startTimeoutMs)
+    expect(exit.code, gw.describe()).toBe(78)
+    expect(gw.stderr).toContain(line)
+    expect(gw.stderr).not.toMatch(/\n\s+at /)
+  })
+})
+
 describe.skipIf(postgresUrl === undefined)(`replicas sharing one PostgreSQL database (built gateways)${skipped}`, () => {
   it("continue each other's sessions; a killed replica's turn is recovered by the other only after its lease expired, and never twice", async (ctx) => {
     const { expect } = ctx
