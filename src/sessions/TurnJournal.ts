@@ -317,7 +317,11 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
 
   const setReplyRef: SessionDbService["setReplyRef"] = (ids, ref) =>
     operation("record where the answer goes", sql.withTransaction(Effect.gen(function*() {
-      yield* findTurn(ids.turnId, ids.sessionId)
+      const turn = yield* findTurn(ids.turnId, ids.sessionId)
+      // A turn another replica runs now (resumed there) has its own placeholder: never overwritten.
+      if (turn.status === "running" && lostTurnProblem(turn, owner) !== undefined) {
+        return yield* new SessionDbError({ message: lostTurnProblem(turn, owner)!, reason: "turn_not_running" })
+      }
       yield* sql`UPDATE turns SET reply_ref = ${ref} WHERE id = ${ids.turnId}`
     })))
 

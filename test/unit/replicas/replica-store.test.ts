@@ -84,6 +84,7 @@ describe.skipIf(noPostgres)(`replicas on one PostgreSQL database${noPostgres ? `
       expect((yield* turnsOf(database))[0]).toMatchObject({ status: "running", owner: "b" })
       const error = yield* Effect.flip(a.completeTurn(begun.ids, "stale"))
       expect(error.message).toMatch(/replica b runs it now/)
+      expect((yield* Effect.flip(a.setReplyRef(begun.ids, "a's placeholder"))).message).toMatch(/replica b runs it now/)
       yield* a.interruptTurn(begun.ids, "a is stopping")
       expect((yield* turnsOf(database))[0]).toMatchObject({ status: "running", owner: "b" })
       yield* b.completeTurn(begun.ids, "fresh")
