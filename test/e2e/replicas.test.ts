@@ -21,13 +21,13 @@ const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is uns
 const password = postgresUrl === undefined ? `pw-${randomBytes(9).toString("hex")}` : decodeURIComponent(new URL(postgresUrl).password)
 
 /** A short lease, so the test sees it expire; the other replica looks for expired leases every second. */
-const replicaConfig = (id: string, model: FakeModel) =>
+const replicaConfig = (id: string, model: FakeModel, lease = "3s") =>
   [
     "sessions:",
     "  engine: postgres",
     "  postgres:",
     `    replica_id: ${id}`,
-    "    lease: 3s",
+    `    lease: ${lease}`,
     "    lease_renew_every: 1s",
     "adapters:",
     "  http:",
@@ -185,6 +185,36 @@ describe.skipIf(postgresUrl === undefined)(`replicas sharing one PostgreSQL data
     for (const [where, text] of [["A", a.stderr + a.stdout + again.stderr + again.stdout], ["B", b.stderr + b.stdout], ...[homeA, homeB].flatMap((h) => filesUnder(h.dir))]) {
       expect(text.includes(password), `the password appears in ${where}`).toBe(false)
     }
+  }, 180_000)
+
+  it("a replica killed and started again before its lease expired recovers its own turn; the other never touches it", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const model = await FakeModel.start(ctx)
+    const database = await databaseFor(ctx)
+    const env = { DATABASE_URL: urlFor(database) }
+    // A lease far longer than a restart: only A's own next life may end its turn.
+    const homeA = sb.home(replicaConfig("replica-a", model, "10min"))
+    const homeB = sb.home(replicaConfig("replica-b", model, "10min"))
+    const a = sb.run(homeA, env, "replica A")
+    const b = sb.run(homeB, env, "replica B")
+    const [portA] = await Promise.all([a.waitRunning(startTimeoutMs), b.waitRunning(startTimeoutMs)])
+    model.hold("held on a")
+    const held = sendChat(portA, { text: "held on a", user: "erin" })
+    await model.waitForRequest("held on a")
+    const [running] = await query(database, "SELECT id FROM turns WHERE owner = ? AND status = 'running'", ["replica-a"])
+    a.signal("SIGKILL")
+    await a.waitExit()
+    await held
+
+    const again = sb.run(homeA, env, "replica A, second life")
+    await again.waitRunning(startTimeoutMs)
+    await again.waitLog(/session db recovery crashed=true interrupted=1 resume_pending=0 failed=0/)
+    const [turn] = await query(database, "SELECT status, interrupted_lives, reason FROM turns WHERE id = ?", [String(running!.id)])
+    expect([turn!.status, Number(turn!.interrupted_lives), turn!.reason]).toEqual(["interrupted", 1, "gateway died without shutting down"])
+    await stopPlanned(ctx, sb, homeA, again)
+    await stopPlanned(ctx, sb, homeB, b)
+    expect(b.stderr + b.stdout).not.toContain("recovered the running turns of replica")
   }, 180_000)
 })
 
