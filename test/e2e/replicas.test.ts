@@ -20,8 +20,8 @@ const startTimeoutMs = 30_000
 const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is unset; .ci/run starts a PostgreSQL and sets it)" : ""
 const password = postgresUrl === undefined ? `pw-${randomBytes(9).toString("hex")}` : decodeURIComponent(new URL(postgresUrl).password)
 
-/** A short lease, so the test sees it expire; the other replica looks for expired leases every second. */
-const replicaConfig = (id: string, model: FakeModel, lease = "3s") =>
+/** A short lease (long enough that a loaded machine renews it in time), so the test sees it expire; the other replica looks every second. */
+const replicaConfig = (id: string, model: FakeModel, lease = "6s") =>
   [
     "sessions:",
     "  engine: postgres",
@@ -145,7 +145,7 @@ describe.skipIf(postgresUrl === undefined)(`replicas sharing one PostgreSQL data
     await a.waitExit()
     expect((await held).complete).toBe(false)
 
-    // B looks every second; until A's lease (3s after its last renewal) is over, the turn stays A's.
+    // B looks every second; until A's lease (6s after its last renewal) is over, the turn stays A's.
     const seen: Array<Observation> = []
     const recovered = await waitFor("replica B recovers A's turn", async () => {
       const now = await observe(database, turnId)

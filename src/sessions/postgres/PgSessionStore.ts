@@ -22,7 +22,8 @@ import { recoveryLoop } from "../../replicas/ReplicaRecovery.js"
 import type { ReplicaSettings } from "../../replicas/ReplicaSettings.js"
 import * as Duration from "effect/Duration"
 import * as Scope from "effect/Scope"
-import { describeStartupFailure, scrub, startupProblemOf } from "./PgFailure.js"
+import { describeStartupFailure, pgCodes, scrub, startupProblemOf } from "./PgFailure.js"
+import * as Schedule from "effect/Schedule"
 import { latestSchemaVersion, migratePg, recordedSchemaVersion } from "./PgMigrations.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
 
@@ -55,7 +56,20 @@ const startupError = (settings: PostgresSettings) => (error: unknown) =>
 const squashed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchAllCause((cause) => Effect.fail(Cause.squash(cause))))
 
-/** Schema check and migrations; the Migrator holds a table lock, so two starts never migrate twice. */
+/**
+ * Codes of a migration that raced another start's (replicas starting together on an empty
+ * database): the migrations table or a type created twice, a duplicate version, a serialization
+ * failure. Run again, the loser finds the versions the winner recorded.
+ */
+const migrationRaceCodes = new Set(["23505", "42P07", "42710", "40001", "40P01"])
+
+const isMigrationRace = (cause: Cause.Cause<unknown>): boolean =>
+  [...Cause.failures(cause), ...Cause.defects(cause)].some((error) => pgCodes(error).some((code) => migrationRaceCodes.has(code)))
+
+/** 100 ms doubling with jitter, eight tries: the winner's migration commits well within it. */
+const migrationRaceSchedule = Schedule.intersect(Schedule.jittered(Schedule.exponential(Duration.millis(100))), Schedule.recurs(8))
+
+/** Schema check and migrations; the Migrator holds a table lock, and a start that raced another's is run again. */
 const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
   Effect.gen(function*() {
     const found = yield* recordedSchemaVersion
@@ -63,7 +77,12 @@ const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
       return yield* newerSchemaError(describeTarget(settings.target), found, latestSchemaVersion)
     }
     return yield* migratePg
-  }).pipe(Effect.provideService(SqlClient.SqlClient, connection.sql))
+  }).pipe(
+    Effect.provideService(SqlClient.SqlClient, connection.sql),
+    Effect.sandbox,
+    Effect.retry({ schedule: migrationRaceSchedule, while: isMigrationRace }),
+    Effect.unsandbox
+  )
 
 /** How long giving the lease back may hold up the close (a lost server must not eat the close budget). */
 const releaseTimeout = Duration.seconds(1)

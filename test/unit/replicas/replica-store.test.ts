@@ -108,6 +108,17 @@ describe.skipIf(noPostgres)(`replicas on one PostgreSQL database${noPostgres ? `
       yield* again.close
     }))
 
+  it.scopedLive("replicas starting together on an empty database all start: one migrates, the others find its versions", () =>
+    Effect.gen(function*() {
+      const database = yield* scratchDatabase
+      const started = yield* Effect.forEach(["a", "b", "c", "d"], (id) => Effect.either(openReplica(database, replica(id))), {
+        concurrency: "unbounded"
+      })
+      expect(started.filter((s) => s._tag === "Left")).toEqual([])
+      const [versions] = yield* pgRawQuery(database, [["SELECT migration_id FROM schema_migrations ORDER BY migration_id"]])
+      expect(versions!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3, 4])
+    }))
+
   it.scopedLive("a second home configured with a live replica's id is refused (exit 78), naming the id", () =>
     Effect.gen(function*() {
       const database = yield* scratchDatabase
