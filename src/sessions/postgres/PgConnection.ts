@@ -39,8 +39,15 @@ const conflictCodes = new Set(["40001", "40P01"])
 const isConflict = (cause: Cause.Cause<unknown>): boolean =>
   [...Cause.failures(cause), ...Cause.defects(cause)].some((error) => pgCodes(error).some((code) => conflictCodes.has(code)))
 
-/** Ten tries at most, 2 ms doubling with jitter: a conflict clears in the time the winner commits. */
-const conflictSchedule = Schedule.intersect(Schedule.jittered(Schedule.exponential(Duration.millis(2))), Schedule.recurs(10))
+/**
+ * 2 ms doubling with jitter, never more than 100 ms apart, 30 tries: a conflict clears in the time
+ * the winner commits, but several replicas writing one session at once may each lose a few rounds
+ * (six replicas on one session exhausted ten tries on a loaded machine).
+ */
+const conflictSchedule = Schedule.intersect(
+  Schedule.union(Schedule.jittered(Schedule.exponential(Duration.millis(2))), Schedule.spaced(Duration.millis(100))),
+  Schedule.recurs(30)
+)
 
 export const retryConflicts = <A, E>(transaction: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   transaction.pipe(Effect.sandbox, Effect.retry({ schedule: conflictSchedule, while: isConflict }), Effect.unsandbox)
