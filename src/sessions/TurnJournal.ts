@@ -258,7 +258,7 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
     operation("record an interrupted turn", sql.withTransaction(Effect.gen(function*() {
       const turn = yield* findTurn(ids.turnId, ids.sessionId)
       // The interruption can land after the turn completed: its real outcome stands. A turn another
-      // replica took over is its now: this replica records nothing (the caller logged the loss).
+      // replica took over is its now: this replica records nothing for it.
       if (turn.status !== "running" || lostTurnProblem(turn, owner) !== undefined) return
       const at = yield* isoNow
       const status = turn.delivery === "request_response" ? "interrupted" : "resume_pending"
@@ -319,9 +319,8 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
     operation("record where the answer goes", sql.withTransaction(Effect.gen(function*() {
       const turn = yield* findTurn(ids.turnId, ids.sessionId)
       // A turn another replica runs now (resumed there) has its own placeholder: never overwritten.
-      if (turn.status === "running" && lostTurnProblem(turn, owner) !== undefined) {
-        return yield* new SessionDbError({ message: lostTurnProblem(turn, owner)!, reason: "turn_not_running" })
-      }
+      const lost = turn.status === "running" ? lostTurnProblem(turn, owner) : undefined
+      if (lost !== undefined) return yield* new SessionDbError({ message: lost, reason: "turn_not_running" })
       yield* sql`UPDATE turns SET reply_ref = ${ref} WHERE id = ${ids.turnId}`
     })))
 
