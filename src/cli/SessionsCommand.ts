@@ -3,6 +3,8 @@
 // while a gateway is alive the request goes over its control channel (only the gateway opens the
 // database); otherwise the database is opened directly, holding the home's lock (gateway.lock, not
 // the control socket: this command never poses as a gateway) so no gateway starts meanwhile.
+// The database is the SQLite file, or with sessions.engine: postgres the database the config names, which
+// other replicas may be using: then it is queried without a lease, a recovery or a migration.
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -21,6 +23,11 @@ import { boundsProblem, type DurationBounds, durationBounds } from "../config/Du
 import type { SessionSummary, SessionTranscript } from "../sessions/SessionDb.js"
 import { answerQuery, type PruneReport, type SessionQuery } from "../sessions/SessionQueries.js"
 import { withSessionDb } from "../sessions/SqliteSessionStore.js"
+import { loadConfig } from "../config/LoadConfig.js"
+import { deliveryLogFile } from "../sessions/DeliveryLog.js"
+import type { SessionDbService } from "../sessions/SessionDb.js"
+import { withPostgresSessionQueries } from "../sessions/postgres/PgQueryAccess.js"
+import { postgresSettingsOf } from "../sessions/SessionStoreOf.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { escapeControls as safe, escapeMultiline } from "./TerminalText.js"
 import { UsageError } from "./UsageError.js"
@@ -50,6 +57,23 @@ const fromGateway = (paths: HomePaths, query: SessionQuery) =>
     return Option.some(value.ok)
   })
 
+/**
+ * The database this home's gateway uses: its SQLite file, or the PostgreSQL database its config names
+ * (which other replicas may be using: queried without a lease, recovery or migration).
+ */
+const withHomeSessionDb = <A, E>(paths: HomePaths, use: (db: SessionDbService) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const config = yield* loadConfig({ file: paths.config, env: process.env }).pipe(
+      Effect.mapError((error) => new SessionsFailed({ message: error.message }))
+    )
+    const postgres = yield* postgresSettingsOf(config, process.env).pipe(
+      Effect.mapError((error) => new SessionsFailed({ message: error.message }))
+    )
+    return yield* postgres === null
+      ? withSessionDb(paths.database, use)
+      : withPostgresSessionQueries(postgres, deliveryLogFile(paths.database), use)
+  })
+
 /** No gateway: hold the home's lock while the database is open, so none starts and opens it too. */
 const fromDatabase = (paths: HomePaths, query: SessionQuery): Effect.Effect<Attempt, SessionsFailed | UnsafeHomeFiles> =>
   Effect.scoped(Effect.gen(function*() {
@@ -57,7 +81,7 @@ const fromDatabase = (paths: HomePaths, query: SessionQuery): Effect.Effect<Atte
     process.umask(0o077)
     const held = yield* tryHomeLock(paths.dir)
     if (Option.isNone(held)) return { _tag: "Busy" } as const
-    return { _tag: "Done", value: yield* withSessionDb(paths.database, (db) => answerQuery(db, query)) } as const
+    return { _tag: "Done", value: yield* withHomeSessionDb(paths, (db) => answerQuery(db, query)) } as const
   })).pipe(
     // A home that never ran a gateway simply has no sessions yet (the file is never created here).
     Effect.catchIf(
@@ -73,8 +97,12 @@ const fromDatabase = (paths: HomePaths, query: SessionQuery): Effect.Effect<Atte
       "reason" in error && error.reason === "unsafe"
         // A link or a foreign file in the home is a misconfiguration, as it is for `gateway run`.
         ? new UnsafeHomeFiles({ message: error.message, files: [] })
+        : error._tag === "SessionsFailed"
+        ? error
         : new SessionsFailed({
-          message: "reason" in error && error.reason === "missing" ? `no sessions yet (${paths.database} does not exist)` : error.message
+          message: "reason" in error && error.reason === "missing" && !error.message.startsWith("no sessions yet")
+            ? `no sessions yet (${paths.database} does not exist)`
+            : error.message
         })
     )
   )
