@@ -39,12 +39,16 @@ export class TelegramLoad {
     return this.tg.callsOf("getUpdates").filter((c) => c.tokenOk).map((c) => ({ from: c.at, to: c.answeredAt ?? c.closedAt }))
   }
 
-  /** Until every confirmed update is answered, or the deadline: then the verdict counts what is missing. */
+  /**
+   * Once the load stopped: until every pushed update is confirmed and answered, or the deadline
+   * (then the verdict counts what is missing among the confirmed ones).
+   */
   async settle(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
-    const pending = () => this.confirmed().filter((u) => this.answersIn(u.chatId, u.text) === 0)
-    while (pending().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-    return pending().length === 0
+    const pending = () => this.confirmedBelow() <= Math.max(0, ...this.pushed.map((u) => u.updateId)) ||
+      this.pushed.some((u) => this.answersIn(u.chatId, u.text) === 0)
+    while (pending() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    return !pending()
   }
 
   private async chat(chatId: number): Promise<void> {
