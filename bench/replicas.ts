@@ -5,7 +5,7 @@
 // each run the database is counted to show it. Not part of `npm test`; results in BENCHMARKS.md.
 //
 //   npm run build && bash -c 'source .ci/postgres.sh; trap postgres_stop EXIT; postgres_start; \
-//     node --import tsx bench/replicas.ts [--runs 3] [--seconds 5] [--connections 8] [--replicas 1,2,3]'
+//     node --import tsx bench/replicas.ts [--runs 3] [--seconds 5] [--connections 8] [--replicas 1,2,3] [--bin dist/hermes.js]'
 //
 // Runs are interleaved (run r measures every setup once, in turn) so a change in the machine's load
 // spreads over all setups; each setup's median over the runs is printed with the spread, and the
@@ -32,7 +32,7 @@ const runs = Number(argument("runs") ?? 3)
 const loadSeconds = Number(argument("seconds") ?? 5)
 const connections = Number(argument("connections") ?? 8)
 const replicaCounts = (argument("replicas") ?? "1,2,3").split(",").map(Number)
-const hermes = fileURLToPath(new URL("../dist/hermes.js", import.meta.url))
+const hermes = argument("bin") ?? fileURLToPath(new URL("../dist/hermes.js", import.meta.url))
 if (!fs.existsSync(hermes)) throw new Error("build first: npm run build")
 if (postgresUrl === undefined) throw new Error("POSTGRES_TEST_URL is unset: run under .ci/postgres.sh (see the command above)")
 

@@ -91,7 +91,7 @@ describe.skipIf(postgresUrl === undefined)(
       const balancer = await LoadBalancer.start(ctx, set.ports)
 
       const loadStart = Date.now()
-      const chats = new ChatLoad(balancer.port, 3, "http", () => sleep(100))
+      const chats = new ChatLoad(balancer.port, 4, "http", () => sleep(100))
       const telegram = tg !== undefined ? new TelegramLoad(tg, 3, 1001, 5_000) : undefined
       ctx.onTestFinished(async () => {
         await chats.stop()
@@ -121,24 +121,41 @@ describe.skipIf(postgresUrl === undefined)(
       }
       const rollingMs = Date.now() - rollingStart
 
-      // SIGKILLs: every 2–5 s a random replica, started again at once (a supervisor's restart).
+      // SIGKILLs: every 2–5 s a random replica, started again at once (a supervisor's restart). A
+      // life that ends by itself meanwhile is restarted too (so the report is complete), and fails the test.
       const kills: Array<{ at: number; replica: number; pid: number }> = []
       const unexpectedExits: Array<string> = []
+      const noteExit = async (replica: Replica) => {
+        const exit = await replica.life.exited
+        const reason = replica.life.stderr.split("\n").filter((line) => line.includes("gateway exiting")).at(-1) ?? ""
+        unexpectedExits.push(`replica ${replica.index} life ${replica.lives} exited by itself (${exit.code ?? exit.signal}): ${reason}`)
+      }
+      /** Until the replica is ready, starting it again while it exits on its own (at most 5 times). */
+      const superviseUntilReady = async (replica: Replica) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await set.waitReady(replica)
+          } catch (error) {
+            if (replica.life.alive || attempt >= 5) throw error
+            await noteExit(replica)
+            set.spawn(replica)
+          }
+        }
+      }
       const killStart = Date.now()
       while (Date.now() - killStart < killPhaseMs) {
         await sleep(Math.min(2_000 + Math.floor(random() * 3_000), Math.max(0, killPhaseMs - (Date.now() - killStart))))
         if (Date.now() - killStart >= killPhaseMs) break
         const replica: Replica = set.replicas[Math.floor(random() * set.replicas.length)]!
         if (!replica.life.alive) {
-          const exit = await replica.life.exited
-          unexpectedExits.push(`replica ${replica.index} life ${replica.lives} exited by itself: ${exit.code ?? exit.signal}\n${replica.life.describe()}`)
+          await noteExit(replica)
         } else {
           kills.push({ at: Date.now() - killStart, replica: replica.index, pid: replica.life.pid })
           await set.kill(replica)
         }
         set.spawn(replica)
       }
-      for (const replica of set.replicas) await set.waitReady(replica)
+      for (const replica of set.replicas) await superviseUntilReady(replica)
       await progress("after the SIGKILLs")
       await chats.stop()
       await telegram?.stop()
@@ -170,6 +187,7 @@ describe.skipIf(postgresUrl === undefined)(
         `replica proof, seed ${seed}: ${replicaCount} replicas on PostgreSQL behind a round-robin balancer, echo agent 50 ms`,
         `  rolling restart: ${replicaCount} planned stops, each exit 0, in ${seconds(rollingMs)}`,
         `  SIGKILLs: ${kills.length} over ${seconds(killPhaseMs)} (${kills.map((k) => `+${seconds(k.at)} r${k.replica}`).join(", ")})`,
+        `  lives that ended by themselves: ${unexpectedExits.length}${unexpectedExits.map((line) => `\n    ${line}`).join("")}`,
         `  HTTP: ${chats.ledger.length} sent, ${httpAcks.length} acknowledged (200), ${httpLost.length} lost; outcomes ${JSON.stringify(chats.tally())}`,
         telegram !== undefined && tgVerdict !== undefined
           ? `  Telegram: ${telegram.pushed.length} pushed, ${telegram.confirmed().length} acknowledged, ` +
