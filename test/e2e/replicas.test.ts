@@ -109,21 +109,8 @@ describe.skipIf(postgresUrl === undefined)(
       }
       await progress("before the rolling restart")
 
-      // Rolling restart: planned stop (exit 0), start, ready, and the next replica.
-      const rollingStart = Date.now()
-      for (const replica of set.replicas) {
-        const stopped = await set.stopPlanned(replica)
-        expect(stopped.cli, `hermes gateway stop (replica ${replica.index}): ${stopped.stderr}`).toBe(0)
-        expect(stopped.daemon, `replica ${replica.index}'s planned stop\n${replica.life.describe()}`).toBe(0)
-        set.spawn(replica)
-        await set.waitReady(replica)
-        await progress(`after replica ${replica.index} restarted`)
-      }
-      const rollingMs = Date.now() - rollingStart
-
-      // SIGKILLs: every 2–5 s a random replica, started again at once (a supervisor's restart). A
-      // life that ends by itself meanwhile is restarted too (so the report is complete), and fails the test.
-      const kills: Array<{ at: number; replica: number; pid: number }> = []
+      // A life that ends by itself (neither stopped nor killed by the test) is started again, as a
+      // supervisor would, so that the report stays complete; it fails the test at the end.
       const unexpectedExits: Array<string> = []
       const noteExit = async (replica: Replica) => {
         const exit = await replica.life.exited
@@ -142,6 +129,20 @@ describe.skipIf(postgresUrl === undefined)(
           }
         }
       }
+      // Rolling restart: planned stop (exit 0), start, ready, and the next replica.
+      const rollingStart = Date.now()
+      for (const replica of set.replicas) {
+        const stopped = await set.stopPlanned(replica)
+        expect(stopped.cli, `hermes gateway stop (replica ${replica.index}): ${stopped.stderr}`).toBe(0)
+        expect(stopped.daemon, `replica ${replica.index}'s planned stop\n${replica.life.describe()}`).toBe(0)
+        set.spawn(replica)
+        await superviseUntilReady(replica)
+        await progress(`after replica ${replica.index} restarted`)
+      }
+      const rollingMs = Date.now() - rollingStart
+
+      // SIGKILLs: every 2–5 s a random replica, started again at once (a supervisor's restart).
+      const kills: Array<{ at: number; replica: number; pid: number }> = []
       const killStart = Date.now()
       while (Date.now() - killStart < killPhaseMs) {
         await sleep(Math.min(2_000 + Math.floor(random() * 3_000), Math.max(0, killPhaseMs - (Date.now() - killStart))))
