@@ -114,7 +114,8 @@ describe.skipIf(postgresUrl === undefined)(
       const unexpectedExits: Array<string> = []
       const noteExit = async (replica: Replica) => {
         const exit = await replica.life.exited
-        const reason = replica.life.stderr.split("\n").filter((line) => line.includes("gateway exiting")).at(-1) ?? ""
+        const exiting = replica.life.stderr.split("\n").filter((line) => line.includes("gateway exiting")).at(-1) ?? ""
+        const reason = /reason="((?:[^"\\]|\\.)*)"/.exec(exiting)?.[1] ?? exiting
         unexpectedExits.push(`replica ${replica.index} life ${replica.lives} exited by itself (${exit.code ?? exit.signal}): ${reason}`)
       }
       /** Until the replica is ready, starting it again while it exits on its own (at most 5 times). */
@@ -207,6 +208,8 @@ describe.skipIf(postgresUrl === undefined)(
 
       expect(unexpectedExits, unexpectedExits.join("\n")).toEqual([])
       expect(httpAcks.length).toBeGreaterThan(0)
+      // The balancer spread the load: every replica took requests.
+      for (const port of set.ports) expect(balancer.stats.get(port)?.accepted ?? 0).toBeGreaterThan(0)
       expect(httpLost, JSON.stringify(httpLost.slice(0, 5))).toEqual([])
       expect(disordered, disordered.slice(0, 5).join("\n")).toEqual([])
       if (telegram !== undefined && tgVerdict !== undefined && gap !== undefined) {
