@@ -70,6 +70,18 @@ const turnStatuses = async (database: string): Promise<string> => {
   return rows!.map((r) => `${r.status}=${r.n}`).join(" ")
 }
 
+/**
+ * Sessions whose turns were run by more than one replica (turns.owner, schema version 4): the proof
+ * that any replica continues any session. undefined on a schema without owners.
+ */
+const sessionsOnSeveralReplicas = (database: string): Promise<number | undefined> =>
+  Effect.runPromise(
+    pgRawQuery(database, [["SELECT COUNT(*) AS n FROM (SELECT session_id FROM turns GROUP BY session_id HAVING COUNT(DISTINCT owner) > 1) AS shared"]]).pipe(
+      Effect.map(([rows]) => Number(rows![0]!.n)),
+      Effect.catchAllDefect(() => Effect.succeed(undefined))
+    )
+  )
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
 
 describe.skipIf(postgresUrl === undefined)(
@@ -198,7 +210,9 @@ describe.skipIf(postgresUrl === undefined)(
             `${settled ? "" : " (not settled after 30 s)"}`
           : "  Telegram: not run (needs leader election across replicas, issue 15 item 3)",
         `  acknowledged in all: ${httpAcks.length + (telegram?.confirmed().length ?? 0)}, lost: ${httpLost.length + (tgVerdict?.unanswered.length ?? 0) + (tgVerdict?.unstored.length ?? 0)}`,
-        `  sessions: ${sessions.size} in the database, ${disordered.length} out of order; turns ${await turnStatuses(database)}`,
+        `  sessions: ${sessions.size} in the database, ${disordered.length} out of order, ` +
+          `${(await sessionsOnSeveralReplicas(database)) ?? "(no turn owners in this schema)"} continued on more than one replica; ` +
+          `turns ${await turnStatuses(database)}`,
         gap !== undefined
           ? `  longest time without a Telegram poller: ${seconds(gap.ms)} (from +${seconds(gap.from - loadStart)}; bound ${pollTimeoutSeconds + 10} s)`
           : "  longest time without a Telegram poller: not measured",
