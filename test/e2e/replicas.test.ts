@@ -132,9 +132,11 @@ describe.skipIf(postgresUrl === undefined)(
       }
       /** Until the replica is ready, starting it again while it exits on its own (at most 5 times). */
       const superviseUntilReady = async (replica: Replica) => {
-        for (let attempt = 1; ; attempt++) {
+        let ready = false
+        for (let attempt = 1; !ready; attempt++) {
           try {
-            return await set.waitReady(replica)
+            await set.waitReady(replica)
+            ready = true
           } catch (error) {
             if (replica.life.alive || attempt >= 5) throw error
             await noteExit(replica)

@@ -66,17 +66,9 @@ export interface Replica {
   lives: number
 }
 
-export interface ReplicaEvent {
-  readonly at: number
-  readonly replica: number
-  readonly what: "started" | "ready" | "stop requested" | "stopped" | "killed"
-  readonly detail?: string
-}
-
 export class ReplicaSet {
   readonly sandbox: Sandbox
   readonly replicas: Array<Replica> = []
-  readonly events: Array<ReplicaEvent> = []
   private readonly env: Record<string, string>
 
   constructor(ctx: TestContext, private readonly options: ReplicaOptions) {
@@ -107,7 +99,6 @@ export class ReplicaSet {
   spawn(replica: Replica): Gateway {
     replica.lives++
     replica.life = this.sandbox.run(replica.home, this.env, `replica ${replica.index} life ${replica.lives}`)
-    this.record(replica, "started", `pid ${replica.life.pid}`)
     return replica.life
   }
 
@@ -115,25 +106,22 @@ export class ReplicaSet {
   async waitReady(replica: Replica, timeoutMs = 60_000): Promise<void> {
     const life = replica.life
     const deadline = Date.now() + timeoutMs
-    while (true) {
+    const ready = async () => life.alive && replica.home.readState()?.pid === life.pid && (await readyz(replica.port).catch(() => 0)) === 200
+    while (!(await ready())) {
       if (!life.alive) {
         const exit = await life.exited
         throw new Error(`replica ${replica.index} life ${replica.lives} exited (${exit.code ?? exit.signal}) before ready\n${life.describe()}`)
       }
-      if (replica.home.readState()?.pid === life.pid && (await readyz(replica.port).catch(() => 0)) === 200) break
       if (Date.now() >= deadline) throw new Error(`replica ${replica.index} not ready after ${timeoutMs} ms\n${life.describe()}`)
       await sleep(50)
     }
-    this.record(replica, "ready")
   }
 
   /** `hermes gateway stop --home H`; resolves with the CLI's and the daemon's exit codes. */
   async stopPlanned(replica: Replica): Promise<{ readonly cli: number | null; readonly daemon: number | null; readonly stderr: string }> {
     const life = replica.life
-    this.record(replica, "stop requested")
     const stop = await this.sandbox.cli(["gateway", "stop", "--home", replica.home.dir], {}, 60_000)
     const exit = await life.waitExit(60_000)
-    this.record(replica, "stopped", `cli ${stop.code}, daemon ${exit.code ?? exit.signal}`)
     return { cli: stop.code, daemon: exit.code, stderr: stop.stderr }
   }
 
@@ -142,10 +130,5 @@ export class ReplicaSet {
     const life = replica.life
     life.signal("SIGKILL")
     await life.waitExit(30_000)
-    this.record(replica, "killed", `pid ${life.pid}`)
-  }
-
-  private record(replica: Replica, what: ReplicaEvent["what"], detail?: string): void {
-    this.events.push({ at: Date.now(), replica: replica.index, what, ...(detail !== undefined ? { detail } : {}) })
   }
 }
