@@ -61,6 +61,11 @@ export type Readiness = "starting" | "ready" | "draining"
 export interface IntakeContext {
   /** This platform's turns left over by an earlier life, oldest first; acted on before new messages. */
   readonly carryover: ReadonlyArray<Carryover>
+  /**
+   * The same, read from the SessionDB again now (too old ones expired), for a platform that picks up
+   * turns other replicas left while it runs (Telegram's leader with replicas). Absent in tests.
+   */
+  readonly carryoverNow?: Effect.Effect<ReadonlyArray<Carryover>>
   readonly status: Effect.Effect<GatewayView>
   /** What a readiness probe answers, following the gateway's lifecycle state. */
   readonly readiness: Effect.Effect<Readiness>

@@ -21,6 +21,7 @@ import { formatDuration } from "../config/Duration.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import type { Finding, Verdict } from "./DoctorFinding.js"
 import { platformFindings } from "./DoctorPlatforms.js"
+import { sessionFindings } from "./DoctorSessions.js"
 import { traceFindings } from "./DoctorTraces.js"
 import { findGateway } from "./GatewayTarget.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
@@ -51,6 +52,7 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
     else add("ok", "config", fs.existsSync(paths.config) ? `${paths.config} is valid` : "no config.yaml: defaults")
     if (config._tag === "Right") findings.push(...yield* platformFindings(config.right, process.env, paths.dir))
     if (config._tag === "Right") findings.push(...traceFindings(config.right.telemetry, process.env))
+    if (config._tag === "Right") findings.push(...yield* sessionFindings(config.right, process.env))
     const budget = budgetOf(config._tag === "Right" ? config.right : defaultConfig)
     add("ok", "budget", `hard shutdown deadline ${formatDuration(hardDeadline(budget))}; supervisors should wait ${formatDuration(minimumKillTimeout(budget))}`)
 
@@ -110,7 +112,8 @@ export const doctorCommand = Command.make("doctor", { home: homeOption }, ({ hom
       return yield* new DoctorFoundProblems({ message: `${failed} problem(s) found`, reported: true })
     }
   })).pipe(Command.withDescription(
-    "Check the config and environment (platform secrets set, the openai model server answering), the home's " +
+    "Check the config and environment (platform secrets set, the openai model server answering, a PostgreSQL " +
+      "session database reachable with a schema this binary knows), the home's " +
       "files and permissions, the lock, and the supervisor's kill timeout against the shutdown budget. " +
       "Exits 1 when something is wrong."
   ))

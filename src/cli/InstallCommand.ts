@@ -4,6 +4,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -32,6 +33,7 @@ import {
   stopFirst,
   writeDefinitions
 } from "../supervision/Install.js"
+import { maxReplicas, type Replication, replicatedNextSteps, replicationOf } from "../supervision/Replication.js"
 import { homeOption } from "./HomeOption.js"
 import { budgetOf } from "./RunCommand.js"
 import { UsageError } from "./UsageError.js"
@@ -68,9 +70,12 @@ export interface InstallOptions {
   readonly home: Option.Option<string>
   readonly name: string
   readonly user: Option.Option<string>
+  /** `--replicas N` and `--sessions sqlite|postgres`, as typed: checked by replicationOf. */
+  readonly replicas?: Option.Option<string>
+  readonly sessions?: Option.Option<string>
 }
 
-export type UninstallOptions = Omit<InstallOptions, "print" | "user">
+export type UninstallOptions = Omit<InstallOptions, "print" | "user" | "replicas" | "sessions">
 
 /**
  * The bundle, symlinks resolved (a global install runs through a bin link; the unit should name the
@@ -110,12 +115,27 @@ const widest = (a: ShutdownBudget, b: ShutdownBudget): ShutdownBudget => ({
  * budget, and a kill timeout sized to the shorter one would SIGKILL a drain, so take the longer of each.
  * A bad file or variable is a config error (exit 78) either way.
  */
-const serviceBudget = (paths: HomePaths, env: Readonly<Record<string, string | undefined>>) =>
+const serviceConfig = (paths: HomePaths, env: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function*() {
     const fileOnly = yield* loadConfig({ file: paths.config, env: {} })
     const withEnv = yield* loadConfig({ file: paths.config, env: { ...env } })
-    return widest(budgetOf(fileOnly), budgetOf(withEnv))
+    // A replicated definition names the URL's variable itself (its gateways have no config.yaml).
+    return { budget: widest(budgetOf(fileOnly), budgetOf(withEnv)), urlEnv: withEnv.sessions.postgres.url_env }
   })
+
+/** The flags' replication, checked before anything is read or written: a bad flag is exit 64. */
+const requestedReplication = (options: InstallOptions) =>
+  Either.match(
+    replicationOf({
+      manager: options.manager,
+      replicas: Option.getOrUndefined(options.replicas ?? Option.none()),
+      sessions: Option.getOrUndefined(options.sessions ?? Option.none())
+    }),
+    {
+      onLeft: (message) => Effect.fail(new UsageError({ message })),
+      onRight: (request) => Effect.succeed(request)
+    }
+  )
 
 const outDirOf = (
   options: { readonly manager: Manager; readonly out: Option.Option<string>; readonly name: string },
@@ -160,19 +180,22 @@ const needsHome = (manager: Manager): boolean =>
 
 export const install = (options: InstallOptions, runtime: InstallRuntime) =>
   Effect.gen(function*() {
+    const request = yield* requestedReplication(options)
     const paths = homePaths(resolveHomeDir(Option.getOrUndefined(options.home), runtime.env))
     // A definition for a home the service could never use would only fail later, under the supervisor.
     yield* requireHomeReachable(paths.dir)
     const entry = yield* resolveEntry(runtime.script, runtime.cwd)
-    const budget = yield* serviceBudget(paths, runtime.env)
+    const { budget, urlEnv } = yield* serviceConfig(paths, runtime.env)
     const user = Option.getOrUndefined(options.user)
+    const replication: Replication | undefined = request === undefined ? undefined : { ...request, urlEnv }
     const input: DefinitionInput = {
       nodePath: runtime.nodePath,
       entry,
       home: paths.dir,
       budget,
       serviceName: options.name,
-      user
+      user,
+      ...(replication === undefined ? {} : { replication })
     }
     yield* checked(options.manager, input)
     const files = yield* render(options.manager, input)
@@ -193,7 +216,12 @@ export const install = (options: InstallOptions, runtime: InstallRuntime) =>
       ...report.unchanged.map((file) => `unchanged ${file}`),
       `kill timeout ${killTimeoutSeconds(budget)}s (hard shutdown deadline ${hardDeadlineSeconds(budget)}s + 5s; budget from ${paths.config})`,
       "next:",
-      ...[...homeHint, ...nextSteps(options.manager, outDir, options.name)].map((line) => `  ${line}`)
+      ...[
+        ...homeHint,
+        ...(replication === undefined
+          ? nextSteps(options.manager, outDir, options.name)
+          : replicatedNextSteps(options.manager, outDir, options.name, replication))
+      ].map((line) => `  ${line}`)
     ]
     runtime.write(lines.join("\n") + "\n")
   })
@@ -251,10 +279,27 @@ export const installCommand = Command.make("install", {
   user: Options.text("user").pipe(
     Options.withDescription("account to run as (systemd-system, supervisord, launchd daemons)"),
     Options.optional
+  ),
+  // Text, not integer or choice: replicationOf gives the one line that says what is wrong.
+  replicas: Options.text("replicas").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      `gateways to run, 1 to ${maxReplicas} (kubernetes, docker); more than 1 needs --sessions postgres`
+    ),
+    Options.optional
+  ),
+  sessions: Options.text("sessions").pipe(
+    Options.withPseudoName("ENGINE"),
+    Options.withDescription(
+      "sqlite (default: one gateway, its own state.db) or postgres (replicas sharing one database, " +
+        "its URL from a Secret or .env; kubernetes, docker)"
+    ),
+    Options.optional
   )
 }, (options) => install(options, liveRuntime())).pipe(Command.withDescription(
   "Write a service definition for a supervisor: exit 75 restarts, 78 never, a planned stop stays " +
-    "stopped, the stop hook marks the stop, and the kill timeout covers the shutdown budget."
+    "stopped, the stop hook marks the stop, and the kill timeout covers the shutdown budget. " +
+    "kubernetes and docker can run several replicas on PostgreSQL (--replicas N --sessions postgres)."
 ))
 
 export const uninstallCommand = Command.make("uninstall", {

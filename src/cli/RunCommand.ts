@@ -34,6 +34,7 @@ import { currentSupervisor } from "../supervision/Detection.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
 import { postgresSettingsOf, sessionStoreOf } from "../sessions/SessionStoreOf.js"
+import type { PostgresSettings } from "../sessions/postgres/PostgresSettings.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 
 export const budgetOf = (config: GatewayConfig): ShutdownBudget => ({
@@ -56,7 +57,7 @@ const agentLayer = (config: GatewayConfig) =>
 const agentModel = (config: GatewayConfig): string =>
   config.agent.kind === "echo" ? echoModel : config.agent.openai.model.trim()
 
-const adaptersOf = (config: GatewayConfig, home: string) =>
+const adaptersOf = (config: GatewayConfig, home: string, postgres: PostgresSettings | null) =>
   Effect.gen(function*() {
     const adapters: Array<Adapter> = []
     const http = config.adapters.http
@@ -81,7 +82,9 @@ const adaptersOf = (config: GatewayConfig, home: string) =>
       })
       // Loaded only when enabled: a gateway without Telegram never evaluates the adapter's code.
       const { makeTelegramAdapter } = yield* Effect.promise(() => import("../adapters/telegram/TelegramAdapter.js"))
-      adapters.push(yield* makeTelegramAdapter(options).pipe(Effect.provide(FetchHttpClient.layer)))
+      // With the SessionDB in PostgreSQL, replicas may share the token: one polls at a time.
+      const replicas = postgres === null ? {} : { replicas: { postgres } }
+      adapters.push(yield* makeTelegramAdapter({ ...options, ...replicas }).pipe(Effect.provide(FetchHttpClient.layer)))
     }
     return adapters
   })
@@ -124,7 +127,7 @@ export const runInHome = (home: Option.Option<string>) =>
             })
         }))
       ))
-      const adapters = yield* adaptersOf(config, paths.dir)
+      const adapters = yield* adaptersOf(config, paths.dir, sessionsPostgres)
       const agent = yield* agentLayer(config)
       yield* runGateway({
         budget: budgetOf(config),

@@ -187,6 +187,19 @@ const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
     !isSameProcess({ pid: last.pid, startTime: last.start_time })
 }
 
+/** The state file names this process, running (its start-up is over). */
+const saysRunning = (paths: HomePaths, identity: ProcessIdentity): boolean => {
+  const state = readJsonSync(paths.state, GatewayStateDocument)
+  return state._tag === "Valid" && state.value.pid === identity.pid && state.value.start_time === identity.startTime &&
+    state.value.gateway_state === "running"
+}
+
+/** The last life recorded a planned stop (whoever ran it). */
+const plannedStopRecorded = (paths: HomePaths): boolean => {
+  const state = readJsonSync(paths.state, GatewayStateDocument)
+  return state._tag === "Valid" && state.value.desired_state === "stopped"
+}
+
 const timeoutOption = Options.text("timeout").pipe(
   Options.withPseudoName("DURATION"),
   Options.withDescription("how long to wait for the gateway to exit (e.g. 40s; default: its hard shutdown deadline + 5s)"),
@@ -290,17 +303,28 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
     const old = target._tag === "Running" ? target.identity : Option.getOrThrow(underWay).old
     if (target._tag === "Running") yield* requestStop(paths, old, "restart")
     else yield* say(`a restart of the gateway (pid ${old.pid}) is already under way; waiting for its successor`)
-    // Done when a new incarnation holds the home: started by the supervisor, or, alone in a
-    // terminal, by the old process, which stays behind as its parent (so its exit is no signal).
+    // Done when a new incarnation holds the home and says it is running (adapters connected, turns
+    // taken), not merely that it holds the lock: `restart && status` then shows the new process, and
+    // a successor that dies while starting is a failed restart. It is started by the supervisor, or,
+    // alone in a terminal, by the old process, which stays behind as its parent.
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) + 60_000
+    let starting: ProcessIdentity | undefined
     while ((yield* Clock.currentTimeMillis) < deadline) {
       const next = yield* findGateway(paths)
       if (next._tag === "Running" && next.identity.pid !== old.pid) {
-        yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)
-        return
+        if (saysRunning(paths, next.identity)) {
+          yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)
+          return
+        }
+        starting = next.identity
       }
-      if (next._tag === "NotRunning" && stoppedForGood(paths, old)) {
+      if (next._tag === "NotRunning" && (stoppedForGood(paths, old) || (starting !== undefined && plannedStopRecorded(paths)))) {
         return yield* new StopFailed({ message: `gateway (pid ${old.pid}) was stopped by a planned stop, which wins over a restart; it is not running` })
+      }
+      if (next._tag === "NotRunning" && starting !== undefined && !isSameProcess(starting)) {
+        return yield* new StopFailed({
+          message: `the new gateway (pid ${starting.pid}) exited while starting; see ${paths.logs} and \`hermes gateway report\``
+        })
       }
       yield* Effect.sleep(Duration.millis(200))
     }

@@ -28,7 +28,7 @@ import { Watchdog } from "./Watchdog.js"
  * The push turns an earlier life left: too old ones are expired in the SessionDB first (a failure
  * leaves them for the next start), then each platform gets its own, oldest first.
  */
-const prepareCarryover = (life: LifeService, db: SessionDbService, adapters: ReadonlyArray<Adapter>) =>
+const prepareCarryover = (life: LifeService, db: SessionDbService, adapters: ReadonlyArray<Adapter>, again = false) =>
   Effect.gen(function*() {
     const byPlatform = new Map<string, Array<Carryover>>()
     const backlog = yield* db.backlog.pipe(
@@ -56,7 +56,10 @@ const prepareCarryover = (life: LifeService, db: SessionDbService, adapters: Rea
       list.push(carryoverOf(planned, reason))
       byPlatform.set(planned.turn.platform, list)
     }
-    yield* Effect.log(`turns carried over from an earlier life: resume=${counts.resume} deliver=${counts.deliver} expired=${counts.expire}`)
+    const summary = `turns carried over from an earlier life: resume=${counts.resume} deliver=${counts.deliver} expired=${counts.expire}`
+    // Read again while running (carryoverNow): the platform logs what it takes.
+    if (again) return byPlatform
+    yield* Effect.log(summary)
     for (const [platform, list] of byPlatform) {
       if (!adapters.some((adapter) => adapter.name === platform)) {
         yield* Effect.logWarning(`${list.length} turn(s) of platform ${platform} wait until it is enabled and connected again`)
@@ -86,8 +89,9 @@ export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
     agent: life.settings.agentLabel,
     supervisor: life.settings.supervisor?.kind ?? null
   }))
-  const context = (own: ReadonlyArray<Carryover>): IntakeContext => ({
-    carryover: own,
+  const context = (name: string): IntakeContext => ({
+    carryover: carryover.get(name) ?? [],
+    carryoverNow: Effect.map(prepareCarryover(life, db, adapters, true), (byPlatform) => byPlatform.get(name) ?? []),
     status,
     readiness: Effect.map(SubscriptionRef.get(life.status), (current) => readinessOf(current.lifecycle)),
     // Uninterruptible: the stop it starts will interrupt the adapter fiber that asked.
@@ -109,7 +113,7 @@ export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
     }))
   )
   for (const adapter of adapters) {
-    yield* adapter.startIntake(meteredIntake(turns.intake, adapter.name), context(carryover.get(adapter.name) ?? [])).pipe(Effect.provide(TurnDelivery.Live(db)))
+    yield* adapter.startIntake(meteredIntake(turns.intake, adapter.name), context(adapter.name)).pipe(Effect.provide(TurnDelivery.Live(db)))
   }
   const draining = Effect.map(life.lifecycle, isShuttingDown)
   yield* Effect.forkScoped(runSessionRetention(db, life.settings.sessionRetention, draining))

@@ -76,10 +76,26 @@ const v3SystemMessages = Effect.gen(function*() {
   yield* sql`CREATE INDEX messages_system ON messages (session_id, seq) WHERE role = 'system'`
 })
 
+const v5TelegramUpdates = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // The Telegram update ledger of replicas sharing one database (src/adapters/telegram/PgUpdateLedger.ts),
+  // one row per bot, keyed by a keyed hash of its token (never the token): the acknowledged update id,
+  // the handled ids above it (a JSON array), and the chat that asked for a /restart (JSON, or NULL).
+  // A single gateway on SQLite keeps its ledger in telegram_offset.json and leaves this table empty.
+  yield* sql`CREATE TABLE telegram_updates (
+    bot_key TEXT PRIMARY KEY NOT NULL,
+    acknowledged BIGINT NOT NULL DEFAULT 0,
+    handled_above TEXT NOT NULL DEFAULT '[]',
+    restart_notice TEXT,
+    updated_at TEXT NOT NULL
+  )`
+})
+
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_sessions_messages_turns": v1Sessions,
   "2_turn_delivery_and_external_ids": v2TurnDelivery,
-  "3_system_messages_index": v3SystemMessages
+  "3_system_messages_index": v3SystemMessages,
+  "5_telegram_updates": v5TelegramUpdates
 }
 
 export const latestSchemaVersion = Math.max(...Object.keys(migrations).map((key) => Number(key.split("_")[0])))

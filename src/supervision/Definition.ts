@@ -3,6 +3,7 @@
 import * as Duration from "effect/Duration"
 import { timerLimit } from "../config/DurationBounds.js"
 import { hardDeadline, minimumKillTimeout, type ShutdownBudget } from "../lifecycle/ShutdownBudget.js"
+import type { Replication } from "./Replication.js"
 
 export const managers = [
   "systemd",
@@ -28,6 +29,8 @@ export interface DefinitionInput {
   readonly serviceName: string
   /** Account the service runs as, where the manager has a setting for it (system units). */
   readonly user?: string | undefined
+  /** Several gateways on one PostgreSQL database (kubernetes, docker); absent: one gateway on SQLite. */
+  readonly replication?: Replication | undefined
 }
 
 export interface DefinitionFile {

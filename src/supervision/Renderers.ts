@@ -1,7 +1,10 @@
-// One renderer per manager, by the name `hermes gateway install --manager` takes.
+// One renderer per manager, by the name `hermes gateway install --manager` takes. The container
+// managers render today's single-gateway definition unless the input asks for replicas.
 import type { Manager, Renderer } from "./Definition.js"
+import { renderComposeReplicas } from "./render/ComposeReplicas.js"
 import { renderDocker } from "./render/Docker.js"
 import { renderKubernetes } from "./render/Kubernetes.js"
+import { renderKubernetesReplicas } from "./render/KubernetesReplicas.js"
 import { renderLaunchd } from "./render/Launchd.js"
 import { renderRunit } from "./render/Runit.js"
 import { renderS6 } from "./render/S6.js"
@@ -15,6 +18,7 @@ export const renderers: Record<Manager, Renderer> = {
   s6: renderS6,
   runit: renderRunit,
   supervisord: renderSupervisord,
-  docker: renderDocker,
-  kubernetes: renderKubernetes
+  docker: (input) => input.replication === undefined ? renderDocker(input) : renderComposeReplicas(input, input.replication),
+  kubernetes: (input) =>
+    input.replication === undefined ? renderKubernetes(input) : renderKubernetesReplicas(input, input.replication)
 }

@@ -7,6 +7,13 @@ import { readStartTime } from "../../src/home/ProcessIdentity.js"
 
 beforeAll(assertBuilt)
 
+/**
+ * Each test runs several gateway lives (rounds, restarts) one after another, every step waiting on
+ * a fact; on a machine whose cores are all busy a life takes seconds to start, so the suite's 60 s
+ * per test is too little for the whole sequence. The steps keep their own deadlines.
+ */
+const severalLives = 240_000
+
 /** Whether the process recorded in gateway_state.json is still that process. */
 const recordedAlive = (home: Home): boolean => {
   const state = home.readState()
@@ -52,7 +59,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
       expect(b.code, b.stdout + b.stderr).toBe(0)
       await expectStoppedForGood(ctx, sb, gw, home)
     }
-  })
+  }, severalLives)
 
   it("three `restart` at once (no supervisor): one successor runs, every command says which", async (ctx) => {
     const { expect } = ctx
@@ -75,7 +82,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     const stop = await sb.cli(stopArgs(home))
     expect(stop.code, stop.stdout + stop.stderr).toBe(0)
     await expectStoppedForGood(ctx, sb, gw, home)
-  })
+  }, severalLives)
 
   it("`stop` while a restart drains a turn: the stop overrides the restart, no successor is started", async (ctx) => {
     const { expect } = ctx
@@ -99,7 +106,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     const restarted = await restart
     expect(restarted.code).toBe(1)
     expect(restarted.stderr).toContain("wins over a restart")
-  })
+  }, severalLives)
 
   it("`stop` while a successor (supervised by its restart parent) restarts: the stop follows it to the next one", async (ctx) => {
     const { expect } = ctx
@@ -122,7 +129,7 @@ describe.concurrent("concurrent stop and restart commands", () => {
     expect(stop.stdout).not.toContain("not running")
     await expectStoppedForGood(ctx, sb, gw, home)
     await restart
-  })
+  }, severalLives)
 
   const stopMoments = [
     { name: "right after the restart was asked", line: "shutdown context" },
@@ -151,6 +158,6 @@ describe.concurrent("concurrent stop and restart commands", () => {
         if (restarted.code === 0) expect(restarted.stdout).toMatch(/gateway restarted/)
         else expect(restarted.stderr).toContain("wins over a restart")
       }
-    })
+    }, severalLives)
   }
 })

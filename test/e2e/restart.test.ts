@@ -1,7 +1,9 @@
 // Restart without a supervisor (CONTRACT 3.4): the gateway starts its successor in the same
 // terminal, stays behind as a thin parent, and a later stop ends both with the successor's code.
 import { beforeAll, describe, it } from "vitest"
-import { assertBuilt, Sandbox, startTimeOf, waitFor, writeMarker } from "./harness.js"
+import { FakeModel } from "./fakes/FakeModel.js"
+import { FakeTelegram } from "./fakes/FakeTelegram.js"
+import { assertBuilt, Sandbox, startTimeOf, telegramConfig, telegramEnv, waitFor, writeMarker } from "./harness.js"
 
 beforeAll(assertBuilt)
 
@@ -73,6 +75,23 @@ describe.concurrent("unsupervised restart", () => {
     } finally {
       killQuietly(successor)
     }
+  })
+
+  it("`restart` fails, naming it, when the new gateway exits while starting (after taking the home)", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const tg = await FakeTelegram.start(ctx)
+    const model = await FakeModel.start(ctx)
+    const home = sb.home(telegramConfig({ botApi: tg, model, allowedUsers: [111] }))
+    const gw = sb.run(home, telegramEnv(tg.token))
+    await gw.waitRunning()
+    // The successor holds the home, then its Telegram adapter is told the token is refused: exit 78.
+    tg.failNext("getMe", { status: 401, description: "Unauthorized" }, 1000)
+    const restart = await sb.cli(["gateway", "restart", "--home", home.dir], telegramEnv(tg.token))
+    expect(restart.code, restart.stdout + restart.stderr).not.toBe(0)
+    expect(restart.stdout).not.toContain("gateway restarted")
+    expect(restart.stderr).toMatch(/the new gateway \(pid \d+\) exited while starting; see .*logs and `hermes gateway report`/)
+    expect(await gw.waitExit(), gw.describe()).toEqual({ code: 78, signal: null })
   })
 
   it("a stop hook (`--mark-only`) keeps a fresh restart marker for the same process: systemctl restart still exits 75", async (ctx) => {

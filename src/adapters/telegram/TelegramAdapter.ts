@@ -42,6 +42,7 @@ import { handshake, handshakeWithRetry } from "./Handshake.js"
 import { makeHandledUpdates } from "./HandledUpdates.js"
 import { runPoller, tokenRejectedMessage } from "./Poller.js"
 import { makePollerLock, noPollerLock } from "./PollerLock.js"
+import type { ReplicaOptions } from "./ReplicaPolling.js"
 import { makeTelegramTurns, type TelegramTurns, type TurnJob } from "./TelegramTurns.js"
 import { makeStatusCell, type TelegramStatus } from "./TelegramStatus.js"
 import { routeUpdate } from "./UpdateRouting.js"
@@ -77,6 +78,11 @@ export interface TelegramAdapterOptions {
   readonly pendingPollInterval?: Duration.DurationInput
   /** Attempts for one sendMessage on 429/5xx/network errors; default 5. */
   readonly sendAttempts?: number
+  /**
+   * sessions.engine postgres: replicas share the token, one polls at a time (ReplicaPolling.ts); the
+   * ledger is in the database and the machine-wide poller lock is not taken.
+   */
+  readonly replicas?: ReplicaOptions
 }
 
 export interface TelegramAdapter extends Adapter {
@@ -93,7 +99,7 @@ type ChatJob =
   | { readonly _tag: "Refuse"; readonly updateId: number; readonly chatId: number }
   | { readonly _tag: "NotText"; readonly updateId: number; readonly chatId: number }
   | { readonly _tag: "Turn"; readonly turn: TurnJob }
-  | { readonly _tag: "Carryover"; readonly chatId: number; readonly item: Carryover }
+  | { readonly _tag: "Carryover"; readonly chatId: number; readonly item: Carryover; readonly done?: Effect.Effect<void> }
 
 /** How long disconnect lets replies already being sent go out before cutting them off. */
 const replyGrace = Duration.seconds(2)
@@ -109,9 +115,16 @@ export const makeTelegramAdapter = (
 
     const token = redactToken(options.token)
     const api = yield* makeBotApi({ baseUrl: options.apiBaseUrl, token, timeout: duration(options.requestTimeout, "30 seconds") })
-    const pollerLock = options.home === undefined ? noPollerLock : makePollerLock({ ...options, token, home: options.home })
+    const pollerLock = options.home === undefined || options.replicas !== undefined
+      ? noPollerLock
+      : makePollerLock({ ...options, token, home: options.home })
     const cell = yield* makeStatusCell
-    const updates = yield* makeHandledUpdates(options.ledgerFile, cell)
+    // Loaded only with replicas: a single gateway never evaluates the PostgreSQL driver for Telegram.
+    const replicaOptions = options.replicas
+    const replicas = replicaOptions === undefined
+      ? undefined
+      : yield* Effect.flatMap(Effect.promise(() => import("./ReplicaPolling.js")), (m) => m.makeReplicaPolling({ ...replicaOptions, token, cell }))
+    const updates = replicas?.updates ?? (yield* makeHandledUpdates(options.ledgerFile, cell))
     const delivery = yield* makeDelivery({
       api,
       retry,
@@ -170,7 +183,10 @@ export const makeTelegramAdapter = (
         case "Turn":
           return turns.runTurn(job.turn).pipe(Effect.annotateLogs({ chat: String(job.turn.chatId), update: job.turn.updateId }))
         case "Carryover":
-          return turns.runCarryover(job.chatId, job.item).pipe(Effect.annotateLogs({ chat: String(job.chatId), update: "carryover" }))
+          return turns.runCarryover(job.chatId, job.item).pipe(
+            Effect.ensuring(job.done ?? Effect.void),
+            Effect.annotateLogs({ chat: String(job.chatId), update: "carryover" })
+          )
       }
     }
 
@@ -179,13 +195,17 @@ export const makeTelegramAdapter = (
         if (yield* Ref.getAndSet(started, true)) return
         yield* updates.ledger
         yield* Ref.set(intakeOpen, true)
-        if (yield* Ref.get(handshakeDone)) yield* cell.patch({ state: "polling" })
+        // With replicas, the leader election says whether this one polls.
+        if (replicas === undefined && (yield* Ref.get(handshakeDone))) yield* cell.patch({ state: "polling" })
         const turns = makeTelegramTurns(intake, { delivery, bookkeeping: yield* TurnDelivery, markHandled: updates.markHandled, intakeOpen: Ref.get(intakeOpen) })
-        const workers = yield* Scope.extend(makeChatWorkers((job: ChatJob) => inScope(runJob(turns, job))), scope)
+        const track = replicas?.activity.around ?? ((_chatId: number, job: Effect.Effect<void>) => job)
+        const chatOf = (job: ChatJob) => (job._tag === "Turn" ? job.turn.chatId : job.chatId)
+        const workers = yield* Scope.extend(makeChatWorkers((job: ChatJob) => inScope(track(chatOf(job), runJob(turns, job)))), scope)
         const commandDeps: CommandDeps = { allowedUsers: options.allowedUsers, updates, delivery, context }
 
         // Queued before polling starts, so each chat's carried-over turns come before its new messages.
-        for (const item of context.carryover) {
+        // With replicas, the leader takes them from the database instead (whichever replica left them).
+        for (const item of replicas === undefined ? context.carryover : []) {
           const chatId = Number(item.chatKey)
           if (!Number.isSafeInteger(chatId)) {
             yield* Effect.logWarning(`telegram: turn ${item.ids.turnId} has no usable chat id (${JSON.stringify(item.chatKey)}); left as recorded`)
@@ -193,7 +213,7 @@ export const makeTelegramAdapter = (
           }
           yield* workers.offer(chatId, { _tag: "Carryover", chatId, item })
         }
-        yield* spawnCommand(yield* takeRestartAnnouncement(commandDeps))
+        if (replicas === undefined) yield* spawnCommand(yield* takeRestartAnnouncement(commandDeps))
 
         const dispatch = (update: TelegramUpdate): Effect.Effect<void> =>
           Effect.gen(function*() {
@@ -233,7 +253,13 @@ export const makeTelegramAdapter = (
             dispatch
           })
         })
-        yield* FiberHandle.run(poller, inScope(poll))
+        const replicated = replicas?.run({
+          poll,
+          onTerm: Effect.flatMap(takeRestartAnnouncement(commandDeps), spawnCommand),
+          carryoverNow: context.carryoverNow ?? Effect.succeed([]),
+          offer: (chatId, item, done) => workers.offer(chatId, { _tag: "Carryover", chatId, item, done })
+        })
+        yield* FiberHandle.run(poller, inScope(replicated ?? poll))
       })
 
     /** Nothing more is taken: the long poll is aborted, and work still queued stays for the next life. */

@@ -5,8 +5,12 @@ import * as Effect from "effect/Effect"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { PlatformHealth } from "../Adapter.js"
 
-/** failed: the token was rejected after a start-up that could not reach the Bot API; nothing is polled. */
-export type TelegramState = "disconnected" | "connected" | "polling" | "retrying" | "failed" | "stopped"
+/**
+ * failed: the token was rejected after a start-up that could not reach the Bot API; nothing is polled.
+ * With replicas (sessions.engine postgres): standby, another replica polls; waiting, the session
+ * database cannot be reached, so nobody here polls.
+ */
+export type TelegramState = "disconnected" | "connected" | "polling" | "retrying" | "failed" | "stopped" | "standby" | "waiting"
 
 export interface TelegramStatus {
   readonly state: TelegramState

@@ -50,78 +50,98 @@ export interface LedgerLoad {
   readonly warning: string | undefined
 }
 
+/** What the ledger remembers, as the file (and the database's telegram_updates row) holds it. */
+export interface LedgerDocument {
+  readonly acknowledged: number
+  readonly handled_above: ReadonlyArray<number>
+  readonly restart_notice?: RestartNotice
+}
+
 export const loadUpdateLedger = (file: string): Effect.Effect<LedgerLoad> =>
   Effect.sync(() => {
     const reading = readJsonSync(file, LedgerFile)
-    let acknowledged = reading._tag === "Valid" ? reading.value.acknowledged : 0
-    const handledAbove = new Set<number>(
-      reading._tag === "Valid" ? reading.value.handled_above.filter((id) => id > acknowledged) : []
-    )
-    let restartNotice = reading._tag === "Valid" ? reading.value.restart_notice : null
-    const pending = new Set<number>()
-    let dispatchedUpTo = acknowledged
-    const documentNow = () => ({
-      acknowledged,
-      handled_above: [...handledAbove].sort((a, b) => a - b),
-      ...(restartNotice !== null ? { restart_notice: restartNotice } : {})
-    })
-    let persisted = JSON.stringify(documentNow())
-
-    const persist = () => {
-      const document = documentNow()
-      const text = JSON.stringify(document)
-      if (text === persisted) return
-      writeJsonAtomicSync(file, document)
-      persisted = text
-    }
-
-    /** Moves `acknowledged` up to just below the oldest update still pending. */
-    const settle = () => {
-      const oldestPending = pending.size === 0 ? undefined : Math.min(...pending)
-      // Every dispatched id below the oldest pending one is handled; with none pending, all are.
-      const next = oldestPending === undefined ? dispatchedUpTo : oldestPending - 1
-      if (next > acknowledged) acknowledged = next
-      for (const id of handledAbove) if (id <= acknowledged) handledAbove.delete(id)
-    }
-
-    const ledger: UpdateLedger = {
-      offset: () => acknowledged + 1,
-      isNew: (id) => id > dispatchedUpTo && !handledAbove.has(id),
-      dispatched: (id) => {
-        pending.add(id)
-        if (id > dispatchedUpTo) dispatchedUpTo = id
-      },
-      handled: (id) => {
-        pending.delete(id)
-        if (id > acknowledged) handledAbove.add(id)
-        settle()
-        persist()
-      },
-      skipped: (id) => {
-        if (id > dispatchedUpTo) dispatchedUpTo = id
-        settle()
-        persist()
-      },
-      pending: () => [...pending].sort((a, b) => a - b),
-      acknowledged: () => acknowledged,
-      noteRestart: (notice) => {
-        restartNotice = notice
-        persist()
-      },
-      takeRestartNotice: () => {
-        const notice = restartNotice
-        if (notice === null) return null
-        restartNotice = null
-        try {
-          persist()
-        } catch {
-          // Not forgotten on disk: the next life may say "restarted" once more, which is harmless.
-        }
-        return notice
+    const document: LedgerDocument = reading._tag === "Valid"
+      ? {
+        acknowledged: reading.value.acknowledged,
+        handled_above: reading.value.handled_above,
+        ...(reading.value.restart_notice !== null ? { restart_notice: reading.value.restart_notice } : {})
       }
-    }
+      : { acknowledged: 0, handled_above: [] }
     return {
-      ledger,
+      ledger: ledgerOf(document, (next) => writeJsonAtomicSync(file, next)),
       warning: reading._tag === "Invalid" ? `${reading.reason}; starting from Telegram's own offset` : undefined
     }
   })
+
+/**
+ * The ledger in memory, starting from `document`; `persist` gets every changed document (and may
+ * throw: the change is then reported to the caller, and written with the next one).
+ */
+export const ledgerOf = (document: LedgerDocument, persistDocument: (document: LedgerDocument) => void): UpdateLedger => {
+  let acknowledged = document.acknowledged
+  const handledAbove = new Set<number>(document.handled_above.filter((id) => id > acknowledged))
+  let restartNotice = document.restart_notice ?? null
+  const pending = new Set<number>()
+  let dispatchedUpTo = acknowledged
+  const documentNow = (): LedgerDocument => ({
+    acknowledged,
+    handled_above: [...handledAbove].sort((a, b) => a - b),
+    ...(restartNotice !== null ? { restart_notice: restartNotice } : {})
+  })
+  let persisted = JSON.stringify(documentNow())
+
+  const persist = () => {
+    const next = documentNow()
+    const text = JSON.stringify(next)
+    if (text === persisted) return
+    persistDocument(next)
+    persisted = text
+  }
+
+  /** Moves `acknowledged` up to just below the oldest update still pending. */
+  const settle = () => {
+    const oldestPending = pending.size === 0 ? undefined : Math.min(...pending)
+    // Every dispatched id below the oldest pending one is handled; with none pending, all are.
+    const next = oldestPending === undefined ? dispatchedUpTo : oldestPending - 1
+    if (next > acknowledged) acknowledged = next
+    for (const id of handledAbove) if (id <= acknowledged) handledAbove.delete(id)
+  }
+
+  const ledger: UpdateLedger = {
+    offset: () => acknowledged + 1,
+    isNew: (id) => id > dispatchedUpTo && !handledAbove.has(id),
+    dispatched: (id) => {
+      pending.add(id)
+      if (id > dispatchedUpTo) dispatchedUpTo = id
+    },
+    handled: (id) => {
+      pending.delete(id)
+      if (id > acknowledged) handledAbove.add(id)
+      settle()
+      persist()
+    },
+    skipped: (id) => {
+      if (id > dispatchedUpTo) dispatchedUpTo = id
+      settle()
+      persist()
+    },
+    pending: () => [...pending].sort((a, b) => a - b),
+    acknowledged: () => acknowledged,
+    noteRestart: (notice) => {
+      restartNotice = notice
+      persist()
+    },
+    takeRestartNotice: () => {
+      const notice = restartNotice
+      if (notice === null) return null
+      restartNotice = null
+      try {
+        persist()
+      } catch {
+        // Not forgotten on disk: the next life may say "restarted" once more, which is harmless.
+      }
+      return notice
+    }
+  }
+  return ledger
+}

@@ -51,8 +51,8 @@ const v1Sessions = Effect.gen(function*() {
 })
 
 /**
- * Every version whose SQL is the same in both dialects comes from Migrations.ts as it is (2 and 3:
- * columns, an UPDATE, partial indexes); a version that differs is overridden here under its own key
+ * Every version whose SQL is the same in both dialects comes from Migrations.ts as it is (2, 3 and 5:
+ * columns, an UPDATE, partial indexes, the Telegram update ledger's table); a version that differs is overridden here under its own key
  * (1). A new version is added to Migrations.ts, and here only if PostgreSQL needs other SQL.
  */
 export const pgMigrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {

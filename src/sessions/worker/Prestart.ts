@@ -16,9 +16,12 @@ interface Waiting {
 
 let waiting: Waiting | undefined
 
-/** Starts the thread from `url` unless one is already waiting; never throws (no head start then). */
-export const prestartSessionDbWorker = (url: URL): void => {
-  if (waiting !== undefined) return
+/**
+ * Starts the thread from `url` unless one is already waiting; never throws (no head start then).
+ * Returns the thread it started, for a test to watch; the gateway gets it from takePrestartedWorker.
+ */
+export const prestartSessionDbWorker = (url: URL): Worker | undefined => {
+  if (waiting !== undefined) return undefined
   try {
     const worker = new Worker(url, sessionDbWorkerOptions)
     const slot: Waiting = { url: url.href, worker, ended: false }
@@ -27,8 +30,10 @@ export const prestartSessionDbWorker = (url: URL): void => {
     worker.on("exit", () => void (slot.ended = true))
     worker.unref()
     waiting = slot
+    return worker
   } catch {
     waiting = undefined
+    return undefined
   }
 }
 

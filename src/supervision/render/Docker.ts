@@ -19,7 +19,7 @@ import { gatewayArguments, gatewayCommand, healthProbe, listenEverywhere } from 
 
 const json = (words: ReadonlyArray<string>) => JSON.stringify(words).replace(/","/g, "\", \"")
 
-const dockerfile = (input: DefinitionInput): string => {
+export const dockerfile = (input: DefinitionInput): string => {
   const start = startTimeoutSeconds(input.budget)
   return [
     "# syntax=docker/dockerfile:1",

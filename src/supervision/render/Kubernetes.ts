@@ -16,18 +16,18 @@ import { yamlString } from "../Quoting.js"
 import { gatewayArguments, gatewayCommand, listenEverywhere } from "./Container.js"
 
 /** The preStop hook starts a node process and writes one file; its time counts against the grace period. */
-const preStopAllowanceSeconds = 10
+export const preStopAllowanceSeconds = 10
 
 /** The user of the node image (`node`, uid 1000), who owns the home in the image. */
-const nodeUid = 1000
+export const nodeUid = 1000
 
 /** The optional Secret whose keys become environment variables (bot token, agent API key). */
 export const secretsName = (serviceName: string): string => `${serviceName}-secrets`
 
-const list = (words: ReadonlyArray<string>) => `[${words.map(yamlString).join(", ")}]`
+export const list = (words: ReadonlyArray<string>) => `[${words.map(yamlString).join(", ")}]`
 
 /** A container probe asking the gateway's HTTP port for `path`, indented for the container spec. */
-const httpProbe = (probe: string, path: string, periodSeconds: number, failureThreshold: number) => [
+export const httpProbe = (probe: string, path: string, periodSeconds: number, failureThreshold: number) => [
   `          ${probe}:`,
   "            httpGet:",
   `              path: ${path}`,
@@ -36,21 +36,40 @@ const httpProbe = (probe: string, path: string, periodSeconds: number, failureTh
   `            failureThreshold: ${failureThreshold}`
 ]
 
+/** The labels that tie a gateway's resources together. */
+export const labelsOf = (name: string): ReadonlyArray<string> => [
+  `app.kubernetes.io/name: ${yamlString(name)}`,
+  "app.kubernetes.io/component: gateway"
+]
+
+/** Every resource opens the same way: its kind, its name and the labels of the gateway `name`. */
+export const resourceHeadOf = (name: string) => (apiVersion: string, kind: string, resourceName: string) => [
+  `apiVersion: ${apiVersion}`,
+  `kind: ${kind}`,
+  "metadata:",
+  `  name: ${yamlString(resourceName)}`,
+  "  labels:",
+  ...labelsOf(name).map((l) => `    ${l}`)
+]
+
+export const probePeriod = 5
+
+/** The container's probes, as today for one replica: readiness on /readyz, liveness and start-up on /healthz. */
+export const probes = (input: DefinitionInput): ReadonlyArray<string> => [
+  "          # Ready only while intake is open: draining pods leave the Service at once.",
+  ...httpProbe("readinessProbe", "/readyz", probePeriod, 2),
+  "          # Healthy for as long as the process serves, draining included.",
+  ...httpProbe("livenessProbe", "/healthz", 10, 3),
+  "          # Adapters may take their whole connect timeout; liveness waits for start-up to end.",
+  ...httpProbe("startupProbe", "/healthz", probePeriod, Math.ceil(startTimeoutSeconds(input.budget) / probePeriod))
+]
+
 export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<DefinitionFile> => {
   const name = input.serviceName
   const kill = killTimeoutSeconds(input.budget)
   const claim = `${name}-home`
-  const labels = [`app.kubernetes.io/name: ${yamlString(name)}`, "app.kubernetes.io/component: gateway"]
-  /** Every resource opens the same way: its kind, its name and the labels that tie the three together. */
-  const resourceHead = (apiVersion: string, kind: string, resourceName: string) => [
-    `apiVersion: ${apiVersion}`,
-    `kind: ${kind}`,
-    "metadata:",
-    `  name: ${yamlString(resourceName)}`,
-    "  labels:",
-    ...labels.map((l) => `    ${l}`)
-  ]
-  const probePeriod = 5
+  const labels = labelsOf(name)
+  const resourceHead = resourceHeadOf(name)
   const content = [
     `# ${name}: the Hermes messaging gateway on Kubernetes.`,
     `# ${generatedMark} (--manager kubernetes); run it again after changing the shutdown budget.`,
@@ -135,12 +154,7 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "            preStop:",
     "              exec:",
     `                command: ${list(["node", ...markArguments(containerEntry, containerHome, "1")])}`,
-    "          # Ready only while intake is open: draining pods leave the Service at once.",
-    ...httpProbe("readinessProbe", "/readyz", probePeriod, 2),
-    "          # Healthy for as long as the process serves, draining included.",
-    ...httpProbe("livenessProbe", "/healthz", 10, 3),
-    "          # Adapters may take their whole connect timeout; liveness waits for start-up to end.",
-    ...httpProbe("startupProbe", "/healthz", probePeriod, Math.ceil(startTimeoutSeconds(input.budget) / probePeriod)),
+    ...probes(input),
     "          volumeMounts:",
     "            - name: home",
     `              mountPath: ${yamlString(containerHome)}`,

@@ -2,7 +2,8 @@
 // built gateway talks to over real sockets (`adapters.telegram.api_base_url`).
 //
 // Semantics follow the real Bot API where the gateway depends on them:
-// - URLs are `/bot<token>/<method>`; a wrong token gets 401 Unauthorized on every method.
+// - URLs are `/bot<token>/<method>`; a wrong token gets 401 Unauthorized on every method. A client
+//   given `<url>/<name>` as its base URL is told apart by `via` (which replica polls).
 // - getUpdates {offset, timeout, limit}: an offset confirms, and so forgets, every update below it;
 //   the answer holds the updates at or above the offset (at most `limit`, default 100); with nothing
 //   to give, the request is held up to `timeout` seconds and answered as soon as an update arrives.
@@ -40,6 +41,8 @@ export interface BotCall {
   /** When the request arrived (its body read), ms since the epoch. */
   readonly at: number
   readonly tokenOk: boolean
+  /** The path segment before /bot<token>, when the client's base URL had one (e.g. a replica's name). */
+  readonly via: string | undefined
   /** The HTTP status it was answered with; undefined while held (or never answered: client gone). */
   status: number | undefined
   /** When it was answered. */
@@ -307,10 +310,11 @@ export class FakeTelegram {
     req.on("data", (chunk: string) => (body += chunk))
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://fake")
-      const match = /^\/bot([^/]*)\/([A-Za-z]+)$/.exec(url.pathname)
+      const match = /^(?:\/([\w-]+))?\/bot([^/]*)\/([A-Za-z]+)$/.exec(url.pathname)
       if (match === null) return this.answer(res, undefined, 404, { ok: false, error_code: 404, description: "Not Found" })
-      const token = match[1]!
-      const method = match[2]!
+      const via = match[1]
+      const token = match[2]!
+      const method = match[3]!
       const params: Record<string, any> = Object.fromEntries(url.searchParams)
       if (body.trim() !== "") {
         try {
@@ -319,7 +323,7 @@ export class FakeTelegram {
           Object.assign(params, Object.fromEntries(new URLSearchParams(body)))
         }
       }
-      const call: BotCall = { method, params, at: Date.now(), tokenOk: token === this.token, status: undefined, answeredAt: undefined }
+      const call: BotCall = { method, params, at: Date.now(), tokenOk: token === this.token, via, status: undefined, answeredAt: undefined }
       this.calls.push(call)
       res.once("close", () => {
         if (call.answeredAt === undefined) call.closedAt = Date.now()

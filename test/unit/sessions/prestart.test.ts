@@ -42,10 +42,14 @@ describe("SessionDB worker head start", () => {
   it("a thread started for other code is ended, not handed out", async () => {
     const { dir, idle } = scratch()
     try {
-      prestartSessionDbWorker(idle)
+      const started = prestartSessionDbWorker(idle)
+      expect(started).toBeDefined()
+      const exited = new Promise((resolve) => started!.once("exit", resolve))
       expect(takePrestartedWorker(new URL("file:///elsewhere/session-db-worker.js"))).toBeUndefined()
       // The slot is empty afterwards: the right url finds nothing either.
       expect(takePrestartedWorker(idle.href)).toBeUndefined()
+      // And the thread is ended, not left idle: its exit event is the proof.
+      await exited
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

@@ -172,6 +172,39 @@ describe("install", () => {
       expect(yield* exitCode(install(options(w, "systemd", { name: "Hermes Gateway" }), w.runtime))).toBe(64)
     }))
 
+  it.effect("replicas: the URL's variable comes from the config, the shell's HERMES_ variable winning", () =>
+    Effect.gen(function*() {
+      const replicated = { replicas: Option.some("2"), sessions: Option.some("postgres"), print: true }
+      const w = world()
+      fs.mkdirSync(w.home)
+      fs.writeFileSync(path.join(w.home, "config.yaml"), "sessions:\n  postgres:\n    url_env: FILE_URL\n")
+      yield* install(options(w, "kubernetes", replicated), w.runtime)
+      expect(w.output()).toContain("- name: FILE_URL\n")
+      expect(w.output()).toContain("replicas: 2\n")
+
+      const shell = world({ HERMES_SESSIONS_POSTGRES_URL_ENV: "SHELL_URL" })
+      fs.mkdirSync(shell.home)
+      fs.writeFileSync(path.join(shell.home, "config.yaml"), "sessions:\n  postgres:\n    url_env: FILE_URL\n")
+      yield* install(options(shell, "docker", replicated), shell.runtime)
+      expect(shell.output()).toContain("      SHELL_URL: \"postgresql://")
+      expect(shell.output()).not.toContain("FILE_URL")
+    }))
+
+  it.effect("replicas: a bad flag is a usage error (64) before the home or the config is read", () =>
+    Effect.gen(function*() {
+      const w = world()
+      fs.mkdirSync(w.home)
+      fs.writeFileSync(path.join(w.home, "config.yaml"), "gateway:\n  drain_timeout: soon\n")
+      const bad = (manager: Manager, replicas: string, sessions?: string) =>
+        exitCode(install(options(w, manager, { replicas: Option.some(replicas), sessions: Option.fromNullable(sessions) }), w.runtime))
+      expect(yield* bad("kubernetes", "0", "postgres")).toBe(64)
+      expect(yield* bad("docker", "3")).toBe(64)
+      expect(yield* bad("runit", "2", "postgres")).toBe(64)
+      expect(yield* bad("kubernetes", "2", "mongodb")).toBe(64)
+      expect(fs.existsSync(path.join(w.root, "out"))).toBe(false)
+      expect(w.output()).toBe("")
+    }))
+
   it.effect("run from sources instead of the bundle exits 78", () =>
     Effect.gen(function*() {
       const w = world()
