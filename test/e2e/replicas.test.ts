@@ -188,7 +188,11 @@ describe.skipIf(postgresUrl === undefined)(
       const httpLost = lostHttp(httpAcks, sessions)
       const disordered = [...sessions].flatMap(([id, transcript]) => {
         const why = outOfOrder(transcript)
-        return why === undefined ? [] : [`${id} (${transcript[0]?.chatKey}): ${why}`]
+        if (why === undefined) return []
+        // The neighbourhood of the first misplaced message, compact: u/a + the message's number.
+        const at = Number(/^seq (\d+)/.exec(why)?.[1] ?? 0)
+        const around = transcript.filter((m) => Math.abs(m.seq - at) <= 8).map((m) => `${m.seq}:${m.role[0]}${m.content.replace(/^.*#/, "")}`)
+        return [`${id} (${transcript[0]?.chatKey}): ${why}; around it: ${around.join(" ")}`]
       })
       const tgVerdict = telegram !== undefined
         ? telegramVerdict(telegram.pushed, (id) => id < telegram.confirmedBelow(), (chat, text) => telegram.answersIn(chat, text), messages)
