@@ -33,7 +33,7 @@ import { tracedAgent } from "../telemetry/TurnSpans.js"
 import { currentSupervisor } from "../supervision/Detection.js"
 import { budgetWarning, readSupervisorTimeout } from "../supervision/SupervisorTimeout.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
-import { postgresSettingsOf, sessionStoreOf } from "../sessions/SessionStoreOf.js"
+import { postgresSettingsOf, replicaSettingsOf, sessionStoreOf } from "../sessions/SessionStoreOf.js"
 import type { PostgresSettings } from "../sessions/postgres/PostgresSettings.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 
@@ -110,6 +110,7 @@ export const runInHome = (home: Option.Option<string>) =>
     yield* ensureHome(paths)
     const config = yield* loadConfig({ file: paths.config, env: process.env })
     const sessionsPostgres = yield* postgresSettingsOf(config, process.env)
+    const sessionsReplica = yield* replicaSettingsOf(config, paths.dir)
     // Recorded for stop/restart routing and forensics; never used to classify a signal.
     const supervisor = yield* currentSupervisor
     const supervised = supervisor !== null
@@ -150,7 +151,7 @@ export const runInHome = (home: Option.Option<string>) =>
           Watchdog.live(paths.lifecycleLog),
           SystemdNotify.live,
           Forensics.live(paths, selfIdentity()),
-          sessionStoreOf(config, paths.database, sessionsPostgres),
+          sessionStoreOf(config, paths.database, sessionsPostgres, sessionsReplica),
           StartHistory.live(startHistoryFile(paths.dir)),
           tracedAgent(agent)
         ))

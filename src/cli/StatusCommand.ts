@@ -76,6 +76,13 @@ export const statusCommand = Command.make("status", {
           lines.push(`adapter ${name}: ${platform.state}${extra}${platform.error !== null ? ` (${platform.error})` : ""}`)
         }
         if (alive) lines.push(`active turns: ${state.active_turns}`)
+        if (state.replica_id !== undefined) lines.push(`replica: ${state.replica_id}`)
+        const storage = state.storage
+        if (alive && storage !== undefined) {
+          lines.push(storage.state === "available"
+            ? "session database: available"
+            : `session database: unavailable since ${storage.since ?? "?"} (${storage.problem ?? "unknown problem"})`)
+        }
         lines.push(`supervisor: ${state.supervisor === null ? "none detected" : state.supervisor.kind}`)
         const last = state.shutdown
         if (last !== null) {

@@ -49,6 +49,11 @@ export const durationBounds = {
   // Each journal write is a handful of short statements: a second is plenty on a sound server, and
   // 0 would mean "no limit" to PostgreSQL, letting a stuck lock hold a turn (and a shutdown) for ever.
   "sessions.postgres.statement_timeout": { min: s(1), max: minutes(10) },
+  // A replica's turns are recovered by another this long after its last renewal: below a second a
+  // garbage collection pause would look like death; beyond 10 minutes a dead replica's chats wait too long.
+  "sessions.postgres.lease": { min: s(1), max: minutes(10) },
+  // At most half the lease (checked with it: src/replicas/ReplicaSettings.ts), so one late renewal is no loss.
+  "sessions.postgres.lease_renew_every": { min: Duration.millis(100), max: minutes(5) },
   "adapters.http.request_timeout": { min: s(1), max: minutes(10) },
   // Telegram's long poll takes whole seconds up to 50; 0 would be busy polling.
   "adapters.telegram.poll_timeout": { min: s(1), max: s(50) },

@@ -56,6 +56,12 @@ export interface GatewayConfig {
       readonly pool_size: number
       /** A statement running longer than this is cancelled by the server and its operation fails. */
       readonly statement_timeout: Duration.Duration
+      /** This replica's name among those sharing the database; null: host name + hash of the home. */
+      readonly replica_id: string | null
+      /** How long a renewed lease keeps this replica's running turns its own (database clock). */
+      readonly lease: Duration.Duration
+      /** How often the lease is renewed and other replicas' expired turns are looked for. */
+      readonly lease_renew_every: Duration.Duration
     }
   }
   readonly adapters: {
@@ -151,7 +157,10 @@ const ConfigFields = Schema.Struct({
     postgres: section(Schema.Struct({
       url_env: key(RequiredVariableName, () => "DATABASE_URL"),
       pool_size: key(PoolSize, () => 4),
-      statement_timeout: key(BoundedDuration("sessions.postgres.statement_timeout"), seconds(30))
+      statement_timeout: key(BoundedDuration("sessions.postgres.statement_timeout"), seconds(30)),
+      replica_id: key(OptionalText, () => null),
+      lease: key(BoundedDuration("sessions.postgres.lease"), seconds(15)),
+      lease_renew_every: key(BoundedDuration("sessions.postgres.lease_renew_every"), seconds(5))
     }))
   })),
   adapters: section(Schema.Struct({

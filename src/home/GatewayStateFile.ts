@@ -50,6 +50,13 @@ export const ShutdownSummary = Schema.Struct({
 })
 export type ShutdownSummary = typeof ShutdownSummary.Type
 
+/** The session database shared by replicas (PostgreSQL): whether this replica can reach it now. */
+export const StorageState = Schema.Struct({
+  state: Schema.Literal("available", "unavailable"),
+  since: Schema.NullOr(Schema.String),
+  problem: Schema.NullOr(Schema.String)
+})
+
 export const GatewayStateDocument = Schema.Struct({
   gateway_state: GatewayStateName,
   desired_state: Schema.optional(DesiredState),
@@ -62,7 +69,11 @@ export const GatewayStateDocument = Schema.Struct({
   active_turns: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   platforms: Schema.optionalWith(Schema.Record({ key: Schema.String, value: PlatformState }), { default: () => ({}) }),
   supervisor: Schema.optionalWith(Schema.NullOr(SupervisorInfo), { default: () => null }),
-  shutdown: Schema.optionalWith(Schema.NullOr(ShutdownSummary), { default: () => null })
+  shutdown: Schema.optionalWith(Schema.NullOr(ShutdownSummary), { default: () => null }),
+  /** sessions.postgres.replica_id (or its default) of a gateway on PostgreSQL; absent on SQLite. */
+  replica_id: Schema.optional(Schema.String),
+  /** PostgreSQL only (absent on SQLite). */
+  storage: Schema.optional(StorageState)
 })
 export type GatewayStateDocument = typeof GatewayStateDocument.Type
 

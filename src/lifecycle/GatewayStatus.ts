@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import type { GatewayStateDocument, ShutdownSummary } from "../home/GatewayStateFile.js"
 import { classificationOf, type LifecycleState, initial } from "./LifecycleState.js"
 import { exitVerdict } from "./StopClassification.js"
+import type { StorageHealth } from "../sessions/SessionDb.js"
 
 export interface PlatformEntry {
   readonly state: string
@@ -19,6 +20,9 @@ export interface GatewayStatus {
   /** Set by the final step, with the shutdown summary. */
   readonly exitReason: string | null
   readonly shutdown: ShutdownSummary | null
+  /** Set once the session database is open, when it is shared by replicas (PostgreSQL). */
+  readonly replicaId: string | null
+  readonly storage: StorageHealth | null
 }
 
 export const initialStatus: GatewayStatus = {
@@ -26,7 +30,9 @@ export const initialStatus: GatewayStatus = {
   activeTurns: 0,
   platforms: {},
   exitReason: null,
-  shutdown: null
+  shutdown: null,
+  replicaId: null,
+  storage: null
 }
 
 /**
@@ -65,7 +71,10 @@ export const stateDocument = (
     active_turns: status.activeTurns,
     platforms: status.platforms,
     supervisor: identity.supervisor,
-    shutdown: null
+    shutdown: null,
+    // Only a gateway on a shared database has them: the state file of a SQLite gateway is unchanged.
+    ...(status.replicaId === null ? {} : { replica_id: status.replicaId }),
+    ...(status.storage === null ? {} : { storage: status.storage })
   }
   const lifecycle = status.lifecycle
   switch (lifecycle._tag) {

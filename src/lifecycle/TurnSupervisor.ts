@@ -3,7 +3,6 @@
 // A platform sees a turn as a Stream of its events, fed from a per-turn mailbox; the turn never
 // waits for its reader, and a reader that leaves takes nothing with it but its view.
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -20,6 +19,7 @@ import { type InboundMessage, IntakeClosed, TurnEvent, type TurnIds, type TurnIn
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 import { annotateTurnEnd, withTurnSpan } from "../telemetry/TurnSpans.js"
+import { replyText } from "./ReplyText.js"
 import { turnLine } from "./TurnLog.js"
 import { busyOutcome, hasRoom } from "./TurnAdmission.js"
 
@@ -67,6 +67,8 @@ export interface TurnSupervisorOptions {
  * recorded: the outcome, or IntakeClosed for a turn stopped before its message was recorded.
  */
 interface TurnReader {
+  /** False when the reader only wants the end: the turn then skips handing each chunk over. */
+  readonly follows: boolean
   readonly publish: (event: TurnEvent) => Effect.Effect<void>
   readonly end: (end: Exit.Exit<TurnOutcome, IntakeClosed>) => Effect.Effect<void>
 }
@@ -74,6 +76,7 @@ interface TurnReader {
 /** Every event into a mailbox the platform reads as a Stream. Offers to a mailbox whose reader left
  * return false at once: the turn goes on. */
 const mailboxReader = (mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): TurnReader => ({
+  follows: true,
   publish: (event) => Effect.asVoid(mailbox.offer(event)),
   end: (end) =>
     Exit.isSuccess(end)
@@ -83,6 +86,7 @@ const mailboxReader = (mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): TurnR
 
 /** Only the end, into a Deferred: the cheap path for a platform that answers once the turn is over. */
 const outcomeReader = (outcome: Deferred.Deferred<TurnOutcome, IntakeClosed>): TurnReader => ({
+  follows: false,
   publish: () => Effect.void,
   end: (end) => Effect.asVoid(Deferred.done(outcome, end))
 })
@@ -115,7 +119,7 @@ export const makeTurnSupervisor = (
     const recordedTurn = (
       request: TurnRequest,
       begun: Ref.Ref<BegunTurn | undefined>,
-      publish: (event: TurnEvent) => Effect.Effect<void>
+      { follows, publish }: TurnReader
     ): Effect.Effect<TurnOutcome> =>
       Effect.gen(function*() {
         const turn = yield* request.begin
@@ -128,11 +132,8 @@ export const makeTurnSupervisor = (
           Ref.update(reported, (known) => ({ ...known, ...report })).pipe(
             Effect.zipRight(publish(TurnEvent.Report(report)))
           )
-        const chunks = yield* agent.respond({ sessionId: turn.ids.sessionId, messages: turn.context, generation: request.generation, onReport }).pipe(
-          Stream.tap((text) => publish(TurnEvent.Chunk({ text }))),
-          Stream.runCollect
-        )
-        const reply = Chunk.join(chunks, "")
+        const replies = agent.respond({ sessionId: turn.ids.sessionId, messages: turn.context, generation: request.generation, onReport })
+        const reply = yield* replyText(replies, follows ? (chunk) => Effect.forEach(chunk, (text) => publish(TurnEvent.Chunk({ text })), { discard: true }) : undefined)
         yield* db.completeTurn(turn.ids, reply)
         const { finishReason, model, usage } = yield* Ref.get(reported)
         return { _tag: "Completed", ids: turn.ids, reply, model, usage, finishReason } satisfies TurnOutcome as TurnOutcome
@@ -192,7 +193,6 @@ export const makeTurnSupervisor = (
      */
     const superviseTurn = (request: TurnRequest, reader: TurnReader): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const { publish } = reader
         if (!(yield* admit(request.bounded))) {
           // Refused before anything is recorded or run: the platform is told at once and retries.
           return yield* reader.end(Exit.succeed(busyOutcome(limit)))
@@ -200,7 +200,7 @@ export const makeTurnSupervisor = (
         const started = yield* Clock.currentTimeMillis
         const begun = yield* Ref.make<BegunTurn | undefined>(undefined)
         const { end, turn } = yield* withTurnSpan(Effect.gen(function*() {
-          const exit = yield* Effect.exit(Effect.interruptible(recordedTurn(request, begun, publish)))
+          const exit = yield* Effect.exit(Effect.interruptible(recordedTurn(request, begun, reader)))
           const turn = yield* Ref.get(begun)
           const end = yield* endOf(exit, turn)
           yield* annotateTurnEnd(request.platform ?? turn?.platform ?? "-", end)

@@ -5,36 +5,65 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import * as MetricLabel from "effect/MetricLabel"
 import * as MetricState from "effect/MetricState"
 import type { TurnOutcome } from "../adapters/Adapter.js"
 import { recordEventLoopDelay } from "./EventLoopDelay.js"
 import { renderPrometheus } from "./PrometheusText.js"
 
 // Every counter here only ever grows (incremental); every histogram measures seconds.
-const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+const counterKey = (name: string, description: string) => MetricKey.counter(name, { description, incremental: true })
 const gauge = (name: string, description: string) => Metric.gauge(name, { description })
+const secondsHistogramKey = (name: string, description: string, upperBounds: ReadonlyArray<number>) =>
+  MetricKey.histogram(name, MetricBoundaries.fromIterable(upperBounds), description)
 const secondsHistogram = (name: string, description: string, upperBounds: ReadonlyArray<number>) =>
-  Metric.histogram(name, MetricBoundaries.fromIterable(upperBounds), description)
+  Metric.fromMetricKey(secondsHistogramKey(name, description, upperBounds))
+
+/**
+ * The series of `key` with these labels, made once per label set. Metric.tagged builds a new label
+ * list on every update, which misses Effect's per-metric cache and hashes the key into the registry
+ * again: per turn, that was most of what counting it cost. The same series either way.
+ */
+const labelled = <T extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<T>) => {
+  const series = new Map<string, Metric.Metric<T, MetricKeyType.MetricKeyType.InType<T>, MetricKeyType.MetricKeyType.OutType<T>>>()
+  return (labels: ReadonlyArray<readonly [string, string]>) => {
+    const id = labels.map(([name, value]) => `${name}\u0000${value}`).join("\u0001")
+    let metric = series.get(id)
+    if (metric === undefined) {
+      metric = Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels.map(([name, value]) => MetricLabel.make(name, value))))
+      series.set(id, metric)
+    }
+    return metric
+  }
+}
 
 /** A turn lasts from milliseconds (the echo agent) to minutes (a model that thinks long). */
 const turnSecondsBounds = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 /** Each commit waits for an fsync (synchronous=FULL): milliseconds normally, seconds on a struggling disk. */
 const commitSecondsBounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
-export const turnsTotal = counter(
+const turnsTotalKey = counterKey(
   "hermes_turns_total",
   "Turns that ended, by platform and outcome (completed, failed, interrupted, duplicate)."
 )
-export const turnDurationSeconds = secondsHistogram(
+export const turnsTotal = Metric.fromMetricKey(turnsTotalKey)
+const turnDurationSecondsKey = secondsHistogramKey(
   "hermes_turn_duration_seconds",
   "From a message handed to the gateway to the turn's outcome, by platform and outcome.",
   turnSecondsBounds
 )
+export const turnDurationSeconds = Metric.fromMetricKey(turnDurationSecondsKey)
 export const activeTurns = gauge("hermes_active_turns", "Turns running now.")
-export const messagesRefusedTotal = counter(
+const messagesRefusedTotalKey = counterKey(
   "hermes_messages_refused_total",
   "Messages refused without a turn, by platform and reason (starting, draining, suspended, storage, busy)."
 )
+export const messagesRefusedTotal = Metric.fromMetricKey(messagesRefusedTotalKey)
+const turnsTotalSeries = labelled(turnsTotalKey)
+const turnDurationSeries = labelled(turnDurationSecondsKey)
+const refusedSeries = labelled(messagesRefusedTotalKey)
 export const adapterState = gauge(
   "hermes_adapter_state",
   "1 for each platform's current state (as in gateway_state.json), 0 for states it has left."
@@ -52,7 +81,7 @@ export const processStartTimeSeconds = gauge(
 export type RefusalReason = "starting" | "draining" | "suspended" | "storage" | "busy"
 
 export const recordRefusal = (platform: string, reason: RefusalReason): Effect.Effect<void> =>
-  Metric.increment(Metric.tagged(Metric.tagged(messagesRefusedTotal, "platform", platform), "reason", reason))
+  Metric.increment(refusedSeries([["platform", platform], ["reason", reason]]))
 
 /** Seconds since `startedNanos` (from Clock.currentTimeNanos). */
 export const secondsSince = (startedNanos: bigint): Effect.Effect<number> =>
@@ -63,11 +92,8 @@ export const recordOutcome = (platform: string, outcome: TurnOutcome, seconds: n
   if (outcome._tag === "Refused") {
     return recordRefusal(platform, outcome.reason === "session_suspended" ? "suspended" : outcome.reason)
   }
-  const name = outcome._tag.toLowerCase()
-  return Effect.zipRight(
-    Metric.increment(Metric.tagged(Metric.tagged(turnsTotal, "platform", platform), "outcome", name)),
-    Metric.update(Metric.tagged(Metric.tagged(turnDurationSeconds, "platform", platform), "outcome", name), seconds)
-  )
+  const labels = [["platform", platform], ["outcome", outcome._tag.toLowerCase()]] as const
+  return Effect.zipRight(Metric.increment(turnsTotalSeries(labels)), Metric.update(turnDurationSeries(labels), seconds))
 }
 
 export const recordActiveTurns = (active: number): Effect.Effect<void> => Metric.set(activeTurns, active)

@@ -32,6 +32,8 @@ export interface TurnRecovery {
   readonly resumePending: number
   readonly failed: number
   readonly suspendedSessions: ReadonlyArray<string>
+  /** The turns recovered. */
+  readonly turnIds?: ReadonlyArray<string>
 }
 
 export const crashReason = "gateway died without shutting down"
@@ -42,6 +44,34 @@ export interface RecoverOptions {
   readonly crashed: boolean
   /** Lives after which a turn fails and its session is suspended (3). */
   readonly maxInterruptedLives: number
+  /**
+   * Which running turns: every one (default: one gateway per database, the caller holds the home
+   * lock), those of one replica id and those without an owner (a replica at its start), or the
+   * listed ones (another replica's whose lease expired; src/replicas/ReplicaRecovery.ts).
+   */
+  readonly which?: RecoverWhich
+  /** The reason recorded instead of crashReason / unrecordedReason. */
+  readonly reason?: string
+}
+
+export type RecoverWhich =
+  | { readonly _tag: "all" }
+  | { readonly _tag: "owned"; readonly owner: string }
+  | { readonly _tag: "listed"; readonly ids: ReadonlyArray<string> }
+
+const runningTurns = (sql: SqlClient.SqlClient, which: RecoverWhich) => {
+  const select = sql`
+      SELECT t.id, t.session_id, s.platform, t.inbound_seq, t.status, t.reason, t.delivery, t.started_at,
+             t.ended_at, t.interrupted_lives
+      FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.status = 'running'`
+  const rows = which._tag === "all"
+    ? sql`${select} ORDER BY t.started_at`
+    : which._tag === "owned"
+    ? sql`${select} AND (t.owner = ${which.owner} OR t.owner IS NULL) ORDER BY t.started_at`
+    : which.ids.length === 0
+    ? null
+    : sql`${select} AND t.id IN ${sql.in(which.ids)} ORDER BY t.started_at`
+  return rows === null ? Effect.succeed([]) : rows.pipe(Effect.flatMap(decodeRows(TurnRow, "turn")))
 }
 
 /** `PRAGMA integrity_check`: "ok", or the first problems SQLite lists. */
@@ -60,12 +90,8 @@ export const integrityCheck = (sql: SqlClient.SqlClient) =>
 export const recoverTurns = (sql: SqlClient.SqlClient, options: RecoverOptions) =>
   sql.withTransaction(Effect.gen(function*() {
     const at = new Date(yield* Clock.currentTimeMillis).toISOString()
-    const running = yield* sql`
-      SELECT t.id, t.session_id, s.platform, t.inbound_seq, t.status, t.reason, t.delivery, t.started_at,
-             t.ended_at, t.interrupted_lives
-      FROM turns t JOIN sessions s ON s.id = t.session_id
-      WHERE t.status = 'running' ORDER BY t.started_at`.pipe(Effect.flatMap(decodeRows(TurnRow, "turn")))
-    const reason = options.crashed ? crashReason : unrecordedReason
+    const running = yield* runningTurns(sql, options.which ?? { _tag: "all" })
+    const reason = options.reason ?? (options.crashed ? crashReason : unrecordedReason)
     let interrupted = 0
     let resumePending = 0
     let failed = 0
@@ -75,20 +101,20 @@ export const recoverTurns = (sql: SqlClient.SqlClient, options: RecoverOptions) 
       if (lives >= options.maxInterruptedLives) {
         const why = `${reason}; running in ${lives} gateway lives that died: failed, session suspended (restart-loop breaker)`
         yield* sql`UPDATE turns SET status = 'failed', reason = ${why}, ended_at = ${at}, interrupted_lives = ${lives}
-                   WHERE id = ${turn.id}`
+                   WHERE id = ${turn.id} AND status = 'running'`
         yield* sql`UPDATE sessions SET status = 'suspended', updated_at = ${at} WHERE id = ${turn.session_id}`
         suspended.add(turn.session_id)
         failed++
       } else {
         const status = turn.delivery === "request_response" ? "interrupted" : "resume_pending"
         yield* sql`UPDATE turns SET status = ${status}, reason = ${reason}, ended_at = ${at}, interrupted_lives = ${lives}
-                   WHERE id = ${turn.id}`
+                   WHERE id = ${turn.id} AND status = 'running'`
         yield* sql`UPDATE sessions SET updated_at = ${at} WHERE id = ${turn.session_id}`
         if (status === "interrupted") interrupted++
         else resumePending++
       }
     }
-    return { interrupted, resumePending, failed, suspendedSessions: Array.from(suspended) } satisfies TurnRecovery
+    return { interrupted, resumePending, failed, suspendedSessions: Array.from(suspended), turnIds: running.map((t) => t.id) } satisfies TurnRecovery
   }))
 
 /** Bound parameters per statement, well below SQLite's limit. */

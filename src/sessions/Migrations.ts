@@ -76,6 +76,26 @@ const v3SystemMessages = Effect.gen(function*() {
   yield* sql`CREATE INDEX messages_system ON messages (session_id, seq) WHERE role = 'system'`
 })
 
+const v4TurnOwnersAndLeases = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // The replica that runs a turn (sessions.postgres.replica_id). Written by a PostgreSQL gateway,
+  // which may share its database with other replicas; NULL on SQLite (one gateway, one owner) and
+  // on turns begun before this version. Every write that ends or advances a turn checks it, so a
+  // replica whose turn was taken over cannot end it a second time (src/replicas/).
+  yield* sql`ALTER TABLE turns ADD COLUMN owner TEXT`
+  // Recovery asks for the running turns of other replicas every few seconds: a handful of rows.
+  yield* sql`CREATE INDEX turns_running_by_owner ON turns (owner) WHERE status = 'running'`
+  // One row per replica: until expires_at_ms (the DATABASE's clock, epoch ms) its running turns are
+  // its own; after it, another replica may recover them. The same table in SQLite stays empty.
+  yield* sql`CREATE TABLE replica_leases (
+    replica_id TEXT PRIMARY KEY NOT NULL,
+    host TEXT NOT NULL,
+    home TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+  )`
+})
+
 const v5TelegramUpdates = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   // The Telegram update ledger of replicas sharing one database (src/adapters/telegram/PgUpdateLedger.ts),
@@ -95,6 +115,7 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "1_sessions_messages_turns": v1Sessions,
   "2_turn_delivery_and_external_ids": v2TurnDelivery,
   "3_system_messages_index": v3SystemMessages,
+  "4_turn_owners_and_leases": v4TurnOwnersAndLeases,
   "5_telegram_updates": v5TelegramUpdates
 }
 

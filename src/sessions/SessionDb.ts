@@ -3,6 +3,7 @@
 // This file holds the interface and the records it answers with; the durable journal is
 // TurnJournal.ts, the in-memory one MemorySessionDb.ts.
 import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type { InboundMessage, TurnIds } from "../adapters/TurnIntake.js"
 import type { ChatMessage, Role } from "../agents/Agent.js"
 import type { SessionDbError } from "./SessionDbError.js"
@@ -123,6 +124,15 @@ export interface TurnFilter {
   readonly status?: TurnStatus
 }
 
+/** What the state file says about the session database (null fields while it is available). */
+export interface StorageHealth {
+  readonly state: "available" | "unavailable"
+  /** When it became unavailable (ISO), else null. */
+  readonly since: string | null
+  /** Why, never a URL or password, else null. */
+  readonly problem: string | null
+}
+
 export interface SessionDbService {
   /**
    * Records the inbound message and a running turn; durable when it succeeds (the point of
@@ -182,4 +192,13 @@ export interface SessionDbService {
   readonly reactivateSession: (sessionId: string) => Effect.Effect<void, SessionDbError>
   /** Waits for writes in flight, then closes. The kernel bounds it with db_close_timeout. */
   readonly close: Effect.Effect<void, SessionDbError>
+  /**
+   * A database shared by replicas (PostgreSQL): this replica's id and the database's availability
+   * as it changes (the current value first), for the state file and `gateway status`. Absent for
+   * SQLite and the in-memory store.
+   */
+  readonly shared?: {
+    readonly replicaId: string
+    readonly health: Stream.Stream<StorageHealth>
+  }
 }

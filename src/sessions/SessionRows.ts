@@ -58,7 +58,9 @@ export const TurnRow = Schema.Struct({
   delivery: DeliveryColumn,
   started_at: Schema.String,
   ended_at: Schema.NullOr(Schema.String),
-  interrupted_lives: Integer
+  interrupted_lives: Integer,
+  /** The replica running it (schema 4); read only where ownership is checked. */
+  owner: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 export const NextSeqRow = Schema.Struct({ next_seq: Integer })

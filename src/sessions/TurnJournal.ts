@@ -19,6 +19,7 @@ import { sqlHousekeeping } from "./SqlHousekeeping.js"
 import { ContextRow, decodeRows, NextSeqRow, SessionRow, SessionSummaryRow, TurnIdRow, TurnRow } from "./SessionRows.js"
 import { sqlJournalReads, summaryOf } from "./SqlJournalReads.js"
 import { boundedContext, defaultMaxContextMessages } from "./ContextBound.js"
+import { lostTurnProblem } from "./TurnOwnership.js"
 
 export interface JournalOptions {
   /** Platforms whose reply travels on the request itself: an interrupted turn cannot be resumed. */
@@ -27,6 +28,12 @@ export interface JournalOptions {
   readonly deliveryLog?: DeliveryLog
   /** The most messages a turn's context holds (sessions.max_context_messages; ContextBound.ts). */
   readonly maxContextMessages?: number
+  /**
+   * The replica running this journal's turns (PostgreSQL shared by replicas; src/replicas/): its
+   * turns carry it as `owner`, and a turn that is no longer its own (recovered by another replica
+   * after this one's lease lapsed) is never ended or advanced by it. Absent: owner stays NULL.
+   */
+  readonly owner?: string
 }
 
 export { defaultRequestResponsePlatforms } from "./SessionDb.js"
@@ -90,7 +97,7 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
   /** The turn `turnId`, which must belong to `sessionId` when one is given. */
   const findTurn = (turnId: string, sessionId?: string) =>
     sql`SELECT t.id, t.session_id, s.platform, t.inbound_seq, t.status, t.reason, t.delivery, t.started_at,
-               t.ended_at, t.interrupted_lives
+               t.ended_at, t.interrupted_lives, t.owner
         FROM turns t JOIN sessions s ON s.id = t.session_id
         WHERE t.id = ${turnId}`.pipe(
       Effect.flatMap(decodeRows(TurnRow, "turn")),
@@ -104,10 +111,15 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
       })
     )
 
-  const requireRunning = (turn: typeof TurnRow.Type) =>
-    turn.status === "running"
+  const owner = options.owner
+  /** The turn is running and, with replicas, still this replica's (fencing: TurnOwnership.ts). */
+  const requireRunning = (turn: typeof TurnRow.Type) => {
+    const lost = lostTurnProblem(turn, owner)
+    if (lost !== undefined) return Effect.fail(new SessionDbError({ message: lost, reason: "turn_not_running" }))
+    return turn.status === "running"
       ? Effect.void
       : Effect.fail(new SessionDbError({ message: `turn ${turn.id} is ${turn.status}, not running`, reason: "turn_not_running" }))
+  }
 
   const touchSession = (sessionId: string, at: string) => sql`UPDATE sessions SET updated_at = ${at} WHERE id = ${sessionId}`
 
@@ -208,7 +220,8 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
           ended_at: null,
           interrupted_lives: 0,
           external_id: inbound.externalId ?? null,
-          delivered_at: null
+          delivered_at: null,
+          owner: owner ?? null
         })
       }`
       yield* sql`INSERT INTO messages ${
@@ -244,8 +257,9 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
   const interruptTurn: SessionDbService["interruptTurn"] = (ids, reason) =>
     operation("record an interrupted turn", sql.withTransaction(Effect.gen(function*() {
       const turn = yield* findTurn(ids.turnId, ids.sessionId)
-      // The interruption can land after the turn completed: its real outcome stands.
-      if (turn.status !== "running") return
+      // The interruption can land after the turn completed: its real outcome stands. A turn another
+      // replica took over is its now: this replica records nothing for it.
+      if (turn.status !== "running" || lostTurnProblem(turn, owner) !== undefined) return
       const at = yield* isoNow
       const status = turn.delivery === "request_response" ? "interrupted" : "resume_pending"
       yield* sql`UPDATE turns SET status = ${status}, reason = ${reason}, ended_at = ${at} WHERE id = ${ids.turnId}`
@@ -265,7 +279,8 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
         return yield* new SessionDbError({ message: `session ${sessionId} is suspended`, reason: "suspended" })
       }
       const at = yield* isoNow
-      yield* sql`UPDATE turns SET status = 'running', reason = NULL, ended_at = NULL WHERE id = ${turnId}`
+      // Whoever resumes the turn owns it from now on (its earlier owner recorded it as resume_pending).
+      yield* sql`UPDATE turns SET status = 'running', reason = NULL, ended_at = NULL, owner = ${owner ?? null} WHERE id = ${turnId}`
       yield* touchSession(sessionId, at)
       // The agent answers the message that began the turn, as if the interruption never happened.
       const context = yield* contextUpTo(sessionId, turn.inbound_seq)
@@ -302,7 +317,10 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
 
   const setReplyRef: SessionDbService["setReplyRef"] = (ids, ref) =>
     operation("record where the answer goes", sql.withTransaction(Effect.gen(function*() {
-      yield* findTurn(ids.turnId, ids.sessionId)
+      const turn = yield* findTurn(ids.turnId, ids.sessionId)
+      // A turn another replica runs now (resumed there) has its own placeholder: never overwritten.
+      const lost = turn.status === "running" ? lostTurnProblem(turn, owner) : undefined
+      if (lost !== undefined) return yield* new SessionDbError({ message: lost, reason: "turn_not_running" })
       yield* sql`UPDATE turns SET reply_ref = ${ref} WHERE id = ${ids.turnId}`
     })))
 

@@ -29,15 +29,19 @@ export const withTurnSpan = <A, E, R>(turn: Effect.Effect<A, E, R>): Effect.Effe
       ? turn
       : Effect.withSpan(turn, SpanName.turn, { root: true, kind: "server", captureStackTrace: false }))
 
-/** Adds what became of the turn to its span (a no-op without one). */
+/**
+ * Adds what became of the turn to its span (a no-op without one). Checked first: without a span,
+ * annotateCurrentSpan still builds and drops a NoSuchElementException (a stack trace) per turn.
+ */
 export const annotateTurnEnd = (platform: string, end: Exit.Exit<TurnOutcome, IntakeClosed>): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan({
-    "hermes.platform": platform,
-    ...Exit.match(end, {
-      onSuccess: outcomeAttributes,
-      onFailure: () => ({ "hermes.turn.outcome": "refused", "hermes.turn.refused_reason": "draining" })
-    })
-  })
+  Effect.flatMap(Effect.serviceOption(Tracing), (tracing) =>
+    Option.isNone(tracing) ? Effect.void : Effect.annotateCurrentSpan({
+      "hermes.platform": platform,
+      ...Exit.match(end, {
+        onSuccess: outcomeAttributes,
+        onFailure: () => ({ "hermes.turn.outcome": "refused", "hermes.turn.refused_reason": "draining" })
+      })
+    }))
 
 /**
  * The agent, reporting how long each answer took (first request to last chunk, failures and

@@ -11,7 +11,7 @@ import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import type { SessionTranscript } from "../../src/sessions/SessionDb.js"
 import { sendChat } from "./fixtures/sessions-client.js"
-import { assertBuilt, type Home, Sandbox } from "./harness.js"
+import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
 import { CuttableLink } from "./fixtures/CuttableLink.js"
 import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
 import { latestSchemaVersion } from "../../src/sessions/Migrations.js"
@@ -185,11 +185,25 @@ describe.skipIf(postgresUrl === undefined)(`sessions.engine postgres: the databa
     const again = await sendChat(port, { text: "still away", user: "dave" })
     expect(again.status).toBe(503)
     await gw.waitLog(/message refused \(storage\): session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+ is unreachable since \S+ \(.*\); reconnecting/)
+    // The state file and `gateway status` show the storage problem (never the URL or password).
+    const lost = await waitFor("the state file shows the storage problem", () => {
+      const storage = home.readState()?.storage
+      return storage?.state === "unavailable" ? storage : undefined
+    }, { context: () => gw.describe() })
+    expect(Date.parse(lost.since)).not.toBeNaN()
+    expect(lost.problem).toEqual(expect.any(String))
+    expect(home.readState()?.replica_id).toMatch(/^[^:]+:[0-9a-f]{8}$/)
+    const statusWhileLost = await sb.cli(["gateway", "status", "--home", home.dir])
+    expect(statusWhileLost.stdout).toContain(`session database: unavailable since ${lost.since}`)
+    expectNoSecret(ctx, [["status while lost", statusWhileLost.stdout + statusWhileLost.stderr]])
 
     await link.restore()
     await gw.waitLog(/session database hermes_test@127\.0\.0\.1:\d+\/hermes_t_\w+ is back after \d+\.\ds; new turns are accepted again/)
     const after = await chatOk(port, "it is back", "dave")
     expect(after.sessionId).toBe(before.sessionId)
+    await waitFor("the state file shows the database available again", () => home.readState()?.storage?.state === "available", {
+      context: () => gw.describe()
+    })
 
     // A planned stop while the database is away again still ends in order, with exit 0.
     await link.cut()

@@ -72,9 +72,7 @@ export const handleChatCompletion = (
     const contentType = exchange.req.headers["content-type"]
     if (!isJson(contentType)) return yield* Effect.fail(unsupportedMediaType(contentType))
     // The raw body counts against the budget until it is decoded, and is garbage right after.
-    const request = yield* readBody(exchange, context.maxBodyBytes, context.bodyBudget).pipe(
-      Effect.flatMap(decodeBody),
-      Effect.scoped,
+    const request = yield* readBody(exchange, context.maxBodyBytes, context.bodyBudget, decodeBody).pipe(
       Effect.catchTags({
         BodyTooLarge: (tooLarge) => Effect.fail(payloadTooLarge(tooLarge.limit)),
         // Closed after the answer, so Node does not read the unwanted rest to keep it alive.

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import * as Fiber from "effect/Fiber"
+import * as LogLevel from "effect/LogLevel"
 import * as Ref from "effect/Ref"
 import * as FiberSet from "effect/FiberSet"
 import * as Runtime from "effect/Runtime"
@@ -237,9 +238,13 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
               )
           )
         )
-        const finished = yield* Clock.currentTimeMillis
-        yield* Effect.logDebug("http request").pipe(
-          Effect.annotateLogs({ status: exchange.res.statusCode, duration_ms: finished - started })
+        // Built only when debug lines are written: otherwise it was dropped after being annotated.
+        yield* Effect.whenLogLevel(
+          Effect.flatMap(Clock.currentTimeMillis, (finished) =>
+            Effect.logDebug("http request").pipe(
+              Effect.annotateLogs({ status: exchange.res.statusCode, duration_ms: finished - started })
+            )),
+          LogLevel.Debug
         )
       }).pipe(
         // Interrupted by disconnect: answer rather than cut the connection mid-request.

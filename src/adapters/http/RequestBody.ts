@@ -3,7 +3,6 @@
 // a chunked body is counted as it streams and abandoned at either bound.
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
 import type { BodyBudget } from "./BodyBudget.js"
 import type { Exchange } from "./Exchange.js"
 
@@ -22,14 +21,32 @@ export class BudgetExhausted extends Data.TaggedError("BudgetExhausted")<{
 }> {}
 
 /**
- * The body, counted against `budget` from the first byte (or from the declared length) until the
- * caller's scope closes, so the bytes stay counted while the caller still decodes them.
+ * The body handed to `use`, counted against `budget` from the first byte (or from the declared
+ * length) until `use` ends, however it ends, so the bytes stay counted while the caller still
+ * decodes them. (Released with Effect.ensuring, not a Scope: a scope per request cost more than
+ * reading the body.)
  */
-export const readBody = (
+export const readBody = <A, E>(
   exchange: Exchange,
   limit: number,
-  budget: BodyBudget
-): Effect.Effect<Buffer, BodyTooLarge | BodyAborted | BudgetExhausted, Scope.Scope> =>
+  budget: BodyBudget,
+  use: (body: Buffer) => Effect.Effect<A, E>
+): Effect.Effect<A, E | BodyTooLarge | BodyAborted | BudgetExhausted> =>
+  Effect.suspend(() => {
+    // What this body holds of the budget; given back when `use` ends (or the read fails).
+    const held = { bytes: 0 }
+    return Effect.ensuring(
+      Effect.flatMap(receive(exchange, limit, budget, held), use),
+      Effect.sync(() => budget.release(held.bytes))
+    )
+  })
+
+const receive = (
+  exchange: Exchange,
+  limit: number,
+  budget: BodyBudget,
+  held: { bytes: number }
+): Effect.Effect<Buffer, BodyTooLarge | BodyAborted | BudgetExhausted> =>
   Effect.gen(function*() {
     const { req, res } = exchange
     const header = req.headers["content-length"]
@@ -37,11 +54,6 @@ export const readBody = (
     if (declared !== undefined && declared > limit) {
       return yield* Effect.fail(new BodyTooLarge({ limit }))
     }
-    // What this body holds of the budget; given back when the caller's scope closes.
-    const held = yield* Effect.acquireRelease(
-      Effect.sync(() => ({ bytes: 0 })),
-      (held) => Effect.sync(() => budget.release(held.bytes))
-    )
     const reserve = (bytes: number): boolean => {
       if (!budget.reserve(bytes)) return false
       held.bytes += bytes

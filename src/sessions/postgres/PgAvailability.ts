@@ -8,9 +8,10 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { SessionDbError } from "../SessionDb.js"
 import { describeFailure } from "../SessionDbFailure.js"
 import { startupProblemOf } from "./PgFailure.js"
@@ -27,6 +28,13 @@ export const reconnectSchedule = Schedule.union(Schedule.exponential(Duration.mi
 export interface Availability {
   /** Wraps one journal operation: refused at once while lost; a connection failure marks it lost. */
   readonly around: <A, E>(operation: Effect.Effect<A, E>) => Effect.Effect<A, E | SessionDbError>
+  /** null while available, else since when (epoch ms) and why it is lost; the current value first. */
+  readonly changes: Stream.Stream<LostState | null>
+}
+
+export interface LostState {
+  readonly since: number
+  readonly why: string
 }
 
 export const makeAvailability = (options: {
@@ -38,7 +46,7 @@ export const makeAvailability = (options: {
 }): Effect.Effect<Availability> =>
   Effect.gen(function*() {
     /** null while available; else when it was lost (epoch ms) and why. */
-    const lost = yield* Ref.make<{ readonly since: number; readonly why: string } | null>(null)
+    const lost = yield* SubscriptionRef.make<LostState | null>(null)
 
     const reconnect = (since: number) =>
       options.probe.pipe(
@@ -46,7 +54,7 @@ export const makeAvailability = (options: {
         Effect.zipRight(Clock.currentTimeMillis),
         Effect.flatMap((now) =>
           Effect.zipRight(
-            Ref.set(lost, null),
+            SubscriptionRef.set(lost, null),
             Effect.log(`session database ${options.label} is back after ${((now - since) / 1000).toFixed(1)}s; new turns are accepted again`)
           )
         )
@@ -56,7 +64,7 @@ export const makeAvailability = (options: {
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const why = describeFailure(Cause.squash(cause))
-        const first = yield* Ref.modify(lost, (state) => (state === null ? [true, { since: now, why }] : [false, state]))
+        const first = yield* SubscriptionRef.modify(lost, (state) => (state === null ? [true, { since: now, why }] : [false, state]))
         if (!first) return
         yield* Effect.logError(
           `session database ${options.label} lost: ${why}; new turns are refused (HTTP 503) until it is back; reconnecting with backoff`
@@ -73,10 +81,10 @@ export const makeAvailability = (options: {
       })
 
     const around = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E | SessionDbError> =>
-      Effect.flatMap(Ref.get(lost), (state): Effect.Effect<A, E | SessionDbError> =>
+      Effect.flatMap(SubscriptionRef.get(lost), (state): Effect.Effect<A, E | SessionDbError> =>
         state !== null
           ? Effect.fail(refusal(state))
           : operation.pipe(Effect.tapErrorCause((cause) => (isConnectionLoss(cause) ? markLost(cause) : Effect.void))))
 
-    return { around }
+    return { around, changes: lost.changes }
   })

@@ -17,7 +17,8 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Pg from "pg"
 import type { JournalConnection } from "../JournalConnection.js"
-import { makeAvailability } from "./PgAvailability.js"
+import type { SessionDbError } from "../SessionDbError.js"
+import { type Availability, makeAvailability } from "./PgAvailability.js"
 import { pgCodes, scrub } from "./PgFailure.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
 
@@ -38,8 +39,15 @@ const conflictCodes = new Set(["40001", "40P01"])
 const isConflict = (cause: Cause.Cause<unknown>): boolean =>
   [...Cause.failures(cause), ...Cause.defects(cause)].some((error) => pgCodes(error).some((code) => conflictCodes.has(code)))
 
-/** Ten tries at most, 2 ms doubling with jitter: a conflict clears in the time the winner commits. */
-const conflictSchedule = Schedule.intersect(Schedule.jittered(Schedule.exponential(Duration.millis(2))), Schedule.recurs(10))
+/**
+ * 2 ms doubling with jitter, never more than 100 ms apart, 30 tries: a conflict clears in the time
+ * the winner commits, but several replicas writing one session at once may each lose a few rounds
+ * (six replicas on one session exhausted ten tries on a loaded machine).
+ */
+const conflictSchedule = Schedule.intersect(
+  Schedule.union(Schedule.jittered(Schedule.exponential(Duration.millis(2))), Schedule.spaced(Duration.millis(100))),
+  Schedule.recurs(30)
+)
 
 export const retryConflicts = <A, E>(transaction: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   transaction.pipe(Effect.sandbox, Effect.retry({ schedule: conflictSchedule, while: isConflict }), Effect.unsandbox)
@@ -47,6 +55,11 @@ export const retryConflicts = <A, E>(transaction: Effect.Effect<A, E>): Effect.E
 export interface PgConnection extends JournalConnection {
   /** The first round trip, made by open: fails with the driver's error when the server says no. */
   readonly probe: Effect.Effect<void, SqlError>
+  /** Closed by `close` once the operations in flight are done, before the pool ends: background fibers live here. */
+  readonly scope: Scope.Scope
+  readonly aroundOperation: <A, E>(transaction: Effect.Effect<A, E>) => Effect.Effect<A, E | SessionDbError>
+  /** Whether the server is known lost (PgAvailability.ts), for the state file. */
+  readonly availability: Availability
 }
 
 /**
@@ -107,5 +120,5 @@ export const makePgConnection = (settings: PostgresSettings): Effect.Effect<PgCo
     const writer = yield* Effect.makeSemaphore(1)
     const aroundOperation = <A, E>(transaction: Effect.Effect<A, E>) =>
       inFlight.withPermits(1)(availability.around(writer.withPermits(1)(retryConflicts(transaction))))
-    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe }
+    return { sql, driver: { file: label }, close, isClosed: Effect.sync(() => closed), aroundOperation, probe, scope, availability }
   })

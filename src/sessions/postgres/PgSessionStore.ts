@@ -1,8 +1,11 @@
 // Opens the PostgreSQL SessionDB for one gateway life: connect (unreachable → temporary), refuse a
-// schema newer than this binary, migrate, recover the turns a dead life left running, fold the
-// home's delivery log, and hand out the same turn journal as SQLite (TurnJournal.ts).
-// Precondition, as for SQLite: one gateway uses the database (replicas would need turn owners and
-// leases first), so every `running` turn found at open belongs to a life that is over.
+// schema newer than this binary, migrate, take this replica's lease, recover the turns its own dead
+// life left running, fold the home's delivery log, and hand out the same turn journal as SQLite
+// (TurnJournal.ts) with every turn owned by this replica. Several replicas may share the database:
+// each renews its lease and recovers the turns of replicas whose lease expired (src/replicas/).
+// Two replicas writing one session never number two messages alike: (session_id, seq) is the
+// primary key and every transaction is serializable, so the later of two that read the same next
+// seq is aborted and run again whole (PgConnection.retryConflicts).
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -10,10 +13,17 @@ import * as Effect from "effect/Effect"
 import { foldDeliveryLog, recoverTurns, type RecoveryReport } from "../CrashRecovery.js"
 import { makeDeliveryLog } from "../DeliveryLog.js"
 import type { OpenOptions } from "../OpenOptions.js"
-import { SessionDbError, type SessionDbService } from "../SessionDb.js"
+import { SessionDbError, type SessionDbService, type StorageHealth } from "../SessionDb.js"
+import * as Stream from "effect/Stream"
 import { defaultRequestResponsePlatforms, makeTurnJournal } from "../TurnJournal.js"
-import { makePgConnection, type PgConnection } from "./PgConnection.js"
-import { describeStartupFailure, scrub, startupProblemOf } from "./PgFailure.js"
+import { makePgConnection, type PgConnection, retryConflicts } from "./PgConnection.js"
+import { acquireLease, releaseLease, renewalLoop } from "../../replicas/ReplicaLease.js"
+import { recoveryLoop } from "../../replicas/ReplicaRecovery.js"
+import type { ReplicaSettings } from "../../replicas/ReplicaSettings.js"
+import * as Duration from "effect/Duration"
+import * as Scope from "effect/Scope"
+import { describeStartupFailure, pgCodes, scrub, startupProblemOf } from "./PgFailure.js"
+import * as Schedule from "effect/Schedule"
 import { latestSchemaVersion, migratePg, recordedSchemaVersion } from "./PgMigrations.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
 
@@ -23,6 +33,8 @@ export interface PgStoreOptions {
   readonly requestResponsePlatforms?: ReadonlyArray<string>
   readonly maxInterruptedLives?: number
   readonly maxContextMessages?: number
+  /** Who this replica is and its lease. Absent (tests of one store): turns have no owner and every running turn found at open is recovered. */
+  readonly replica?: ReplicaSettings
 }
 
 /** Pure: the refusal of a database whose schema this binary does not know. */
@@ -44,7 +56,20 @@ const startupError = (settings: PostgresSettings) => (error: unknown) =>
 const squashed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchAllCause((cause) => Effect.fail(Cause.squash(cause))))
 
-/** Schema check and migrations; the Migrator holds a table lock, so two starts never migrate twice. */
+/**
+ * Codes of a migration that raced another start's (replicas starting together on an empty
+ * database): the migrations table or a type created twice, a duplicate version, a serialization
+ * failure. Run again, the loser finds the versions the winner recorded.
+ */
+const migrationRaceCodes = new Set(["23505", "42P07", "42710", "40001", "40P01"])
+
+const isMigrationRace = (cause: Cause.Cause<unknown>): boolean =>
+  [...Cause.failures(cause), ...Cause.defects(cause)].some((error) => pgCodes(error).some((code) => migrationRaceCodes.has(code)))
+
+/** 100 ms doubling with jitter, eight tries: the winner's migration commits well within it. */
+const migrationRaceSchedule = Schedule.intersect(Schedule.jittered(Schedule.exponential(Duration.millis(100))), Schedule.recurs(8))
+
+/** Schema check and migrations; the Migrator holds a table lock, and a start that raced another's is run again. */
 const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
   Effect.gen(function*() {
     const found = yield* recordedSchemaVersion
@@ -52,7 +77,31 @@ const prepareSchema = (connection: PgConnection, settings: PostgresSettings) =>
       return yield* newerSchemaError(describeTarget(settings.target), found, latestSchemaVersion)
     }
     return yield* migratePg
-  }).pipe(Effect.provideService(SqlClient.SqlClient, connection.sql))
+  }).pipe(
+    Effect.provideService(SqlClient.SqlClient, connection.sql),
+    Effect.sandbox,
+    Effect.retry({ schedule: migrationRaceSchedule, while: isMigrationRace }),
+    Effect.unsandbox
+  )
+
+/** How long giving the lease back may hold up the close (a lost server must not eat the close budget). */
+const releaseTimeout = Duration.seconds(1)
+
+/**
+ * The lease's renewal and the recovery of expired replicas' turns, as fibers of the connection's
+ * scope, which the journal's close ends after the operations in flight; then the lease is given up
+ * (finalizers run in reverse: the fibers stop first, the release runs before the pool ends).
+ */
+const startReplica = (connection: PgConnection, replica: ReplicaSettings, maxInterruptedLives: number) =>
+  Effect.gen(function*() {
+    const { sql, scope } = connection
+    yield* Scope.addFinalizer(scope, releaseLease(sql, replica).pipe(Effect.timeout(releaseTimeout), Effect.ignore))
+    // Interruptible: the open runs inside the kernel's acquireRelease (uninterruptible), whose
+    // status a forked fiber inherits; closing the scope must be able to end them.
+    yield* Effect.forkIn(Effect.interruptible(renewalLoop(sql, replica, retryConflicts)), scope)
+    yield* Effect.forkIn(Effect.interruptible(recoveryLoop(sql, connection.aroundOperation, replica, maxInterruptedLives)), scope)
+    yield* Effect.log(`replica ${replica.id} holds its lease (lease=${Duration.format(replica.lease)} renewed every ${Duration.format(replica.renewEvery)})`)
+  })
 
 export const openPostgresSessionDb = (
   settings: PostgresSettings,
@@ -67,7 +116,15 @@ export const openPostgresSessionDb = (
       yield* connection.probe
       const ran = yield* prepareSchema(connection, settings)
       const crashed = open.previousLifeCrashed
-      const recovery = yield* recoverTurns(connection.sql, { crashed, maxInterruptedLives: options.maxInterruptedLives ?? 3 })
+      const replica = options.replica
+      // The lease first: it proves no live gateway elsewhere uses this replica id, so the running
+      // turns owned by it are our previous life's (the home lock proves that life over).
+      if (replica !== undefined) yield* acquireLease(connection.sql, connection.aroundOperation, replica)
+      const recovery = yield* recoverTurns(connection.sql, {
+        crashed,
+        maxInterruptedLives: options.maxInterruptedLives ?? 3,
+        ...(replica === undefined ? {} : { which: { _tag: "owned", owner: replica.id } as const })
+      })
       const deliveriesFolded = yield* foldDeliveryLog(connection.sql, options.deliveryLogFile)
       return { ran, crashed, recovery, deliveriesFolded }
     }).pipe(
@@ -102,11 +159,23 @@ export const openPostgresSessionDb = (
     if (opened.deliveriesFolded > 0) {
       yield* Effect.log(`session db: ${opened.deliveriesFolded} delivered answer(s) recorded from the delivery log of the last life`)
     }
-    return makeTurnJournal(connection, {
+    if (options.replica !== undefined) yield* startReplica(connection, options.replica, options.maxInterruptedLives ?? 3)
+    const journal = makeTurnJournal(connection, {
       requestResponsePlatforms: options.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
       deliveryLog: makeDeliveryLog(options.deliveryLogFile),
+      ...(options.replica === undefined ? {} : { owner: options.replica.id }),
       ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })
+    if (options.replica === undefined) return journal
+    const shared: SessionDbService["shared"] = {
+      replicaId: options.replica.id,
+      health: connection.availability.changes.pipe(Stream.map((lost): StorageHealth =>
+        lost === null
+          ? { state: "available", since: null, problem: null }
+          : { state: "unavailable", since: new Date(lost.since).toISOString(), problem: scrub(lost.why, settings.url) }
+      ))
+    }
+    return { ...journal, shared }
   }).pipe(Effect.mapError((error) =>
     new SessionDbError({ message: scrub(error.message, settings.url), ...(error.reason === undefined ? {} : { reason: error.reason }) })
   ))

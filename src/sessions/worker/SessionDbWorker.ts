@@ -17,7 +17,7 @@ import { toSessionDbError } from "../SessionDbFailure.js"
 import type { RecoveryReport } from "../CrashRecovery.js"
 import { openSqliteJournal } from "../SqliteSessionStore.js"
 import { type CallRequest, type Pending, planSteps } from "./GroupCommit.js"
-import { type DbCall, encodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
+import { type Answer, type DbCall, encodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
 
 /** The worker's end of the channel (worker_threads' parentPort in production). */
 export interface WorkerChannel {
@@ -101,8 +101,10 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
     const inbox = yield* Queue.unbounded<ToWorker>()
     channel.listen((raw) => {
       const decoded = decodeToWorker(raw)
-      if (decoded._tag === "Right") Queue.unsafeOffer(inbox, decoded.right)
-      else channel.post(encodeFromWorker({ _tag: "Log", level: "Error", message: `session db worker: a request it cannot read: ${decoded.left.message}` }))
+      if (decoded._tag === "Right") {
+        if (decoded.right._tag !== "Calls") Queue.unsafeOffer(inbox, decoded.right)
+        else for (const call of decoded.right.calls) Queue.unsafeOffer(inbox, call)
+      } else channel.post(encodeFromWorker({ _tag: "Log", level: "Error", message: `session db worker: a request it cannot read: ${decoded.left.message}` }))
     })
     const first = yield* Queue.take(inbox)
     if (first._tag !== "Open") {
@@ -131,10 +133,10 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
           for (const step of planSteps(drained, first.maxGroup)) {
             switch (step._tag) {
               case "Alone":
-                answer(step.request, yield* Effect.exit(dispatch(db, step.request.call)))
+                answer([[step.request, yield* Effect.exit(dispatch(db, step.request.call))]])
                 break
               case "Group":
-                yield* runGroup(sql, db, first.file, step.requests, answer)
+                answer(yield* runGroup(sql, db, first.file, step.requests))
                 break
               case "Close": {
                 const exit = yield* Effect.exit(db.close)
@@ -142,10 +144,10 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
                 closed = true
                 break
               }
-              case "Refuse":
-                for (const request of step.requests) {
-                  answer(request, Exit.fail(new SessionDbError({ message: `the session database ${first.file} is closed`, reason: "closed" })))
-                }
+              case "Refuse": {
+                const refusal = Exit.fail(new SessionDbError({ message: `the session database ${first.file} is closed`, reason: "closed" }))
+                answer(step.requests.map((request) => [request, refusal] as const))
+              }
             }
           }
           return closed
@@ -182,14 +184,20 @@ const open = (request: OpenRequest) =>
     return { db, sql, recovery: recovery as RecoveryReport | null }
   })
 
-const answerWith = (channel: WorkerChannel) => (request: CallRequest<DbCall>, exit: Exit.Exit<unknown, SessionDbError>): void => {
-  if (Exit.isSuccess(exit)) return channel.post(encodeFromWorker({ _tag: "Done", id: request.id, value: exit.value }))
+type Answered = readonly [CallRequest<DbCall>, Exit.Exit<unknown, SessionDbError>]
+
+const answerOf = ([request, exit]: Answered): Answer => {
+  if (Exit.isSuccess(exit)) return { _tag: "Done", id: request.id, value: exit.value }
   const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-  channel.post(encodeFromWorker(
-    failure !== undefined
-      ? { _tag: "Failed", id: request.id, error: encodeError(failure) }
-      : { _tag: "Defect", id: request.id, message: `session db worker: ${String(exit.cause)}` }
-  ))
+  return failure !== undefined
+    ? { _tag: "Failed", id: request.id, error: encodeError(failure) }
+    : { _tag: "Defect", id: request.id, message: `session db worker: ${String(exit.cause)}` }
+}
+
+/** Posts the answers of one step (after its COMMIT) as one message. */
+const answerWith = (channel: WorkerChannel) => (answered: ReadonlyArray<Answered>): void => {
+  if (answered.length === 0) return
+  channel.post(encodeFromWorker({ _tag: "Answers", answers: answered.map(answerOf) }))
 }
 
 /**
@@ -200,16 +208,12 @@ const runGroup = (
   sql: SqlClient.SqlClient,
   db: SessionDbService,
   file: string,
-  requests: ReadonlyArray<CallRequest<DbCall>>,
-  answer: (request: CallRequest<DbCall>, exit: Exit.Exit<unknown, SessionDbError>) => void
-) =>
+  requests: ReadonlyArray<CallRequest<DbCall>>
+): Effect.Effect<ReadonlyArray<Answered>> =>
   Effect.gen(function*() {
     const group = yield* Effect.exit(sql.withTransaction(Effect.forEach(requests, (request) => Effect.exit(dispatch(db, request.call)))))
-    if (Exit.isSuccess(group)) {
-      group.value.forEach((exit, i) => answer(requests[i]!, exit))
-      return
-    }
+    if (Exit.isSuccess(group)) return group.value.map((exit, i) => [requests[i]!, exit] as const)
     const mapped = toSessionDbError(file, `commit ${requests.length} calls`, group.cause)
     const exit: Exit.Exit<never, SessionDbError> = mapped instanceof SessionDbError ? Exit.fail(mapped) : Exit.failCause(mapped)
-    for (const request of requests) answer(request, exit)
+    return requests.map((request) => [request, exit] as const)
   })

@@ -9,7 +9,7 @@ import * as LogLevel from "effect/LogLevel"
 import { Worker, type WorkerOptions } from "node:worker_threads"
 import type { RecoveryReport } from "../CrashRecovery.js"
 import { SessionDbError } from "../SessionDb.js"
-import { type DbCall, decodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
+import { type Answer, type DbCall, decodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
 import { sessionDbWorkerOptions, takePrestartedWorker } from "./Prestart.js"
 
 /** Where the worker's code is: the bundle's second entry, or the TypeScript source under tsx/vitest. */
@@ -64,6 +64,19 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
       catch: (error) => new SessionDbError({ message: `session database ${file}: cannot start its worker thread: ${String(error)}`, reason: "storage" })
     })
 
+    const answered = (answer: Answer) => {
+      const waiter = pending.get(answer.id)
+      if (waiter === undefined) return
+      pending.delete(answer.id)
+      waiter.resume(
+        answer._tag === "Done"
+          ? Effect.try({ try: () => decoders[waiter.tag](answer.value), catch: (error) => new SessionDbError({ message: `session database ${file}: unreadable answer to ${waiter.tag}: ${String(error)}`, reason: "storage" }) })
+          : answer._tag === "Failed"
+          ? Effect.fail(decodeError(answer.error))
+          : Effect.die(new Error(answer.message))
+      )
+    }
+
     const end = (error: SessionDbError) => {
       if (gone !== undefined) return
       gone = error
@@ -99,18 +112,10 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
         }
         case "Done":
         case "Failed":
-        case "Defect": {
-          const waiter = pending.get(message.id)
-          if (waiter === undefined) return
-          pending.delete(message.id)
-          return waiter.resume(
-            message._tag === "Done"
-              ? Effect.try({ try: () => decoders[waiter.tag](message.value), catch: (error) => new SessionDbError({ message: `session database ${file}: unreadable answer to ${waiter.tag}: ${String(error)}`, reason: "storage" }) })
-              : message._tag === "Failed"
-              ? Effect.fail(decodeError(message.error))
-              : Effect.die(new Error(message.message))
-          )
-        }
+        case "Defect":
+          return answered(message)
+        case "Answers":
+          return message.answers.forEach(answered)
       }
     })
     worker.on("error", (error) => end(new SessionDbError({ message: `session database ${file}: its worker thread failed: ${error.message}`, reason: "storage" })))
@@ -125,18 +130,31 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
       worker.postMessage(encodeToWorker(open))
     }).pipe(Effect.onExit(() => Effect.sync(() => void (onOpen = undefined))), Effect.onError(() => terminate))
 
+    // Calls made while the event loop runs one batch of fibers (the turns a group commit's answers
+    // woke, typically) leave together in one message, sent once those fibers have run: one copy and
+    // one wake-up of the worker instead of one per call. A microtask later than posting each at once.
+    let outbox: Array<Extract<ToWorker, { _tag: "Call" }>> = []
+    const flush = () => {
+      const calls = outbox
+      outbox = []
+      if (calls.length === 0 || gone !== undefined) return
+      worker.postMessage(encodeToWorker(calls.length === 1 ? calls[0]! : { _tag: "Calls", calls }))
+    }
+
     const call = (request: DbCall): Effect.Effect<unknown, SessionDbError> =>
       Effect.async<unknown, SessionDbError>((resume) => {
         if (gone !== undefined) return resume(Effect.fail(gone))
         const id = nextId++
         pending.set(id, { tag: request._tag, resume })
-        worker.postMessage(encodeToWorker({ _tag: "Call", id, call: request }))
+        if (outbox.push({ _tag: "Call", id, call: request }) === 1) queueMicrotask(flush)
       })
 
     const close = Effect.async<void, SessionDbError>((resume) => {
       if (gone !== undefined) return resume(Effect.void)
       closing = true
       onClosed = resume
+      // Every call made before the close reaches the worker before it.
+      flush()
       worker.postMessage(encodeToWorker({ _tag: "Close" }))
     }).pipe(
       // Once the database is closed nothing is left to wait for: the thread's teardown (tens of ms

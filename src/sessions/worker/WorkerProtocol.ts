@@ -160,9 +160,13 @@ export const OpenRequest = Schema.TaggedStruct("Open", {
 })
 export type OpenRequest = typeof OpenRequest.Type
 
+const Call = Schema.TaggedStruct("Call", { id: Schema.Number, call: DbCall })
+
 export const ToWorker = Schema.Union(
   OpenRequest,
-  Schema.TaggedStruct("Call", { id: Schema.Number, call: DbCall }),
+  Call,
+  /** The calls made in one run of the gateway's event loop, in call order, in one message. */
+  Schema.TaggedStruct("Calls", { calls: Schema.Array(Call) }),
   Schema.TaggedStruct("Close", {})
 )
 export type ToWorker = typeof ToWorker.Type
@@ -181,14 +185,25 @@ const RecoveryReport = Schema.Struct({
   took_ms: Schema.Number
 })
 
-export const FromWorker = Schema.Union(
-  Schema.TaggedStruct("Opened", { recovery: Schema.NullOr(RecoveryReport) }),
-  Schema.TaggedStruct("OpenFailed", { error: EncodedError }),
+/** The answer to one call. */
+export const Answer = Schema.Union(
   /** `value` is the call's result, encoded with resultSchemas[tag]. */
   Schema.TaggedStruct("Done", { id: Schema.Number, value: Schema.Unknown }),
   Schema.TaggedStruct("Failed", { id: Schema.Number, error: EncodedError }),
   /** A bug in the worker: the caller gets a defect, as it would in-process. */
-  Schema.TaggedStruct("Defect", { id: Schema.Number, message: Schema.String }),
+  Schema.TaggedStruct("Defect", { id: Schema.Number, message: Schema.String })
+)
+export type Answer = typeof Answer.Type
+
+export const FromWorker = Schema.Union(
+  Schema.TaggedStruct("Opened", { recovery: Schema.NullOr(RecoveryReport) }),
+  Schema.TaggedStruct("OpenFailed", { error: EncodedError }),
+  ...Answer.members,
+  /**
+   * The answers of the calls one transaction covered, in call order, in one message: one message
+   * (one copy, one wake-up of the gateway's event loop) per commit rather than one per call.
+   */
+  Schema.TaggedStruct("Answers", { answers: Schema.Array(Answer) }),
   Schema.TaggedStruct("Closed", { error: Schema.NullOr(EncodedError) }),
   /** A line the worker logged, re-logged by the gateway's own logger. */
   Schema.TaggedStruct("Log", { level: Schema.Literal("Debug", "Info", "Warning", "Error"), message: Schema.String })

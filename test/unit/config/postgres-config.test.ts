@@ -14,7 +14,10 @@ describe("sessions.engine and sessions.postgres", () => {
     expect(defaultConfig.sessions.postgres).toEqual({
       url_env: "DATABASE_URL",
       pool_size: 4,
-      statement_timeout: Duration.seconds(30)
+      statement_timeout: Duration.seconds(30),
+      replica_id: null,
+      lease: Duration.seconds(15),
+      lease_renew_every: Duration.seconds(5)
     })
   })
 
@@ -23,7 +26,14 @@ describe("sessions.engine and sessions.postgres", () => {
       HERMES_SESSIONS_POSTGRES_STATEMENT_TIMEOUT: "5s"
     })
     expect(config.sessions.engine).toBe("postgres")
-    expect(config.sessions.postgres).toEqual({ url_env: "PG_URL", pool_size: 4, statement_timeout: Duration.seconds(5) })
+    expect(config.sessions.postgres).toEqual({
+      url_env: "PG_URL",
+      pool_size: 4,
+      statement_timeout: Duration.seconds(5),
+      replica_id: null,
+      lease: Duration.seconds(15),
+      lease_renew_every: Duration.seconds(5)
+    })
   })
 
   it.each([
@@ -32,7 +42,9 @@ describe("sessions.engine and sessions.postgres", () => {
     ["sessions:\n  postgres:\n    pool_size: 2.5\n", "config.yaml: sessions.postgres.pool_size: expected an integer between 1 and 100, got 2.5"],
     ["sessions:\n  postgres:\n    url_env: \"postgres://x\"\n", "config.yaml: sessions.postgres.url_env: must be the name of an environment variable (letters, digits, _), got \"postgres://x\""],
     ["sessions:\n  postgres:\n    statement_timeout: 0\n", "config.yaml: sessions.postgres.statement_timeout: must be between 1s and 10min, got 0s"],
-    ["sessions:\n  postgres:\n    statement_timeout: 1h\n", "config.yaml: sessions.postgres.statement_timeout: must be between 1s and 10min, got 1h"]
+    ["sessions:\n  postgres:\n    statement_timeout: 1h\n", "config.yaml: sessions.postgres.statement_timeout: must be between 1s and 10min, got 1h"],
+    ["sessions:\n  postgres:\n    lease: 500ms\n", "config.yaml: sessions.postgres.lease: must be between 1s and 10min, got 500ms"],
+    ["sessions:\n  postgres:\n    lease_renew_every: 0\n", "config.yaml: sessions.postgres.lease_renew_every: must be between 100ms and 5min, got 0s"]
   ])("rejects %j with one line naming the key", (text, message) => {
     const error = rejected(text)
     expect(error.message).toBe(message)

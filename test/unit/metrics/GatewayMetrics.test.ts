@@ -6,13 +6,16 @@ import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { IntakeClosed, TurnEvent, type TurnIntake, type TurnOutcome } from "../../../src/adapters/Adapter.js"
 import {
+  messagesRefusedTotal,
   processStartTimeSeconds,
   prometheusExposition,
   recordActiveTurns,
   recordOutcome,
   recordPlatformStates,
   recordRefusal,
-  timedCommit
+  timedCommit,
+  turnDurationSeconds,
+  turnsTotal
 } from "../../../src/metrics/GatewayMetrics.js"
 import { meteredIntake } from "../../../src/metrics/MeteredIntake.js"
 import { newestShutdown, recordStartUp } from "../../../src/metrics/StartUpMetrics.js"
@@ -83,6 +86,22 @@ describe("gateway metrics", () => {
       yield* timedCommit(Effect.void)
       yield* Effect.exit(timedCommit(Effect.fail("boom")))
       expect(sampleValue(yield* prometheusExposition, "hermes_session_db_commit_seconds_count")).toBe(before + 2)
+    }))
+
+  it.effect("a turn's series are the ones Metric.tagged names (made once per label set, counted every time)", () =>
+    Effect.gen(function*() {
+      const completed = { _tag: "Completed", ids, reply: "r" } as TurnOutcome
+      for (let i = 0; i < 3; i++) yield* recordOutcome("labelled-test", completed, 0.2)
+      yield* recordRefusal("labelled-test", "busy")
+      yield* recordRefusal("labelled-test", "busy")
+      const tagged = <T extends Metric.Metric<any, any, any>>(metric: T, second: string, value: string) =>
+        Metric.tagged(Metric.tagged(metric, "platform", "labelled-test"), second, value)
+      expect((yield* Metric.value(tagged(turnsTotal, "outcome", "completed"))).count).toBe(3)
+      expect((yield* Metric.value(tagged(turnDurationSeconds, "outcome", "completed"))).count).toBe(3)
+      expect((yield* Metric.value(tagged(messagesRefusedTotal, "reason", "busy"))).count).toBe(2)
+      const text = yield* prometheusExposition
+      expect(sampleValue(text, `hermes_turns_total{outcome="completed",platform="labelled-test"}`)).toBe(3)
+      expect(sampleValue(text, `hermes_messages_refused_total{platform="labelled-test",reason="busy"}`)).toBe(2)
     }))
 
   it.effect("every family keeps its name, type, help text and buckets (README, HTTP API lists them)", () =>

@@ -13,6 +13,8 @@ import { Agent } from "../../../src/agents/Agent.js"
 import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { defaultMaxGroup } from "../../../src/sessions/worker/GroupCommit.js"
+import { startWorkerLink } from "../../../src/sessions/worker/WorkerLink.js"
 import { openWorkerSessionDb } from "../../../src/sessions/worker/WorkerSessionDb.js"
 import { dbFile, engineCases, inbound, openLife, tempHome } from "./harness.js"
 import { testWorkerEntry } from "./workerBundle.js"
@@ -54,6 +56,29 @@ describe.each(engineCases)("the SessionDB worker on $engine", ({ available, engi
       expect((yield* again.listSessions).length).toBe(13)
       expect((yield* again.transcript(first.ids.sessionId)).messages.map((m) => m.content)).toEqual(["first", "reply"])
     }))
+
+  it.scopedLive.skipIf(!available)("calls made in the same run of the event loop as a close are answered before the database closes", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const link = yield* startWorkerLink(testWorkerEntry(), {
+        _tag: "Open",
+        file: dbFile(home),
+        engine,
+        previousLifeCrashed: false,
+        recoverTurns: true,
+        maxGroup: defaultMaxGroup
+      })
+      // Started together, so the calls wait in the link's outbox when the close is sent: it must
+      // send them first, or the worker would see the close before them and refuse them as closed.
+      const results = yield* noHang("calls and close", Effect.all([
+        ...Array.from({ length: 5 }, (_, i) =>
+          Effect.either(link.call({ _tag: "beginTurn", inbound: { platform: "http", sessionKey: `k${i}`, text: `m${i}`, history: [] } }))),
+        Effect.either(link.close)
+      ], { concurrency: "unbounded" }))
+      expect(results.map((r) => r._tag)).toEqual(["Right", "Right", "Right", "Right", "Right", "Right"])
+      const again = yield* openLife(dbFile(home), engine, undefined, undefined, undefined, false)
+      expect((yield* again.listSessions).length).toBe(5)
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))))
 
   it.scopedLive.skipIf(!available)("a worker that dies fails the call in flight and new calls with \"storage\", then is started again", () =>
     Effect.gen(function*() {
