@@ -50,8 +50,8 @@ export interface Spawned {
   readonly exited: Promise<Exit>
 }
 
-export const spawnTracked = (command: string, args: ReadonlyArray<string>, stdio: StdioOptions): Spawned => {
-  const child = spawn(command, args, { stdio })
+export const spawnTracked = (command: string, args: ReadonlyArray<string>, stdio: StdioOptions, env?: NodeJS.ProcessEnv): Spawned => {
+  const child = spawn(command, args, { stdio, ...(env !== undefined ? { env } : {}) })
   live.add(child)
   const exited = new Promise<Exit>((resolve) =>
     child.once("exit", (code, signal) => {

@@ -49,6 +49,8 @@ export interface BotCall {
   answeredAt: number | undefined
   /** The `description` of an error answer (e.g. "Bad Request: message is not modified: ..."). */
   description?: string | undefined
+  /** When the connection closed without an answer (the client gave up or died). */
+  closedAt?: number | undefined
 }
 
 /** A message the bot sent, in its current state. */
@@ -323,6 +325,9 @@ export class FakeTelegram {
       }
       const call: BotCall = { method, params, at: Date.now(), tokenOk: token === this.token, via, status: undefined, answeredAt: undefined }
       this.calls.push(call)
+      res.once("close", () => {
+        if (call.answeredAt === undefined) call.closedAt = Date.now()
+      })
       if (!call.tokenOk) return this.answer(res, call, 401, { ok: false, error_code: 401, description: "Unauthorized" })
       const scripted = this.errors.get(method.toLowerCase())?.shift()
       if (scripted !== undefined) {
