@@ -3,25 +3,18 @@
 // it, never recovering a turn, never showing the password; a database it cannot use is one line.
 import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import type { SessionSummary, SessionTranscript } from "../../src/sessions/SessionDb.js"
 import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, Sandbox } from "./harness.js"
-import { adminQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
+import { databaseFor } from "./fixtures/scratch-database.js"
+import { adminQuery, postgresUrl, urlFor } from "../unit/sessions/postgres.js"
 
 beforeAll(assertBuilt)
 
 const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is unset; .ci/run starts a PostgreSQL and sets it)" : ""
 const password = postgresUrl === undefined ? "" : decodeURIComponent(new URL(postgresUrl).password)
 const postgresConfig = ["sessions:", "  engine: postgres", "adapters:", "  http:", "    port: 0", ""].join("\n")
-
-const databaseFor = async (ctx: TestContext): Promise<string> => {
-  const scope = Effect.runSync(Scope.make())
-  ctx.onTestFinished(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  return Effect.runPromise(Scope.extend(scratchDatabase, scope))
-}
 
 const noSecret = (ctx: TestContext, text: string, url: string) => {
   if (password !== "") ctx.expect(text.includes(password), "the password appears").toBe(false)

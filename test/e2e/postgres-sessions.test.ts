@@ -6,14 +6,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import type { SessionTranscript } from "../../src/sessions/SessionDb.js"
 import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
+import { databaseFor } from "./fixtures/scratch-database.js"
 import { CuttableLink } from "./fixtures/CuttableLink.js"
-import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
+import { pgRawQuery, postgresUrl, urlFor } from "../unit/sessions/postgres.js"
 import { latestSchemaVersion } from "../../src/sessions/Migrations.js"
 
 beforeAll(assertBuilt)
@@ -23,13 +22,6 @@ const password = postgresUrl === undefined ? `pw-${randomBytes(9).toString("hex"
 const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is unset; .ci/run starts a PostgreSQL and sets it)" : ""
 
 const postgresConfig = ["sessions:", "  engine: postgres", "adapters:", "  http:", "    port: 0", ""].join("\n")
-
-/** A scratch database for this test, dropped when it finishes (passed or not). */
-const databaseFor = async (ctx: TestContext): Promise<string> => {
-  const scope = Effect.runSync(Scope.make())
-  ctx.onTestFinished(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  return Effect.runPromise(Scope.extend(scratchDatabase, scope))
-}
 
 /** Every file under `dir`, as text. */
 const filesUnder = (dir: string): Array<[string, string]> =>

@@ -6,13 +6,12 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import { FakeModel } from "./fakes/FakeModel.js"
 import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
-import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
+import { databaseFor } from "./fixtures/scratch-database.js"
+import { pgRawQuery, postgresUrl, urlFor } from "../unit/sessions/postgres.js"
 
 beforeAll(assertBuilt)
 
@@ -39,13 +38,6 @@ const replicaConfig = (id: string, model: FakeModel, lease = "6s") =>
     "    model: fake-model",
     ""
   ].join("\n")
-
-/** A scratch database for this test, dropped when it finishes (passed or not). */
-const databaseFor = async (ctx: TestContext): Promise<string> => {
-  const scope = Effect.runSync(Scope.make())
-  ctx.onTestFinished(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  return Effect.runPromise(Scope.extend(scratchDatabase, scope))
-}
 
 const query = (database: string, sql: string, params: ReadonlyArray<string | number> = []) =>
   Effect.runPromise(pgRawQuery(database, [[sql, params]])).then(([rows]) => rows!)

@@ -64,6 +64,34 @@ export const probes = (input: DefinitionInput): ReadonlyArray<string> => [
   ...httpProbe("startupProbe", "/healthz", probePeriod, Math.ceil(startTimeoutSeconds(input.budget) / probePeriod))
 ]
 
+/**
+ * The Deployment's selector and pod template down to the gateway container's command: the same for
+ * one gateway and for replicas (only the arguments and what follows differ).
+ */
+export const podTemplateHead = (name: string, labels: ReadonlyArray<string>, kill: number): ReadonlyArray<string> => [
+  "  selector:",
+  "    matchLabels:",
+  `      app.kubernetes.io/name: ${yamlString(name)}`,
+  "  template:",
+  "    metadata:",
+  "      labels:",
+  ...labels.map((l) => `        ${l}`),
+  "    spec:",
+  `      terminationGracePeriodSeconds: ${kill + preStopAllowanceSeconds}`,
+  "      shareProcessNamespace: false",
+  "      securityContext:",
+  "        runAsNonRoot: true",
+  `        runAsUser: ${nodeUid}`,
+  `        runAsGroup: ${nodeUid}`,
+  `        fsGroup: ${nodeUid}`,
+  "      containers:",
+  "        - name: gateway",
+  `          image: ${yamlString(`${name}:latest`)}`,
+  "          imagePullPolicy: IfNotPresent",
+  "          # node as the container's process: it is pid 1 and receives the kubelet's SIGTERM itself.",
+  `          command: ${list(gatewayCommand)}`
+]
+
 export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<DefinitionFile> => {
   const name = input.serviceName
   const kill = killTimeoutSeconds(input.budget)
@@ -105,27 +133,7 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "  replicas: 1",
     "  strategy:",
     "    type: Recreate",
-    "  selector:",
-    "    matchLabels:",
-    `      app.kubernetes.io/name: ${yamlString(name)}`,
-    "  template:",
-    "    metadata:",
-    "      labels:",
-    ...labels.map((l) => `        ${l}`),
-    "    spec:",
-    `      terminationGracePeriodSeconds: ${kill + preStopAllowanceSeconds}`,
-    "      shareProcessNamespace: false",
-    "      securityContext:",
-    "        runAsNonRoot: true",
-    `        runAsUser: ${nodeUid}`,
-    `        runAsGroup: ${nodeUid}`,
-    `        fsGroup: ${nodeUid}`,
-    "      containers:",
-    "        - name: gateway",
-    `          image: ${yamlString(`${name}:latest`)}`,
-    "          imagePullPolicy: IfNotPresent",
-    "          # node as the container's process: it is pid 1 and receives the kubelet's SIGTERM itself.",
-    `          command: ${list(gatewayCommand)}`,
+    ...podTemplateHead(name, labels, kill),
     `          args: ${list(gatewayArguments)}`,
     "          # Secrets such as TELEGRAM_BOT_TOKEN or the agent's API key, one variable per key; optional.",
     "          # Variables under env: below win over these.",

@@ -14,11 +14,11 @@ import {
 } from "../Definition.js"
 import { yamlString } from "../Quoting.js"
 import { databaseSecretName, type Replication, replicaConfigVariables } from "../Replication.js"
-import { gatewayCommand, listenEverywhere } from "./Container.js"
+import { listenEverywhere } from "./Container.js"
 import {
   labelsOf,
+  podTemplateHead,
   list,
-  nodeUid,
   preStopAllowanceSeconds,
   probes,
   resourceHeadOf,
@@ -72,27 +72,7 @@ export const renderKubernetesReplicas = (input: DefinitionInput, replication: Re
     "      # A new pod is ready before an old one is stopped: never fewer ready gateways than replicas.",
     "      maxUnavailable: 0",
     "      maxSurge: 1",
-    "  selector:",
-    "    matchLabels:",
-    `      app.kubernetes.io/name: ${yamlString(name)}`,
-    "  template:",
-    "    metadata:",
-    "      labels:",
-    ...labels.map((l) => `        ${l}`),
-    "    spec:",
-    `      terminationGracePeriodSeconds: ${kill + preStopAllowanceSeconds}`,
-    "      shareProcessNamespace: false",
-    "      securityContext:",
-    "        runAsNonRoot: true",
-    `        runAsUser: ${nodeUid}`,
-    `        runAsGroup: ${nodeUid}`,
-    `        fsGroup: ${nodeUid}`,
-    "      containers:",
-    "        - name: gateway",
-    `          image: ${yamlString(`${name}:latest`)}`,
-    "          imagePullPolicy: IfNotPresent",
-    "          # node as the container's process: it is pid 1 and receives the kubelet's SIGTERM itself.",
-    `          command: ${list(gatewayCommand)}`,
+    ...podTemplateHead(name, labels, kill),
     `          args: ${list(["gateway", "run", "--home", replicaHome])}`,
     "          # Secrets and other settings, one variable per key; optional. Variables under env: win.",
     "          envFrom:",
