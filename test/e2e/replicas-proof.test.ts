@@ -38,11 +38,7 @@ const openFaults: ReadonlyArray<string> = [
   // Seen on main db79f4d: recoverTurns and foldDeliveryLog at start run outside retryConflicts
   // (src/sessions/postgres/PgSessionStore.ts); with both wrapped in it (a 3-line change), five
   // runs of this proof showed none.
-  "a replica starting while others write exits 78 on a serialization conflict in start-up recovery",
-  // Seen on main db79f4d: chat 1003 stored u41, answered u42..u47, then a41 (update=carryover): the
-  // turn a SIGKILLed leader was running is picked up only once its lease expired, after the new
-  // leader had answered the chat's later messages.
-  "a Telegram turn cut by a SIGKILLed leader is answered after the chat's later messages"
+  "a replica starting while others write exits 78 on a serialization conflict in start-up recovery"
 ]
 const skipReason = postgresUrl === undefined
   ? postgresSkipReason
