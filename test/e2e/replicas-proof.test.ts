@@ -34,12 +34,7 @@ const withTelegram = process.env.REPLICAS_PROOF_TELEGRAM !== "0"
  * skipped, naming them (REPLICAS_PROOF=1 runs it anyway, to see the report). Remove an entry with
  * its fix; with none left the proof runs wherever POSTGRES_TEST_URL is set.
  */
-const openFaults: ReadonlyArray<string> = [
-  // Seen on main db79f4d: recoverTurns and foldDeliveryLog at start run outside retryConflicts
-  // (src/sessions/postgres/PgSessionStore.ts); with both wrapped in it (a 3-line change), five
-  // runs of this proof showed none.
-  "a replica starting while others write exits 78 on a serialization conflict in start-up recovery"
-]
+const openFaults: ReadonlyArray<string> = []
 const skipReason = postgresUrl === undefined
   ? postgresSkipReason
   : openFaults.length > 0 && process.env.REPLICAS_PROOF !== "1"

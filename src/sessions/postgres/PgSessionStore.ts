@@ -120,12 +120,14 @@ export const openPostgresSessionDb = (
       // The lease first: it proves no live gateway elsewhere uses this replica id, so the running
       // turns owned by it are our previous life's (the home lock proves that life over).
       if (replica !== undefined) yield* acquireLease(connection.sql, connection.aroundOperation, replica)
-      const recovery = yield* recoverTurns(connection.sql, {
+      // Serializable transactions beside other replicas' writes: a conflict is run again whole, as
+      // for every journal operation, never taken for a refusal (exit 78, which nothing restarts).
+      const recovery = yield* retryConflicts(recoverTurns(connection.sql, {
         crashed,
         maxInterruptedLives: options.maxInterruptedLives ?? 3,
         ...(replica === undefined ? {} : { which: { _tag: "owned", owner: replica.id } as const })
-      })
-      const deliveriesFolded = yield* foldDeliveryLog(connection.sql, options.deliveryLogFile)
+      }))
+      const deliveriesFolded = yield* retryConflicts(foldDeliveryLog(connection.sql, options.deliveryLogFile))
       return { ran, crashed, recovery, deliveriesFolded }
     }).pipe(
       squashed,

@@ -4,9 +4,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import * as Pg from "pg"
 import type { ReplicaSettings } from "../../../src/replicas/ReplicaSettings.js"
 import { recoverExpiredTurns } from "../../../src/replicas/ReplicaRecovery.js"
 import { makePgConnection } from "../../../src/sessions/postgres/PgConnection.js"
+import { migrations } from "../../../src/sessions/Migrations.js"
 import { openPostgresSessionDb } from "../../../src/sessions/postgres/PgSessionStore.js"
 import { collectingLogs, dbFile, inbound, tempHome } from "../sessions/harness.js"
 import { pgRawQuery, postgresSkipReason, postgresUrl, scratchDatabase, settingsFor, urlFor } from "../sessions/postgres.js"
@@ -116,7 +120,7 @@ describe.skipIf(noPostgres)(`replicas on one PostgreSQL database${noPostgres ? `
       })
       expect(started.filter((s) => s._tag === "Left")).toEqual([])
       const [versions] = yield* pgRawQuery(database, [["SELECT migration_id FROM schema_migrations ORDER BY migration_id"]])
-      expect(versions!.map((r) => Number(r.migration_id))).toEqual([1, 2, 3, 4])
+      expect(versions!.map((r) => Number(r.migration_id))).toEqual(Object.keys(migrations).map((key) => Number(key.split("_")[0])).sort((a, b) => a - b))
     }))
 
   it.scopedLive("a second home configured with a live replica's id is refused (exit 78), naming the id", () =>
@@ -147,5 +151,42 @@ describe.skipIf(noPostgres)(`replicas on one PostgreSQL database${noPostgres ? `
       expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 122 }, (_, i) => i + 1))
       expect(messages.filter((m) => m.role === "user").map((m) => m.content).sort()).toEqual(["start", ...texts].sort())
       expect(messages.filter((m) => m.role === "assistant")).toHaveLength(61)
+    }))
+
+  it.scopedLive("start-up recovery that meets another writer's update is run again, not taken for a refusal (exit 78)", () =>
+    Effect.gen(function*() {
+      const database = yield* scratchDatabase
+      // a's last life left a turn running (its close gives the lease back; the turn stays running).
+      const first = yield* openPostgresSessionDb(settingsFor(urlFor(database)), {
+        deliveryLogFile: `${dbFile(yield* tempHome)}-delivered`,
+        replica: replica("a")
+      }, { previousLifeCrashed: false })
+      const begun = yield* first.beginTurn(inbound({ text: "cut short", sessionKey: "chat-r" }))
+      yield* Effect.ignore(first.close)
+      // Another writer updates that turn's row in a serializable transaction and holds it...
+      const writer = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new Pg.Client({ connectionString: urlFor(database) })
+          client.on("error", () => {})
+          await client.connect()
+          await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE")
+          await client.query("UPDATE turns SET reason = 'touched' WHERE id = $1", [begun.ids.turnId])
+          return client
+        }),
+        (client) => Effect.promise(() => client.end().catch(() => undefined))
+      )
+      // ...while a starts again: its recovery reads, then waits on that row...
+      const restart = yield* Effect.fork(openReplica(database, replica("a")))
+      const waiting = () =>
+        pgRawQuery(database, [[
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'hermes-gateway' AND wait_event_type = 'Lock'"
+        ]]).pipe(Effect.map(([rows]) => Number(rows![0]!.n)))
+      yield* waiting().pipe(Effect.repeat({ until: (n) => n > 0, schedule: Schedule.spaced(Duration.millis(20)) }), Effect.timeout(Duration.seconds(30)))
+      // ...and the writer commits first: a's transaction fails with 40001 and is run again.
+      yield* Effect.promise(() => writer.query("COMMIT"))
+      const reopened = yield* Fiber.join(restart)
+      expect(reopened).toBeDefined()
+      const [turn] = yield* turnsOf(database)
+      expect([turn!.id, turn!.status]).toEqual([begun.ids.turnId, "interrupted"])
     }))
 })
