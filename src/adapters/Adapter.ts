@@ -66,6 +66,12 @@ export interface IntakeContext {
    * turns other replicas left while it runs (Telegram's leader with replicas). Absent in tests.
    */
   readonly carryoverNow?: Effect.Effect<ReadonlyArray<Carryover>>
+  /**
+   * How many turns of this platform's session for `chatKey` are unfinished (`running` or
+   * `resume_pending`), read from the SessionDB now; for a chat that must wait for a turn another
+   * replica left (Telegram's leader with replicas). Absent in tests.
+   */
+  readonly unfinishedTurns?: (chatKey: string) => Effect.Effect<number, unknown>
   readonly status: Effect.Effect<GatewayView>
   /** What a readiness probe answers, following the gateway's lifecycle state. */
   readonly readiness: Effect.Effect<Readiness>

@@ -68,6 +68,17 @@ const prepareCarryover = (life: LifeService, db: SessionDbService, adapters: Rea
     return byPlatform
   })
 
+/** A chat's session's turns that are running or wait to be resumed (indexed by session, then status). */
+const unfinishedTurns = (db: SessionDbService, platform: string, chatKey: string) =>
+  Effect.gen(function*() {
+    const sessions = (yield* db.sessionsByKey(chatKey)).filter((s) => s.platform === platform && s.chatKey === chatKey)
+    let count = 0
+    for (const session of sessions) {
+      for (const status of ["running", "resume_pending"] as const) count += (yield* db.turns({ sessionId: session.id, status })).length
+    }
+    return count
+  })
+
 const viewState = (state: LifecycleState): string =>
   state._tag === "Starting" ? "starting" : state._tag === "Running" ? "running" : state._tag === "Stopping" ? "draining" : "stopped"
 
@@ -92,6 +103,7 @@ export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
   const context = (name: string): IntakeContext => ({
     carryover: carryover.get(name) ?? [],
     carryoverNow: Effect.map(prepareCarryover(life, db, adapters, true), (byPlatform) => byPlatform.get(name) ?? []),
+    unfinishedTurns: (chatKey) => unfinishedTurns(db, name, chatKey),
     status,
     readiness: Effect.map(SubscriptionRef.get(life.status), (current) => readinessOf(current.lifecycle)),
     // Uninterruptible: the stop it starts will interrupt the adapter fiber that asked.

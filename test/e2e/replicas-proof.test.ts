@@ -34,12 +34,7 @@ const withTelegram = process.env.REPLICAS_PROOF_TELEGRAM !== "0"
  * skipped, naming them (REPLICAS_PROOF=1 runs it anyway, to see the report). Remove an entry with
  * its fix; with none left the proof runs wherever POSTGRES_TEST_URL is set.
  */
-const openFaults: ReadonlyArray<string> = [
-  // Seen on main db79f4d: chat 1003 stored u41, answered u42..u47, then a41 (update=carryover): the
-  // turn a SIGKILLed leader was running is picked up only once its lease expired, after the new
-  // leader had answered the chat's later messages.
-  "a Telegram turn cut by a SIGKILLed leader is answered after the chat's later messages"
-]
+const openFaults: ReadonlyArray<string> = []
 const skipReason = postgresUrl === undefined
   ? postgresSkipReason
   : openFaults.length > 0 && process.env.REPLICAS_PROOF !== "1"

@@ -171,12 +171,17 @@ describe.skipIf(postgresUrl === undefined)(`telegram across replicas (two built 
 
     // The turns a was running when it died: the replicas' lease recovery marks them resume_pending
     // once a's lease has expired; here the test does it (a ran every turn that began before the kill,
-    // b none of them), and the Telegram leader must pick them up and answer each once.
-    await waitFor("every update answered or left running by a", async () => {
-      const [running] = await Effect.runPromise(pgRawQuery(database, [["SELECT external_id FROM turns WHERE status = 'running'"]]))
+    // b none of them), and the Telegram leader must pick them up and answer each once. Meanwhile b
+    // answers no later message of a chat whose turn a left running: those wait, in order.
+    await waitFor("every update answered, left running by a, or waiting behind it", async () => {
+      const [running] = await Effect.runPromise(pgRawQuery(database, [[
+        "SELECT t.external_id, s.chat_key FROM turns t JOIN sessions s ON s.id = t.session_id WHERE t.status = 'running'"
+      ]]))
       const left = new Set(running!.map((row) => String(row.external_id)))
+      const heldChats = new Set(running!.map((row) => String(row.chat_key)))
       const unanswered = tg.pushed.filter((p) => answersOf(tg, p.chatId, p.text ?? "").length === 0)
-      return unanswered.every((p) => left.has(String(p.updateId))) ? true : undefined
+      const waiting = (chatId: number) => heldChats.has(String(chatId)) && b.stderr.includes(`chat ${chatId} waits for`)
+      return unanswered.every((p) => left.has(String(p.updateId)) || waiting(p.chatId)) ? true : undefined
     }, { timeoutMs: 60_000, intervalMs: 200, context: () => tg.summary() })
     await Effect.runPromise(pgRawQuery(database, [[
       "UPDATE turns SET status = 'resume_pending' WHERE status = 'running' AND started_at < ?",
@@ -189,6 +194,15 @@ describe.skipIf(postgresUrl === undefined)(`telegram across replicas (two built 
     for (const message of pushed) {
       expect(answersOf(tg, message.chatId, message.text).length, `answers to ${message.text}`).toBe(1)
     }
+    // Each chat's transcript in order: every answer right after the message it answers (echo).
+    const [stored] = await Effect.runPromise(pgRawQuery(database, [[
+      "SELECT m.session_id, m.seq, m.role, m.content FROM messages m ORDER BY m.session_id, m.seq"
+    ]]))
+    const disordered = stored!.filter((row, i) =>
+      row.role === "assistant" &&
+      (stored![i - 1]?.session_id !== row.session_id || stored![i - 1]?.role !== "user" || stored![i - 1]?.content !== row.content)
+    )
+    expect(disordered.map((row) => `${row.session_id} seq ${row.seq}: ${row.content}`)).toEqual([])
     // No update was run as two turns.
     const [turns] = await Effect.runPromise(pgRawQuery(database, [["SELECT external_id, COUNT(*) AS n FROM turns GROUP BY external_id HAVING COUNT(*) > 1"]]))
     expect(turns).toEqual([])

@@ -44,6 +44,11 @@ export const makeChatActivity = (): ChatActivity => {
 export interface CarryoverPickup {
   /** One pass: reads the carryover and queues what is not being handled here. */
   readonly pickUp: Effect.Effect<void>
+  /**
+   * Resumes only, at once (a chat waits for its earlier turn, ChatBarrier.ts); answers to deliver
+   * are left to the regular passes, whose spacing tells this replica's own answers apart.
+   */
+  readonly resumeNow: Effect.Effect<void>
 }
 
 export const makeCarryoverPickup = (options: {
@@ -56,13 +61,14 @@ export const makeCarryoverPickup = (options: {
   const queued = new Set<string>()
   /** Answers seen undelivered in the previous pass. */
   let undeliveredBefore = new Set<string>()
-  const pickUp = Effect.gen(function*() {
+  const pass = (resumesOnly: boolean) => Effect.gen(function*() {
     const mark = options.activity.mark()
     const items = yield* options.carryoverNow
     const taken = { resume: 0, deliver: 0 }
     const seenBefore = undeliveredBefore
-    undeliveredBefore = new Set(items.filter((item) => item._tag === "Deliver").map((item) => item.ids.turnId))
+    if (!resumesOnly) undeliveredBefore = new Set(items.filter((item) => item._tag === "Deliver").map((item) => item.ids.turnId))
     for (const item of items) {
+      if (resumesOnly && item._tag !== "Resume") continue
       const turnId = item.ids.turnId
       const chatId = Number(item.chatKey)
       if (queued.has(turnId) || !Number.isSafeInteger(chatId)) continue
@@ -76,5 +82,5 @@ export const makeCarryoverPickup = (options: {
       yield* Effect.log(`telegram: turns left behind picked up: resume=${taken.resume} deliver=${taken.deliver}`)
     }
   })
-  return { pickUp }
+  return { pickUp: pass(false), resumeNow: pass(true) }
 }

@@ -31,6 +31,8 @@ export interface ReplicaOptions {
 export interface ReplicaPolling {
   readonly updates: SharedHandledUpdates
   readonly activity: ChatActivity
+  /** Resumable turns queued now rather than at the next pass (nothing while not leading). */
+  readonly resumeNow: Effect.Effect<void>
   /**
    * Campaigns until interrupted. Each term: the ledger loaded, `onTerm` run, the carryover picked
    * up now and every carryoverInterval, then `poll` until the term ends (interrupted first).
@@ -57,6 +59,7 @@ export const makeReplicaPolling = (options: ReplicaOptions & {
     const updates = yield* makeSharedHandledUpdates({ botKey, cell: options.cell, session: Ref.get(session) })
     const activity = makeChatActivity()
     const lastRole = yield* Ref.make<Role | null>(null)
+    const leading = yield* Ref.make<CarryoverPickup | null>(null)
 
     /** Status on every change; a log line when the kind of role (or the leader) changes. */
     const report = (role: Role) =>
@@ -96,6 +99,7 @@ export const makeReplicaPolling = (options: ReplicaOptions & {
             yield* term.onTerm
             yield* updates.flush
             yield* Effect.forkScoped(pickup.pickUp.pipe(Effect.repeat(Schedule.spaced(interval))))
+            yield* Effect.acquireRelease(Ref.set(leading, pickup), () => Ref.set(leading, null))
             yield* term.poll
           }))
       }).pipe(
@@ -104,5 +108,6 @@ export const makeReplicaPolling = (options: ReplicaOptions & {
       )
     }
 
-    return { updates, activity, run }
+    const resumeNow = Effect.flatMap(Ref.get(leading), (pickup) => pickup?.resumeNow ?? Effect.void)
+    return { updates, activity, resumeNow, run }
   })

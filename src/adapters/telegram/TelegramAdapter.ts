@@ -35,6 +35,7 @@ import {
 import { isTokenRejected, isTransient, makeBotApi, redactToken, type TelegramUpdate } from "./BotApi.js"
 import type { RetryPolicy } from "./BotApiRetry.js"
 import { notTextReply, privateBotReply } from "./ChatReplies.js"
+import { makeChatBarrier } from "./ChatBarrier.js"
 import { makeChatWorkers } from "./ChatWorkers.js"
 import { type CommandDeps, runCommand, takeRestartAnnouncement } from "./Commands.js"
 import { makeDelivery } from "./Delivery.js"
@@ -200,7 +201,22 @@ export const makeTelegramAdapter = (
         const turns = makeTelegramTurns(intake, { delivery, bookkeeping: yield* TurnDelivery, markHandled: updates.markHandled, intakeOpen: Ref.get(intakeOpen) })
         const track = replicas?.activity.around ?? ((_chatId: number, job: Effect.Effect<void>) => job)
         const chatOf = (job: ChatJob) => (job._tag === "Turn" ? job.turn.chatId : job.chatId)
-        const workers = yield* Scope.extend(makeChatWorkers((job: ChatJob) => inScope(track(chatOf(job), runJob(turns, job)))), scope)
+        // With replicas, a chat's message first waits for the chat's turns another replica left (ChatBarrier.ts).
+        const unfinishedTurns = context.unfinishedTurns
+        const barrier = replicas === undefined || unfinishedTurns === undefined
+          ? undefined
+          : makeChatBarrier<ChatJob>({
+            unfinished: (chatId) => unfinishedTurns(String(chatId)),
+            runItem: (job) => runJob(turns, job),
+            nudge: replicas.resumeNow,
+            recheck: Duration.millis(500),
+            limit: Duration.minutes(2)
+          })
+        const held = (job: ChatJob) => (barrier !== undefined && job._tag === "Turn" ? barrier.hold(job.turn.chatId) : Effect.void)
+        const workers = yield* Scope.extend(
+          makeChatWorkers((job: ChatJob) => inScope(track(chatOf(job), Effect.zipRight(held(job), runJob(turns, job))))),
+          scope
+        )
         const commandDeps: CommandDeps = { allowedUsers: options.allowedUsers, updates, delivery, context }
 
         // Queued before polling starts, so each chat's carried-over turns come before its new messages.
@@ -255,9 +271,12 @@ export const makeTelegramAdapter = (
         })
         const replicated = replicas?.run({
           poll,
-          onTerm: Effect.flatMap(takeRestartAnnouncement(commandDeps), spawnCommand),
+          onTerm: Effect.zipRight(barrier?.beginTerm ?? Effect.void, Effect.flatMap(takeRestartAnnouncement(commandDeps), spawnCommand)),
           carryoverNow: context.carryoverNow ?? Effect.succeed([]),
-          offer: (chatId, item, done) => workers.offer(chatId, { _tag: "Carryover", chatId, item, done })
+          offer: (chatId, item, done) => {
+            const job: ChatJob = { _tag: "Carryover", chatId, item, done }
+            return Effect.flatMap(barrier?.handOver(chatId, job) ?? Effect.succeed(false), (taken) => (taken ? Effect.void : workers.offer(chatId, job)))
+          }
         })
         yield* FiberHandle.run(poller, inScope(replicated ?? poll))
       })

@@ -81,4 +81,22 @@ describe("CarryoverPickup", () => {
       yield* pickup.pickUp
       expect(yield* Ref.get(offered)).toEqual(["t-resume", "t-quiet", "t-quiet", "t-busy"])
     }))
+
+  it.effect("resumeNow takes resumes only and leaves the answers' two-pass rule to the regular passes", () =>
+    Effect.gen(function*() {
+      const offered = yield* Ref.make<ReadonlyArray<string>>([])
+      const pickup = makeCarryoverPickup({
+        activity: makeChatActivity(),
+        carryoverNow: Effect.succeed([deliver("t-answer", "10"), resume("t-resume", "20")]),
+        offer: (_chatId, item) => Ref.update(offered, (list) => [...list, item.ids.turnId])
+      })
+      yield* pickup.resumeNow
+      expect(yield* Ref.get(offered)).toEqual(["t-resume"])
+      // Not a pass for answers: the first regular pass still only sees the answer once.
+      yield* pickup.resumeNow
+      yield* pickup.pickUp
+      expect(yield* Ref.get(offered)).toEqual(["t-resume"])
+      yield* pickup.pickUp
+      expect(yield* Ref.get(offered)).toEqual(["t-resume", "t-answer"])
+    }))
 })
