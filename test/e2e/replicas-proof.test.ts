@@ -6,13 +6,12 @@
 // what was acknowledged, lost, answered twice, stored out of order, and the longest time the bot
 // had no poller; the test asserts each against the bound.
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
-import { beforeAll, describe, it, type TestContext } from "vitest"
-import { pgRawQuery, postgresSkipReason, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
+import { beforeAll, describe, it } from "vitest"
+import { pgRawQuery, postgresSkipReason, postgresUrl, urlFor } from "../unit/sessions/postgres.js"
 import { FakeTelegram } from "./fakes/FakeTelegram.js"
 import { LoadBalancer } from "./fakes/LoadBalancer.js"
 import { assertBuilt, sleep, waitFor } from "./harness.js"
+import { databaseFor } from "./fixtures/scratch-database.js"
 import { ChatLoad } from "./replicas/ChatLoad.js"
 import { type Replica, ReplicaSet } from "./replicas/ReplicaSet.js"
 import { TelegramLoad } from "./replicas/TelegramLoad.js"
@@ -51,12 +50,6 @@ const seededRandom = (seed: number): () => number => {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-}
-
-const databaseFor = async (ctx: TestContext): Promise<string> => {
-  const scope = Effect.runSync(Scope.make())
-  ctx.onTestFinished(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  return Effect.runPromise(Scope.extend(scratchDatabase, scope))
 }
 
 const storedMessages = async (database: string): Promise<Array<StoredMessage>> => {

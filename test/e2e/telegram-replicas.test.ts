@@ -4,26 +4,18 @@
 // polls; a planned stop of the leader hands polling to the other at once; a SIGKILLed leader is
 // replaced within poll_timeout + 10 s; and across the failover every update is answered exactly once.
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import { FakeTelegram } from "./fakes/FakeTelegram.js"
 import { CuttableLink } from "./fixtures/CuttableLink.js"
 import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, type Gateway, type Home, Sandbox, telegramConfig, telegramEnv, waitFor } from "./harness.js"
-import { pgRawQuery, postgresUrl, scratchDatabase, urlFor } from "../unit/sessions/postgres.js"
+import { databaseFor } from "./fixtures/scratch-database.js"
+import { pgRawQuery, postgresUrl, urlFor } from "../unit/sessions/postgres.js"
 
 beforeAll(assertBuilt)
 
 const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is unset; .ci/run starts a PostgreSQL and sets it)" : ""
 const pollTimeoutSeconds = 2
-
-/** A scratch database for this test, dropped when it finishes (passed or not). */
-const databaseFor = async (ctx: TestContext): Promise<string> => {
-  const scope = Effect.runSync(Scope.make())
-  ctx.onTestFinished(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  return Effect.runPromise(Scope.extend(scratchDatabase, scope))
-}
 
 interface Replicas {
   readonly tg: FakeTelegram
