@@ -350,9 +350,44 @@ export class Sandbox {
         // already gone
       }
     }
+    // A process the sandbox never saw: a successor an old gateway was starting when it was killed
+    // above (already forked, so it is in /proc now). Left alone it would find its home gone, make
+    // it again and serve on the default port for ever.
+    for (const pid of processesUsingHomes(this.homes)) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // already gone
+      }
+    }
     for (const dir of this.homes) fs.rmSync(dir, { recursive: true, force: true })
     if (this.runtimeDir !== undefined) fs.rmSync(this.runtimeDir, { recursive: true, force: true })
   }
+}
+
+/** Pids whose command line names one of `homes` after `--home` (Linux /proc; none elsewhere). */
+const processesUsingHomes = (homes: ReadonlyArray<string>): Array<number> => {
+  if (homes.length === 0) return []
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync("/proc")
+  } catch {
+    return []
+  }
+  const wanted = new Set(homes)
+  const found: Array<number> = []
+  for (const entry of entries) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+      const at = args.indexOf("--home")
+      if (at >= 0 && wanted.has(args[at + 1] ?? "")) found.push(pid)
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found
 }
 
 /**
