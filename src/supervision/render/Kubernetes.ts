@@ -92,6 +92,63 @@ export const podTemplateHead = (name: string, labels: ReadonlyArray<string>, kil
   `          command: ${list(gatewayCommand)}`
 ]
 
+/**
+ * The gateway container's secrets and the variables every pod sets (supervisor, home, listener and
+ * its API key), the same for one gateway and for replicas; each adds its own after these.
+ */
+export const containerEnvHead = (name: string, home: string): ReadonlyArray<string> => [
+  "          envFrom:",
+  "            - secretRef:",
+  `                name: ${yamlString(secretsName(name))}`,
+  "                optional: true",
+  "          env:",
+  "            - name: HERMES_SUPERVISOR",
+  "              value: \"kubernetes\"",
+  "            - name: HERMES_HOME",
+  `              value: ${yamlString(home)}`,
+  "            # A pod is reached through its own address, so the gateway listens on every interface,",
+  "            # and a listener that is not loopback requires an API key (else exit 78).",
+  "            - name: HERMES_ADAPTERS_HTTP_HOST",
+  `              value: ${yamlString(listenEverywhere)}`,
+  "            - name: HERMES_ADAPTERS_HTTP_API_KEY",
+  "              valueFrom:",
+  "                secretKeyRef:",
+  `                  name: ${yamlString(name)}`,
+  "                  key: api-key"
+]
+
+/** The gateway container's port, preStop hook (the planned-stop marker for pid 1), probes and home mount. */
+export const containerTail = (input: DefinitionInput, home: string, mountPath: string): ReadonlyArray<string> => [
+  "          ports:",
+  "            - name: http",
+  `              containerPort: ${defaultHttpPort}`,
+  "          lifecycle:",
+  "            preStop:",
+  "              exec:",
+  `                command: ${list(["node", ...markArguments(containerEntry, home, "1")])}`,
+  ...probes(input),
+  "          volumeMounts:",
+  "            - name: home",
+  `              mountPath: ${yamlString(mountPath)}`
+]
+
+/** The Service in front of the gateway pods (one or many), on the gateway's HTTP port. */
+export const serviceOf = (name: string, resourceHead: ReturnType<typeof resourceHeadOf>): ReadonlyArray<string> => [
+  ...resourceHead("v1", "Service", name),
+  "spec:",
+  "  selector:",
+  `    app.kubernetes.io/name: ${yamlString(name)}`,
+  "  ports:",
+  "    - name: http",
+  `      port: ${defaultHttpPort}`,
+  "      targetPort: http"
+]
+
+/** The header line that says how the pod's grace period is sized. */
+export const gracePeriodNote = (input: DefinitionInput): string =>
+  `# terminationGracePeriodSeconds: hard shutdown deadline ${hardDeadlineSeconds(input.budget)}s + 5s,` +
+  ` plus ${preStopAllowanceSeconds}s for the preStop hook.`
+
 export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<DefinitionFile> => {
   const name = input.serviceName
   const kill = killTimeoutSeconds(input.budget)
@@ -118,8 +175,7 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     "# with CrashLoopBackOff delays for repeated failures. So 75, 1, 69 and 70 restart as they should;",
     "# 78 (invalid configuration) cannot be excluded and is retried with a backoff growing to 5 minutes",
     "# (kubectl logs names the bad key); a planned stop from inside the pod restarts too: scale to 0 instead.",
-    `# terminationGracePeriodSeconds: hard shutdown deadline ${hardDeadlineSeconds(input.budget)}s + 5s,` +
-    ` plus ${preStopAllowanceSeconds}s for the preStop hook.`,
+    gracePeriodNote(input),
     ...resourceHead("v1", "PersistentVolumeClaim", claim),
     "spec:",
     "  accessModes: [\"ReadWriteOnce\"]",
@@ -137,48 +193,14 @@ export const renderKubernetes = (input: DefinitionInput): ReadonlyArray<Definiti
     `          args: ${list(gatewayArguments)}`,
     "          # Secrets such as TELEGRAM_BOT_TOKEN or the agent's API key, one variable per key; optional.",
     "          # Variables under env: below win over these.",
-    "          envFrom:",
-    "            - secretRef:",
-    `                name: ${yamlString(secretsName(name))}`,
-    "                optional: true",
-    "          env:",
-    "            - name: HERMES_SUPERVISOR",
-    "              value: \"kubernetes\"",
-    "            - name: HERMES_HOME",
-    `              value: ${yamlString(containerHome)}`,
-    "            # A pod is reached through its own address, so the gateway listens on every interface,",
-    "            # and a listener that is not loopback requires an API key (else exit 78).",
-    "            - name: HERMES_ADAPTERS_HTTP_HOST",
-    `              value: ${yamlString(listenEverywhere)}`,
-    "            - name: HERMES_ADAPTERS_HTTP_API_KEY",
-    "              valueFrom:",
-    "                secretKeyRef:",
-    `                  name: ${yamlString(name)}`,
-    "                  key: api-key",
-    "          ports:",
-    "            - name: http",
-    `              containerPort: ${defaultHttpPort}`,
-    "          lifecycle:",
-    "            preStop:",
-    "              exec:",
-    `                command: ${list(["node", ...markArguments(containerEntry, containerHome, "1")])}`,
-    ...probes(input),
-    "          volumeMounts:",
-    "            - name: home",
-    `              mountPath: ${yamlString(containerHome)}`,
+    ...containerEnvHead(name, containerHome),
+    ...containerTail(input, containerHome, containerHome),
     "      volumes:",
     "        - name: home",
     "          persistentVolumeClaim:",
     `            claimName: ${yamlString(claim)}`,
     "---",
-    ...resourceHead("v1", "Service", name),
-    "spec:",
-    "  selector:",
-    `    app.kubernetes.io/name: ${yamlString(name)}`,
-    "  ports:",
-    "    - name: http",
-    `      port: ${defaultHttpPort}`,
-    "      targetPort: http",
+    ...serviceOf(name, resourceHead),
     ""
   ].join("\n")
   return [{ path: `${name}.yaml`, content, mode: 0o644 }]

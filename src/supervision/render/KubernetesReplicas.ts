@@ -3,26 +3,23 @@
 // has its own home in an emptyDir (its lock, pid, markers and logs: a home belongs to one gateway),
 // and all share one PostgreSQL database whose URL comes from a Secret, never from this file.
 import {
-  containerEntry,
   type DefinitionFile,
   type DefinitionInput,
-  defaultHttpPort,
   generatedMark,
-  hardDeadlineSeconds,
-  killTimeoutSeconds,
-  markArguments
+  killTimeoutSeconds
 } from "../Definition.js"
 import { yamlString } from "../Quoting.js"
 import { databaseSecretName, type Replication, replicaConfigVariables } from "../Replication.js"
-import { listenEverywhere } from "./Container.js"
 import {
+  containerEnvHead,
+  containerTail,
+  gracePeriodNote,
   labelsOf,
   podTemplateHead,
   list,
-  preStopAllowanceSeconds,
-  probes,
   resourceHeadOf,
-  secretsName
+  secretsName,
+  serviceOf
 } from "./Kubernetes.js"
 
 /** The emptyDir's mount point. The home is a directory the gateway creates in it (0700, its own):
@@ -61,8 +58,7 @@ export const renderKubernetesReplicas = (input: DefinitionInput, replication: Re
     "# the Service stops sending a draining pod new requests while the others take them.",
     "# Exit codes: the kubelet restarts every exit (restartPolicy Always) with CrashLoopBackOff delays;",
     "# 78 (invalid configuration) cannot be excluded and is retried with a backoff growing to 5 minutes.",
-    `# terminationGracePeriodSeconds: hard shutdown deadline ${hardDeadlineSeconds(input.budget)}s + 5s,` +
-    ` plus ${preStopAllowanceSeconds}s for the preStop hook.`,
+    gracePeriodNote(input),
     ...resourceHead("apps/v1", "Deployment", name),
     "spec:",
     `  replicas: ${replication.replicas}`,
@@ -75,24 +71,7 @@ export const renderKubernetesReplicas = (input: DefinitionInput, replication: Re
     ...podTemplateHead(name, labels, kill),
     `          args: ${list(["gateway", "run", "--home", replicaHome])}`,
     "          # Secrets and other settings, one variable per key; optional. Variables under env: win.",
-    "          envFrom:",
-    "            - secretRef:",
-    `                name: ${yamlString(secretsName(name))}`,
-    "                optional: true",
-    "          env:",
-    "            - name: HERMES_SUPERVISOR",
-    "              value: \"kubernetes\"",
-    "            - name: HERMES_HOME",
-    `              value: ${yamlString(replicaHome)}`,
-    "            # A pod is reached through its own address, so the gateway listens on every interface,",
-    "            # and a listener that is not loopback requires an API key (else exit 78).",
-    "            - name: HERMES_ADAPTERS_HTTP_HOST",
-    `              value: ${yamlString(listenEverywhere)}`,
-    "            - name: HERMES_ADAPTERS_HTTP_API_KEY",
-    "              valueFrom:",
-    "                secretKeyRef:",
-    `                  name: ${yamlString(name)}`,
-    "                  key: api-key",
+    ...containerEnvHead(name, replicaHome),
     "            # The session engine and the shutdown budget the grace period is sized for.",
     ...replicaConfigVariables(input.budget, replication).flatMap(([variable, value]) => [
       `            - name: ${variable}`,
@@ -104,17 +83,7 @@ export const renderKubernetesReplicas = (input: DefinitionInput, replication: Re
     "                secretKeyRef:",
     `                  name: ${yamlString(database)}`,
     "                  key: url",
-    "          ports:",
-    "            - name: http",
-    `              containerPort: ${defaultHttpPort}`,
-    "          lifecycle:",
-    "            preStop:",
-    "              exec:",
-    `                command: ${list(["node", ...markArguments(containerEntry, replicaHome, "1")])}`,
-    ...probes(input),
-    "          volumeMounts:",
-    "            - name: home",
-    `              mountPath: ${yamlString(replicaVolume)}`,
+    ...containerTail(input, replicaHome, replicaVolume),
     "      volumes:",
     "        # One home per pod: each gateway holds its own home's lock (a shared volume would let only one start).",
     "        - name: home",
@@ -129,14 +98,7 @@ export const renderKubernetesReplicas = (input: DefinitionInput, replication: Re
     "    matchLabels:",
     `      app.kubernetes.io/name: ${yamlString(name)}`,
     "---",
-    ...resourceHead("v1", "Service", name),
-    "spec:",
-    "  selector:",
-    `    app.kubernetes.io/name: ${yamlString(name)}`,
-    "  ports:",
-    "    - name: http",
-    `      port: ${defaultHttpPort}`,
-    "      targetPort: http",
+    ...serviceOf(name, resourceHead),
     ""
   ].join("\n")
   return [{ path: `${name}.yaml`, content, mode: 0o644 }]
