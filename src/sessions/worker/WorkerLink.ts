@@ -133,20 +133,24 @@ export const startWorkerLink = (entry: WorkerEntry, open: OpenRequest): Effect.E
     // Calls made while the event loop runs one batch of fibers (the turns a group commit's answers
     // woke, typically) leave together in one message, sent once those fibers have run: one copy and
     // one wake-up of the worker instead of one per call. A microtask later than posting each at once.
-    let outbox: Array<Extract<ToWorker, { _tag: "Call" }>> = []
+    // Each call is encoded (and so checked) when it is made, not in the batch: a call the protocol
+    // refuses fails its own caller at once, where a throw in the flush would leave every call of
+    // the batch waiting for ever. The batch of encoded calls is the encoded Calls message.
+    let outbox: Array<unknown> = []
     const flush = () => {
       const calls = outbox
       outbox = []
       if (calls.length === 0 || gone !== undefined) return
-      worker.postMessage(encodeToWorker(calls.length === 1 ? calls[0]! : { _tag: "Calls", calls }))
+      worker.postMessage(calls.length === 1 ? calls[0] : { _tag: "Calls", calls })
     }
 
     const call = (request: DbCall): Effect.Effect<unknown, SessionDbError> =>
       Effect.async<unknown, SessionDbError>((resume) => {
         if (gone !== undefined) return resume(Effect.fail(gone))
         const id = nextId++
+        const encoded = encodeToWorker({ _tag: "Call", id, call: request })
         pending.set(id, { tag: request._tag, resume })
-        if (outbox.push({ _tag: "Call", id, call: request }) === 1) queueMicrotask(flush)
+        if (outbox.push(encoded) === 1) queueMicrotask(flush)
       })
 
     const close = Effect.async<void, SessionDbError>((resume) => {
