@@ -2,7 +2,6 @@
 // (the official image, its data in a named volume, ready when pg_isready says so) and N gateway
 // services, each with its own home volume, published on consecutive ports from 8642. The password
 // is read from .env beside the file (or the shell), never written into it.
-import * as path from "node:path"
 import {
   containerHome,
   type DefinitionFile,
@@ -10,22 +9,19 @@ import {
   defaultHttpPort,
   generatedMark,
   hardDeadlineSeconds,
-  killTimeoutSeconds,
-  startTimeoutSeconds
+  killTimeoutSeconds
 } from "../Definition.js"
 import { environmentFileName } from "../../home/HomePaths.js"
-import { composeLiteral, yamlString } from "../Quoting.js"
+import { yamlString } from "../Quoting.js"
 import { portRange, type Replication, replicaConfigVariables, replicaPort } from "../Replication.js"
-import { healthProbe, listenEverywhere } from "./Container.js"
-import { dockerfile } from "./Docker.js"
+import { listenEverywhere } from "./Container.js"
+import { dockerfile, gatewayEnvironmentHead, gatewayHealthcheck, json, serviceImage } from "./Docker.js"
 
 /** The official image, at the major version the PostgreSQL SessionDB is tested on. */
 export const postgresImage = "postgres:15"
 export const postgresService = "postgres"
 export const postgresUser = "hermes"
 export const postgresDatabase = "hermes"
-
-const json = (words: ReadonlyArray<string>) => JSON.stringify(words).replace(/","/g, "\", \"")
 
 /** compose fills it in from .env or the shell, and refuses to start without it. */
 const passwordReference = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env beside compose.yaml}"
@@ -37,11 +33,7 @@ const gatewayService = (input: DefinitionInput, replication: Replication, index:
   const port = replicaPort(index)
   return [
     `  ${service}:`,
-    `    image: ${yamlString(`${input.serviceName}:latest`)}`,
-    "    build:",
-    "      context: .",
-    "      additional_contexts:",
-    `        bundle: ${yamlString(composeLiteral(path.dirname(input.entry)))}`,
+    ...serviceImage(input),
     "    # A fixed host name: the replica's identity in the database stays the same across re-creations.",
     `    hostname: ${yamlString(service)}`,
     "    init: true",
@@ -51,12 +43,7 @@ const gatewayService = (input: DefinitionInput, replication: Replication, index:
     "    depends_on:",
     `      ${postgresService}:`,
     "        condition: service_healthy",
-    "    env_file:",
-    `      - path: ${yamlString(`./${environmentFileName}`)}`,
-    "        required: false",
-    "    environment:",
-    "      HERMES_SUPERVISOR: docker",
-    `      HERMES_HOME: ${yamlString(containerHome)}`,
+    ...gatewayEnvironmentHead,
     `      HERMES_ADAPTERS_HTTP_HOST: ${yamlString(listenEverywhere)}`,
     `      HERMES_ADAPTERS_HTTP_API_KEY: ${yamlString("${HERMES_API_KEY:?set HERMES_API_KEY to the key clients must send}")}`,
     ...replicaConfigVariables(input.budget, replication).map(([variable, value]) => `      ${variable}: ${yamlString(value)}`),
@@ -67,12 +54,7 @@ const gatewayService = (input: DefinitionInput, replication: Replication, index:
     `      - ${yamlString(`127.0.0.1:${port}:${defaultHttpPort}`)}`,
     "    volumes:",
     `      - ${yamlString(`${service}-home:${containerHome}`)}`,
-    "    healthcheck:",
-    `      test: ${json(["CMD", ...healthProbe])}`,
-    "      interval: 10s",
-    "      timeout: 3s",
-    `      start_period: ${startTimeoutSeconds(input.budget)}s`,
-    "      retries: 3"
+    ...gatewayHealthcheck(input)
   ]
 }
 

@@ -17,7 +17,36 @@ import { sessionDbWorkerFile } from "../../sessions/worker/WorkerFile.js"
 import { composeLiteral, shellWord, yamlString } from "../Quoting.js"
 import { gatewayArguments, gatewayCommand, healthProbe, listenEverywhere } from "./Container.js"
 
-const json = (words: ReadonlyArray<string>) => JSON.stringify(words).replace(/","/g, "\", \"")
+export const json = (words: ReadonlyArray<string>) => JSON.stringify(words).replace(/","/g, "\", \"")
+
+/** The optional secrets file beside compose.yaml, then the variables every gateway service sets first. */
+export const gatewayEnvironmentHead: ReadonlyArray<string> = [
+  "    env_file:",
+  `      - path: ${yamlString(`./${environmentFileName}`)}`,
+  "        required: false",
+  "    environment:",
+  "      HERMES_SUPERVISOR: docker",
+  `      HERMES_HOME: ${yamlString(containerHome)}`
+]
+
+/** The image a compose service runs, built from the Dockerfile beside it and the bundle. */
+export const serviceImage = (input: DefinitionInput): ReadonlyArray<string> => [
+  `    image: ${yamlString(`${input.serviceName}:latest`)}`,
+  "    build:",
+  "      context: .",
+  "      additional_contexts:",
+  `        bundle: ${yamlString(composeLiteral(path.dirname(input.entry)))}`
+]
+
+/** The gateway's health check as compose runs it, patient for as long as start-up may take. */
+export const gatewayHealthcheck = (input: DefinitionInput): ReadonlyArray<string> => [
+  "    healthcheck:",
+  `      test: ${json(["CMD", ...healthProbe])}`,
+  "      interval: 10s",
+  "      timeout: 3s",
+  `      start_period: ${startTimeoutSeconds(input.budget)}s`,
+  "      retries: 3"
+]
 
 export const dockerfile = (input: DefinitionInput): string => {
   const start = startTimeoutSeconds(input.budget)
@@ -80,11 +109,7 @@ const compose = (input: DefinitionInput): string => {
     `# (docker compose cp config.yaml ${input.serviceName}:${containerHome}/config.yaml) so the gateway runs with the same one.`,
     "services:",
     `  ${input.serviceName}:`,
-    `    image: ${yamlString(`${input.serviceName}:latest`)}`,
-    "    build:",
-    "      context: .",
-    "      additional_contexts:",
-    `        bundle: ${yamlString(composeLiteral(path.dirname(input.entry)))}`,
+    ...serviceImage(input),
     "    # docker's tini as PID 1: forwards signals, reaps orphans, returns the gateway's exit code.",
     "    init: true",
     "    restart: unless-stopped",
@@ -92,12 +117,7 @@ const compose = (input: DefinitionInput): string => {
     `    stop_grace_period: ${kill}s`,
     "    # Secrets (TELEGRAM_BOT_TOKEN, the agent's API key) as KEY=value lines in gateway.env beside this",
     "    # file, mode 0600; optional (compose 2.24 or later). Values under environment: below win over it.",
-    "    env_file:",
-    `      - path: ${yamlString(`./${environmentFileName}`)}`,
-    "        required: false",
-    "    environment:",
-    "      HERMES_SUPERVISOR: docker",
-    `      HERMES_HOME: ${yamlString(containerHome)}`,
+    ...gatewayEnvironmentHead,
     "      # Reachable through the published port only on 0.0.0.0, which requires an API key.",
     `      HERMES_ADAPTERS_HTTP_HOST: ${yamlString(listenEverywhere)}`,
     `      HERMES_ADAPTERS_HTTP_API_KEY: ${yamlString("${HERMES_API_KEY:?set HERMES_API_KEY to the key clients must send}")}`,
@@ -106,12 +126,7 @@ const compose = (input: DefinitionInput): string => {
     `      - ${yamlString(`127.0.0.1:${defaultHttpPort}:${defaultHttpPort}`)}`,
     "    volumes:",
     `      - ${yamlString(`${volume}:${containerHome}`)}`,
-    "    healthcheck:",
-    `      test: ${json(["CMD", ...healthProbe])}`,
-    "      interval: 10s",
-    "      timeout: 3s",
-    `      start_period: ${startTimeoutSeconds(input.budget)}s`,
-    "      retries: 3",
+    ...gatewayHealthcheck(input),
     "volumes:",
     `  ${volume}: {}`,
     ""
