@@ -4,15 +4,14 @@
 // requires the schema this binary writes, runs the one query, and closes. Errors name the database
 // as user@host:port/database, never its URL or password.
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { makeDeliveryLog } from "../DeliveryLog.js"
 import { SessionDbError, type SessionDbService } from "../SessionDb.js"
 import { defaultRequestResponsePlatforms, makeTurnJournal } from "../TurnJournal.js"
 import { makePgConnection } from "./PgConnection.js"
-import { describeStartupFailure, scrub, startupProblemOf } from "./PgFailure.js"
+import { scrub } from "./PgFailure.js"
 import { latestSchemaVersion, recordedSchemaVersion } from "./PgMigrations.js"
-import { newerSchemaError } from "./PgSessionStore.js"
+import { newerSchemaError, squashed, startupError } from "./PgSessionStore.js"
 import { describeTarget, type PostgresSettings } from "./PostgresSettings.js"
 
 /** Pure: why a database at `found` cannot be queried by this binary (it knows `known`), if it cannot. */
@@ -43,17 +42,8 @@ export const withPostgresSessionQueries = <A, E, R>(
           return problem === null ? Effect.void : Effect.fail(problem)
         })
       ),
-      Effect.catchAllCause((cause) => {
-        const error = Cause.squash(cause)
-        return Effect.fail(
-          error instanceof SessionDbError
-            ? error
-            : new SessionDbError({
-              message: describeStartupFailure(error, settings.target, settings.url),
-              reason: startupProblemOf(error) === "unreachable" ? "unreachable" : "refused"
-            })
-        )
-      })
+      squashed,
+      Effect.mapError(startupError(settings))
     )
     const journal = makeTurnJournal(connection, {
       requestResponsePlatforms: defaultRequestResponsePlatforms,

@@ -45,7 +45,8 @@ export const newerSchemaError = (target: string, found: number, known: number) =
     reason: "schema_newer"
   })
 
-const startupError = (settings: PostgresSettings) => (error: unknown) =>
+/** A start-up failure as the SessionDbError the gateway (and the CLI) reports: unreachable or refused. */
+export const startupError = (settings: PostgresSettings) => (error: unknown) =>
   error instanceof SessionDbError
     ? error
     : new SessionDbError({
@@ -53,7 +54,8 @@ const startupError = (settings: PostgresSettings) => (error: unknown) =>
       reason: startupProblemOf(error) === "unreachable" ? "unreachable" : "refused"
     })
 
-const squashed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+/** Every failure and defect of `effect` as one error, for startupError to classify. */
+export const squashed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.catchAllCause((cause) => Effect.fail(Cause.squash(cause))))
 
 /**
