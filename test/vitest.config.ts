@@ -5,6 +5,7 @@ export default defineConfig({
   root: fileURLToPath(new URL("..", import.meta.url)),
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/globalSetup.ts"],
     // End-to-end tests spawn real processes and wait on real signals.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -19,6 +19,10 @@ export interface SqliteConnection {
   readonly isClosed: Effect.Effect<boolean>
 }
 
+/** What an engine's thrown error becomes: an SqlError naming the engine and the statement. */
+export const engineError = (driver: SqliteDriver, sql: string, cause: unknown): SqlError =>
+  new SqlError({ cause, message: `${driver.engine}: ${describeSqliteError(cause)} (in: ${sql.slice(0, 120)})` })
+
 export const makeSqliteClient = (driver: SqliteDriver): Effect.Effect<SqliteConnection> =>
   Effect.gen(function*() {
     const semaphore = yield* Effect.makeSemaphore(1)
@@ -27,7 +31,7 @@ export const makeSqliteClient = (driver: SqliteDriver): Effect.Effect<SqliteConn
     const run = (sql: string, params: ReadonlyArray<unknown>) =>
       Effect.try({
         try: () => driver.query(sql, params.map(toSqlValue)),
-        catch: (cause) => new SqlError({ cause, message: `${driver.engine}: ${describeSqliteError(cause)} (in: ${sql.slice(0, 120)})` })
+        catch: (cause) => engineError(driver, sql, cause)
       })
 
     const execute = (

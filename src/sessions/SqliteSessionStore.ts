@@ -18,7 +18,7 @@ import { SessionDbError, type SessionDbService } from "./SessionDb.js"
 import { describeFailure, isCorruption } from "./SessionDbFailure.js"
 import type { OpenOptions } from "./OpenOptions.js"
 import { makeSqliteClient, type SqliteConnection } from "./SqliteClient.js"
-import type { EngineName } from "./SqliteDriver.js"
+import type { EngineName, SqliteDriver } from "./SqliteDriver.js"
 import { engineAvailability, type EngineChoice, openDriver, resolveEngine } from "./SqliteEngine.js"
 import { defaultRequestResponsePlatforms, makeTurnJournal } from "./TurnJournal.js"
 
@@ -130,7 +130,7 @@ export const openSqliteJournal = (
   options: SqliteStoreOptions,
   open: OpenOptions,
   opening: JournalOpening = { recoverTurns: true, deliveryLog: true }
-): Effect.Effect<{ readonly db: SessionDbService; readonly sql: SqlClient.SqlClient }, SessionDbError> =>
+): Effect.Effect<{ readonly db: SessionDbService; readonly sql: SqlClient.SqlClient; readonly driver: SqliteDriver }, SessionDbError> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const engine = yield* pickEngine(options.engine ?? "auto")
@@ -203,7 +203,7 @@ export const openSqliteJournal = (
       ...(opening.deliveryLog ? { deliveryLog: makeDeliveryLog(deliveryLogFile(file)) } : {}),
       ...(options.maxContextMessages === undefined ? {} : { maxContextMessages: options.maxContextMessages })
     })
-    return { db, sql: opened.connection.sql }
+    return { db, sql: opened.connection.sql, driver: opened.connection.driver }
   })
 
 /**

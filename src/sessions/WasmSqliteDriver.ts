@@ -6,8 +6,14 @@ import * as fs from "node:fs"
 import { databaseFiles } from "./DatabaseFiles.js"
 import { guardedDriver, type SqliteDriver, type SqlRow, type SqlValue } from "./SqliteDriver.js"
 
+interface WasmStatement {
+  all(values?: ReadonlyArray<SqlValue>): Array<SqlRow>
+  finalize(): void
+}
+
 interface WasmDatabase {
   all(sql: string, values?: ReadonlyArray<SqlValue>): Array<SqlRow>
+  prepare(sql: string): WasmStatement
   close(): void
   readonly isOpen: boolean
 }
@@ -30,6 +36,9 @@ export const loadWasmSqlite = async (): Promise<WasmSqliteModule> => {
   return resolved
 }
 
+/** The most statements kept prepared on one connection. */
+const statementCacheSize = 64
+
 /**
  * Precondition: the caller holds the home's single-instance lock (the kernel opens the database
  * only after taking it; the CLI only when no gateway is alive). Only then is a `<db>.lock`
@@ -39,11 +48,40 @@ export const openWasmSqlite = (mod: WasmSqliteModule, file: string): SqliteDrive
   // Removed before every open: a killed process leaves it, and it blocks every later open.
   fs.rmSync(databaseFiles(file).lockDir, { recursive: true, force: true })
   const db = new mod.Database(file)
+  // Statements stay prepared per SQL text (a turn runs the same few; preparing one in wasm costs
+  // more than running it). The VFS heap is not garbage-collected, so every statement is finalized
+  // by hand: when evicted, before the close, and when it fails (this engine cannot reset a
+  // statement whose last step failed).
+  const statements = new Map<string, WasmStatement>()
+  const drop = (sql: string) => {
+    const statement = statements.get(sql)
+    if (statement === undefined) return
+    statements.delete(sql)
+    try {
+      statement.finalize()
+    } catch {
+      // its failure was reported when it ran
+    }
+  }
   const driver = guardedDriver("node-sqlite3-wasm", file, {
-    // Database.all prepares and finalizes in one call: the VFS heap is not garbage-collected, so
-    // no statement may outlive its use.
-    run: (sql, params) => db.all(sql, params as Array<SqlValue>),
-    close: () => db.close()
+    run: (sql, params) => {
+      let statement = statements.get(sql)
+      if (statement === undefined) {
+        statement = db.prepare(sql)
+        if (statements.size >= statementCacheSize) drop(statements.keys().next().value!)
+        statements.set(sql, statement)
+      }
+      try {
+        return statement.all(params)
+      } catch (error) {
+        drop(sql)
+        throw error
+      }
+    },
+    close: () => {
+      for (const sql of Array.from(statements.keys())) drop(sql)
+      db.close()
+    }
   })
   try {
     // EXCLUSIVE before WAL: the WAL index then lives in process memory, not in a -shm file this VFS

@@ -15,7 +15,10 @@ import type { SessionDbService } from "../SessionDb.js"
 import { SessionDbError } from "../SessionDb.js"
 import { toSessionDbError } from "../SessionDbFailure.js"
 import type { RecoveryReport } from "../CrashRecovery.js"
+import { defaultRequestResponsePlatforms } from "../SessionDb.js"
 import { openSqliteJournal } from "../SqliteSessionStore.js"
+import { onlyTurnWrites, runTurnWrites } from "./TurnWriteGroup.js"
+import { makeTurnWrites } from "./TurnWrites.js"
 import { type CallRequest, type Pending, planSteps } from "./GroupCommit.js"
 import { type Answer, type DbCall, encodeError, FromWorker, type OpenRequest, resultSchemas, ToWorker } from "./WorkerProtocol.js"
 
@@ -116,7 +119,11 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
       channel.post(encodeFromWorker({ _tag: "OpenFailed", error: encodeError(opened.left) }))
       return channel.stop()
     }
-    const { db, sql, recovery } = opened.right
+    const { db, sql, driver, recovery } = opened.right
+    const writes = makeTurnWrites(driver, {
+      requestResponsePlatforms: first.requestResponsePlatforms ?? defaultRequestResponsePlatforms,
+      ...(first.maxContextMessages === undefined ? {} : { maxContextMessages: first.maxContextMessages })
+    })
     channel.post(encodeFromWorker({ _tag: "Opened", recovery }))
     const answer = answerWith(channel)
     yield* Effect.iterate(false, {
@@ -132,11 +139,15 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
           let closed = false
           for (const step of planSteps(drained, first.maxGroup)) {
             switch (step._tag) {
-              case "Alone":
-                answer([[step.request, yield* Effect.exit(dispatch(db, step.request.call))]])
+              // The turn writes, nearly every call under load, run as plain synchronous code;
+              // a step with any other call goes through the journal.
+              case "Alone": {
+                const alone = [step.request]
+                answer(onlyTurnWrites(alone) ? runTurnWrites(driver, writes, alone) : [[step.request, yield* Effect.exit(dispatch(db, step.request.call))]])
                 break
+              }
               case "Group":
-                answer(yield* runGroup(sql, db, first.file, step.requests))
+                answer(onlyTurnWrites(step.requests) ? runTurnWrites(driver, writes, step.requests) : yield* runGroup(sql, db, first.file, step.requests))
                 break
               case "Close": {
                 const exit = yield* Effect.exit(db.close)
@@ -169,7 +180,7 @@ const closeFailure = (file: string, exit: Exit.Exit<void, SessionDbError>): Sess
 const open = (request: OpenRequest) =>
   Effect.gen(function*() {
     let recovery: RecoveryReport | null = null
-    const { db, sql } = yield* openSqliteJournal(
+    const { db, sql, driver } = yield* openSqliteJournal(
       request.file,
       {
         ...(request.engine === undefined ? {} : { engine: request.engine }),
@@ -181,7 +192,7 @@ const open = (request: OpenRequest) =>
       { previousLifeCrashed: request.previousLifeCrashed, onRecovery: (report) => Effect.sync(() => void (recovery = report)) },
       { recoverTurns: request.recoverTurns, deliveryLog: false }
     )
-    return { db, sql, recovery: recovery as RecoveryReport | null }
+    return { db, sql, driver, recovery: recovery as RecoveryReport | null }
   })
 
 type Answered = readonly [CallRequest<DbCall>, Exit.Exit<unknown, SessionDbError>]

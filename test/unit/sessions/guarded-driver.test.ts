@@ -55,3 +55,21 @@ describe.each(engineCases)("a closed driver on $label", ({ available, engine }) 
       expect(fs.existsSync(file)).toBe(true)
     }))
 })
+
+describe.each(engineCases)("statements kept prepared on $label", ({ available, engine }) => {
+  it.scopedLive.skipIf(!available)("a statement that failed runs again; more statements than the cache holds all run", () =>
+    Effect.gen(function*() {
+      const driver = yield* Effect.orDie(openDriver(engine, dbFile(yield* tempHome), { busyTimeoutMs: 1000 }))
+      yield* Effect.addFinalizer(() => Effect.sync(() => driver.close()))
+      driver.query("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)", [])
+      const insert = "INSERT INTO t (k, v) VALUES (?, ?)"
+      driver.query(insert, [1, "one"])
+      // node-sqlite3-wasm cannot reset a statement whose last step failed: the cache drops it.
+      expect(() => driver.query(insert, [1, "again"])).toThrow(/UNIQUE|constraint/i)
+      expect(() => driver.query(insert, [2, null])).toThrow(/NOT NULL|constraint/i)
+      driver.query(insert, [2, "two"])
+      for (let k = 3; k < 203; k++) driver.query(`SELECT ${k} AS k`, [])
+      driver.query(insert, [3, "three"])
+      expect(driver.query("SELECT k, v FROM t ORDER BY k", [])).toEqual([{ k: 1, v: "one" }, { k: 2, v: "two" }, { k: 3, v: "three" }])
+    }))
+})

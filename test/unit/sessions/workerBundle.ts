@@ -13,7 +13,9 @@ let built: WorkerEntry | undefined
 /** Inside the checkout (not /tmp), so the bundle finds node-sqlite3-wasm in node_modules; removed at exit. */
 export const testWorkerEntry = (): WorkerEntry => {
   if (built !== undefined) return built
-  const dir = fs.mkdtempSync(path.join(root, "test", ".worker-bundle-"))
+  // Named after the vitest run (test/globalSetup.ts), which removes it when the run ends.
+  const run = process.env["TEST_WORKER_BUNDLE_RUN"] ?? "solo"
+  const dir = fs.mkdtempSync(path.join(root, "test", `.worker-bundle-${run}-`))
   process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
   const outfile = path.join(dir, "session-db-worker.mjs")
   buildSync({
