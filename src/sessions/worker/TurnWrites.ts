@@ -141,6 +141,9 @@ export const makeTurnWrites = (driver: SqliteDriver, options: TurnWritesOptions)
     )[0]
     let sessionId: string
     let seq: number
+    // A session made by this call holds exactly its history and the message: its context needs no
+    // read, and its updated_at is already this turn's time.
+    let fresh: ReadonlyArray<ChatMessage> | undefined
     if (found !== undefined) {
       sessionId = text(found, "id")
       if (inbound.externalId !== undefined) {
@@ -168,6 +171,7 @@ export const makeTurnWrites = (driver: SqliteDriver, options: TurnWritesOptions)
       // A new session's history came with this request: stored once, before the message.
       inbound.history.forEach((message, i) => insertMessage(sessionId, i + 1, message.role, message.content, null, at))
       seq = inbound.history.length + 1
+      fresh = inbound.history
     }
     const turnId = randomUUID()
     const delivery: Delivery = requestResponse.has(inbound.platform) ? "request_response" : "push"
@@ -178,6 +182,10 @@ export const makeTurnWrites = (driver: SqliteDriver, options: TurnWritesOptions)
       [turnId, sessionId, seq, delivery, at, inbound.externalId ?? null, null]
     )
     insertMessage(sessionId, seq, "user", inbound.text, turnId, at)
+    if (fresh !== undefined) {
+      const context = boundedContext([...fresh, { role: "user" as const, content: inbound.text }].map((m, i) => ({ ...m, seq: i + 1 })), maxContext)
+      return { ids: { turnId, sessionId }, context, duplicate: false }
+    }
     touchSession(sessionId, at)
     return { ids: { turnId, sessionId }, context: contextUpTo(sessionId, seq), duplicate: false }
   }
