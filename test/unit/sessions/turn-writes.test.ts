@@ -56,8 +56,9 @@ class Names {
     this.names.set(id, name)
     return name
   }
+  /** The name of an id handed out, or the value itself (a chat key the test chose). */
   of(id: string | null): string | null {
-    return id === null ? null : (this.names.get(id) ?? `unnamed:${id.length}`)
+    return id === null ? null : (this.names.get(id) ?? id)
   }
 }
 
@@ -152,7 +153,7 @@ const replay = (side: Side, steps: ReadonlyArray<ReadonlyArray<Op>>) =>
     const sessions = rows("SELECT id, platform, chat_key, user, status FROM sessions ORDER BY rowid").map((r) => ({
       ...r,
       id: names.of(r["id"] as string),
-      chat_key: names.of(r["chat_key"] as string) ?? r["chat_key"]
+      chat_key: names.of(r["chat_key"] as string)
     }))
     const turnRows = rows(
       "SELECT id, session_id, inbound_seq, status, reason, delivery, interrupted_lives, external_id, owner, ended_at IS NULL AS open FROM turns ORDER BY rowid"
