@@ -174,31 +174,29 @@ const stopFollowingRestarts = (
     return yield* stopFollowingRestarts(paths, next.value, wait, rounds - 1)
   })
 
+/** gateway_state.json as it is now; undefined when absent or unreadable. */
+const currentState = (paths: HomePaths): GatewayStateDocument | undefined => {
+  const state = readJsonSync(paths.state, GatewayStateDocument)
+  return state._tag === "Valid" ? state.value : undefined
+}
+
 /**
  * The incarnation is gone (with its successor, if one came up) and the last final state says an
  * operator stopped it: a stop won over the restart.
  */
-const stoppedForGood = (paths: HomePaths, old: ProcessIdentity): boolean => {
+const stoppedForGood = (state: GatewayStateDocument | undefined, old: ProcessIdentity): boolean => {
   if (isSameProcess(old)) return false
-  const state = readJsonSync(paths.state, GatewayStateDocument)
-  if (state._tag !== "Valid" || state.value.desired_state !== "stopped" || state.value.gateway_state !== "stopped") return false
-  const last = state.value
-  return last.pid === old.pid || last.pid === null || last.start_time === null ||
-    !isSameProcess({ pid: last.pid, startTime: last.start_time })
+  if (state === undefined || state.desired_state !== "stopped" || state.gateway_state !== "stopped") return false
+  return state.pid === old.pid || state.pid === null || state.start_time === null ||
+    !isSameProcess({ pid: state.pid, startTime: state.start_time })
 }
 
 /** The state file names this process, running (its start-up is over). */
-const saysRunning = (paths: HomePaths, identity: ProcessIdentity): boolean => {
-  const state = readJsonSync(paths.state, GatewayStateDocument)
-  return state._tag === "Valid" && state.value.pid === identity.pid && state.value.start_time === identity.startTime &&
-    state.value.gateway_state === "running"
-}
+const saysRunning = (state: GatewayStateDocument | undefined, identity: ProcessIdentity): boolean =>
+  state !== undefined && state.pid === identity.pid && state.start_time === identity.startTime && state.gateway_state === "running"
 
 /** The last life recorded a planned stop (whoever ran it). */
-const plannedStopRecorded = (paths: HomePaths): boolean => {
-  const state = readJsonSync(paths.state, GatewayStateDocument)
-  return state._tag === "Valid" && state.value.desired_state === "stopped"
-}
+const plannedStopRecorded = (state: GatewayStateDocument | undefined): boolean => state?.desired_state === "stopped"
 
 const timeoutOption = Options.text("timeout").pipe(
   Options.withPseudoName("DURATION"),
@@ -311,14 +309,16 @@ export const restartCommand = Command.make("restart", { home: homeOption, timeou
     let starting: ProcessIdentity | undefined
     while ((yield* Clock.currentTimeMillis) < deadline) {
       const next = yield* findGateway(paths)
+      // One reading of the state file per poll, for every check below.
+      const state = currentState(paths)
       if (next._tag === "Running" && next.identity.pid !== old.pid) {
-        if (saysRunning(paths, next.identity)) {
+        if (saysRunning(state, next.identity)) {
           yield* say(`gateway restarted (pid ${old.pid} → ${next.identity.pid})`)
           return
         }
         starting = next.identity
       }
-      if (next._tag === "NotRunning" && (stoppedForGood(paths, old) || (starting !== undefined && plannedStopRecorded(paths)))) {
+      if (next._tag === "NotRunning" && (stoppedForGood(state, old) || (starting !== undefined && plannedStopRecorded(state)))) {
         return yield* new StopFailed({ message: `gateway (pid ${old.pid}) was stopped by a planned stop, which wins over a restart; it is not running` })
       }
       if (next._tag === "NotRunning" && starting !== undefined && !isSameProcess(starting)) {
