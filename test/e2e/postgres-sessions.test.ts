@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import type { SessionTranscript } from "../../src/sessions/SessionDb.js"
+import { filesUnder } from "./fixtures/home-texts.js"
 import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
 import { databaseFor } from "./fixtures/scratch-database.js"
@@ -23,14 +24,6 @@ const skipped = postgresUrl === undefined ? " (skipped: POSTGRES_TEST_URL is uns
 
 const postgresConfig = ["sessions:", "  engine: postgres", "adapters:", "  http:", "    port: 0", ""].join("\n")
 
-/** Every file under `dir`, as text. */
-const filesUnder = (dir: string): Array<[string, string]> =>
-  fs.readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => {
-      const file = path.join(entry.parentPath, entry.name)
-      return [file, fs.readFileSync(file, "utf8")] as [string, string]
-    })
 
 const expectNoSecret = (ctx: TestContext, texts: ReadonlyArray<readonly [where: string, text: string]>) => {
   for (const [where, text] of texts) {

@@ -2,12 +2,11 @@
 // an HTTP session the other began; a replica SIGKILLed with a turn in flight keeps that turn until
 // its lease expires (the other replica looks every second and leaves it alone), then the other
 // recovers it; the killed replica, started again on its home, recovers nothing a second time.
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
 import { beforeAll, describe, it, type TestContext } from "vitest"
 import { FakeModel } from "./fakes/FakeModel.js"
+import { filesUnder } from "./fixtures/home-texts.js"
 import { sendChat } from "./fixtures/sessions-client.js"
 import { assertBuilt, type Home, Sandbox, waitFor } from "./harness.js"
 import { databaseFor } from "./fixtures/scratch-database.js"
@@ -209,11 +208,3 @@ describe.skipIf(postgresUrl === undefined)(`replicas sharing one PostgreSQL data
     expect(b.stderr + b.stdout).not.toContain("recovered the running turns of replica")
   }, 180_000)
 })
-
-const filesUnder = (dir: string): Array<[string, string]> =>
-  fs.readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => {
-      const file = path.join(entry.parentPath, entry.name)
-      return [file, fs.readFileSync(file, "utf8")] as [string, string]
-    })
