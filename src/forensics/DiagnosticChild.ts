@@ -1,6 +1,8 @@
 // The detached diagnostic child of phase 0 (CONTRACT 5, 6): a shell in its own session that appends
 // `ps`, `pstree` and the kernel log tail to logs/shutdown-diag.log while the gateway shuts down.
 // Fire and forget: the gateway never waits for it, and it outlives the gateway by at most ~5 s.
+// A running gateway has this shell started ahead, waiting (DiagnosticWitness.ts); a child is forked
+// at the stop itself only when that one is missing (a stop during start-up, a witness killed).
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -34,7 +36,7 @@ const defaultRotateBytes = 4 * 1024 * 1024
  * The work, one section per tool; a missing tool or a denied read leaves a note, never an error.
  * `pstree -s` adds the ancestors (who started us), which is what a stop investigation asks first.
  */
-const body = `
+export const diagnosticBody = `
 pid="$HERMES_DIAG_PID"
 have() { command -v "$1" >/dev/null 2>&1; }
 section() { printf '\\n--- %s\\n' "$1"; }
@@ -61,8 +63,13 @@ fi
 printf '\\n=== end of shutdown diagnostic pid=%s\\n' "$pid"
 `
 
-/** Bounded by timeout(1) when it exists, else by a killer in the child's own process group. */
-const outer = `
+/**
+ * Bounded by timeout(1) when it exists, else by a killer in the child's own process group. At the
+ * lowest CPU priority: `ps` and `pstree` read all of /proc, and on two busy cores they slowed the
+ * very stop they record by a tenth.
+ */
+export const boundedDiagnostic = `
+command -v renice >/dev/null 2>&1 && renice -n 19 -p $$ >/dev/null 2>&1
 if command -v timeout >/dev/null 2>&1; then
   timeout ${diagnosticBoundSeconds} /bin/sh -c "$HERMES_DIAG_SCRIPT"
   [ $? -eq 124 ] && printf '\\n(diagnostic cut after ${diagnosticBoundSeconds}s)\\n'
@@ -75,13 +82,52 @@ kill "$killer" 2>/dev/null
 exit 0
 `
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+export const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
-const appendNote = (file: string, line: string): void => {
+export const appendNote = (file: string, line: string): void => {
   try {
     appendNoFollowSync(file, line + "\n")
   } catch {
     // Nowhere left to say it; the shutdown goes on regardless.
+  }
+}
+
+/** The line that opens one stop's section of the log. */
+export const diagnosticHeader = (context: DiagnosticContext): string => {
+  const { pid, signal, ...rest } = context
+  return `=== shutdown diagnostic ${formatSnapshot({ at: new Date().toISOString(), pid, signal, ...rest })}`
+}
+
+/** What the shell needs besides its script: whose diagnostic it is, and the script it bounds. */
+export const diagnosticEnv = (pid: number, options: DiagnosticOptions): Record<string, string | undefined> => ({
+  ...(options.env ?? process.env),
+  HERMES_DIAG_PID: String(pid),
+  HERMES_DIAG_SCRIPT: diagnosticBody,
+  LC_ALL: "C"
+})
+
+/**
+ * Opens the log for appending, moved aside first when past its size limit. A `logs` link would send
+ * the output elsewhere: refused like a link at the file's own name (O_NOFOLLOW). The shell writes
+ * only to this descriptor (no redirection to a path), so it cannot be redirected either.
+ */
+export const openDiagnosticLog = (logFile: string, options: DiagnosticOptions): number => {
+  ensurePrivateDirectorySync(path.dirname(logFile), { parents: true })
+  try {
+    const stat = fs.lstatSync(logFile)
+    if (stat.isFile() && stat.size > (options.rotateBytes ?? defaultRotateBytes)) fs.renameSync(logFile, `${logFile}.1`)
+  } catch {
+    // Absent (first shutdown) or not rotatable: append to whatever is there.
+  }
+  return openNoFollow(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT)
+}
+
+export const closeQuietly = (fd: number | undefined): void => {
+  if (fd === undefined) return
+  try {
+    fs.closeSync(fd)
+  } catch {
+    // already closed
   }
 }
 
@@ -96,24 +142,12 @@ export const spawnShutdownDiagnostic = (
 ): DiagnosticSpawn => {
   let fd: number | undefined
   try {
-    // A `logs` link would send the output elsewhere: refused like a link at the file's own name.
-    ensurePrivateDirectorySync(path.dirname(logFile), { parents: true })
-    try {
-      const stat = fs.lstatSync(logFile)
-      if (stat.isFile() && stat.size > (options.rotateBytes ?? defaultRotateBytes)) fs.renameSync(logFile, `${logFile}.1`)
-    } catch {
-      // Absent (first shutdown) or not rotatable: append to whatever is there.
-    }
-    // O_NOFOLLOW: a symlink planted at the log's name must not redirect our writes. The child
-    // writes only to this descriptor (no shell redirection to a path), so it cannot be redirected either.
-    fd = openNoFollow(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT)
-    const { pid, signal, ...rest } = context
-    const header = formatSnapshot({ at: new Date().toISOString(), pid, signal, ...rest })
-    fs.writeSync(fd, `\n=== shutdown diagnostic ${header}\n`)
-    const child = spawn(options.shell ?? "/bin/sh", ["-c", outer], {
+    fd = openDiagnosticLog(logFile, options)
+    fs.writeSync(fd, `\n${diagnosticHeader(context)}\n`)
+    const child = spawn(options.shell ?? "/bin/sh", ["-c", boundedDiagnostic], {
       detached: true,
       stdio: ["ignore", fd, fd],
-      env: { ...(options.env ?? process.env), HERMES_DIAG_PID: String(pid), HERMES_DIAG_SCRIPT: body, LC_ALL: "C" }
+      env: diagnosticEnv(context.pid, options)
     })
     // Without a listener a failed spawn (no /bin/sh in a distroless image) would crash the gateway.
     child.on("error", (error) => appendNote(logFile, `(diagnostic child could not start: ${describe(error)})`))
@@ -123,12 +157,6 @@ export const spawnShutdownDiagnostic = (
     return { _tag: "Skipped", reason: `shutdown diagnostic not started: ${describe(error)}` }
   } finally {
     // The child holds its own copy of the descriptor.
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd)
-      } catch {
-        // already closed
-      }
-    }
+    closeQuietly(fd)
   }
 }

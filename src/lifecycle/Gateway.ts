@@ -4,6 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { Forensics } from "../forensics/Forensics.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
 import { startupReady } from "../telemetry/LifeSpans.js"
 import { RestartRequested, UnplannedStop } from "./GatewayErrors.js"
@@ -46,6 +47,8 @@ const running = Effect.gen(function*() {
   yield* Effect.log(`gateway running pid=${life.settings.self.pid}`)
   yield* startupReady
   yield* life.announce
+  // After ready is told, so its fork costs neither start-up nor, later, the stop.
+  yield* (yield* Forensics).startWitness
   const every = life.settings.systemdWatchdog
   if (every === undefined) return
   // Pinged from the event loop on purpose: a stalled loop stops the pings and systemd acts.

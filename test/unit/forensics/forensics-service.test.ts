@@ -1,6 +1,7 @@
 // The Forensics service: the live layer works against a real home's paths; the test layer does no I/O.
 import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
@@ -18,6 +19,26 @@ afterEach(() => {
 })
 
 const self = { pid: process.pid, startTime: "4711" }
+
+/** This process's children whose command line contains `text`. */
+const childrenWith = (text: string): Array<number> =>
+  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      return ppid === process.pid && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text) ? [Number(entry)] : []
+    } catch {
+      return [] // gone while we looked
+    }
+  })
+
+const waitUntil = async (what: string, fact: () => boolean) => {
+  for (let i = 0; i < 400; i++) {
+    if (fact()) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
 
 const waitForText = async (file: string, text: string) => {
   for (let i = 0; i < 200; i++) {
@@ -50,6 +71,40 @@ describe("Forensics.live", () => {
 
       expect(yield* forensics.recentLifecycle).toMatchObject([{ event: "loop_stall", pid: 9 }])
     }))
+})
+
+describe("Forensics.live's witness", () => {
+  const witnessMark = "trap '' TERM INT HUP"
+  const withForensics = <A>(use: (forensics: Context.Tag.Service<typeof Forensics>) => Effect.Effect<A>) =>
+    Effect.scoped(Effect.gen(function*() {
+      const built = yield* Layer.build(Forensics.live(homePaths(dir), self).pipe(Layer.provide(NodeContext.layer)))
+      return yield* use(Context.get(built, Forensics))
+    }))
+
+  it.live("once started, the stop's diagnostic goes through it; one no stop needed ends with the layer", () =>
+    Effect.gen(function*() {
+      const paths = homePaths(dir)
+      expect(childrenWith(witnessMark)).toEqual([])
+      const used = yield* withForensics((forensics) =>
+        Effect.gen(function*() {
+          yield* forensics.startWitness
+          yield* forensics.startWitness // once per life: a second call starts nothing
+          const [witness, ...others] = childrenWith(witnessMark)
+          expect(others).toEqual([])
+          expect(yield* forensics.spawnDiagnostic({ signal: "SIGTERM", classification: "unplanned" })).toEqual({ _tag: "Spawned", childPid: witness })
+          return witness!
+        }))
+      yield* Effect.promise(() => waitForText(paths.diagnosticLog, "=== end of shutdown diagnostic"))
+      yield* Effect.promise(() => waitUntil("the used witness to end", () => !childrenWith(witnessMark).includes(used)))
+
+      const unused = yield* withForensics((forensics) =>
+        Effect.gen(function*() {
+          yield* forensics.startWitness
+          return childrenWith(witnessMark)[0]!
+        }))
+      yield* Effect.promise(() => waitUntil("the unused witness to end", () => !childrenWith(witnessMark).includes(unused)))
+      expect(fs.readFileSync(paths.diagnosticLog, "utf8").match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
+    }), 60_000)
 })
 
 describe("Forensics.test", () => {
