@@ -33,7 +33,13 @@ export interface HomeStoreService {
   /** Removes gateway.pid only if it still names `pid` (a successor may already have replaced it). */
   readonly removePidIfOurs: (pid: number) => Effect.Effect<void>
   readonly readState: Effect.Effect<FileReading<GatewayStateDocument>>
+  /** Off the event loop (libuv's pool): for the writes that follow the status while the gateway serves. */
   readonly writeState: (doc: GatewayStateDocument) => Effect.Effect<void, FileWriteError>
+  /**
+   * On the event loop, blocking it for the two fsyncs (well under a millisecond here): for the writes
+   * that are steps of a stop, where the pool's eight round trips cost several milliseconds each time.
+   */
+  readonly writeStateNow: (doc: GatewayStateDocument) => Effect.Effect<void, FileWriteError>
   readonly readPlannedStop: Effect.Effect<FileReading<PlannedStopDocument>>
   readonly removePlannedStop: Effect.Effect<void>
   readonly writeCleanShutdown: (doc: CleanShutdownDocument) => Effect.Effect<void, FileWriteError>
@@ -68,6 +74,10 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
   writeState: (doc) =>
     fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
       Effect.flatMap((checked) => writeJsonAtomicOffLoop(paths.state, checked))
+    ),
+  writeStateNow: (doc) =>
+    fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
+      Effect.flatMap((checked) => writeJsonAtomic(paths.state, checked))
     ),
   readPlannedStop: readJson(paths.plannedStop, PlannedStopDocument),
   removePlannedStop: fileWrite(paths.plannedStop, "cannot remove", () => removeFileSync(paths.plannedStop)).pipe(
@@ -134,6 +144,11 @@ export const memoryHomeStore = (
   removePidIfOurs: (pid) => Effect.sync(() => void (home.pid?.pid === pid && (home.pid = undefined))),
   readState: Effect.sync(() => reading(home.state)),
   writeState: (doc) =>
+    Effect.sync(() => {
+      home.state = doc
+      onEvent(`state:${doc.gateway_state}`)
+    }),
+  writeStateNow: (doc) =>
     Effect.sync(() => {
       home.state = doc
       onEvent(`state:${doc.gateway_state}`)

@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { FileWriteError } from "../home/AtomicFile.js"
-import { HomeStore } from "../home/HomeStore.js"
+import { HomeStore, type HomeStoreService } from "../home/HomeStore.js"
 import type { Snapshot } from "../forensics/Snapshot.js"
 import { recordPlatformStates } from "../metrics/GatewayMetrics.js"
 import { SystemdNotify } from "../supervision/SystemdNotify.js"
@@ -58,6 +58,8 @@ export interface LifeService {
   readonly markFirst: Effect.Effect<void>
   /** Brings the state file up to the status now (a no-op when it already says so). */
   readonly writeState: Effect.Effect<void, FileWriteError>
+  /** The same, written on the event loop: for a shutdown phase, whose critical path it is on. */
+  readonly writeStateNow: Effect.Effect<void, FileWriteError>
   /** Brings systemd up to the status now (READY=1, STOPPING=1, STATUS=). */
   readonly announce: Effect.Effect<void>
 }
@@ -86,17 +88,18 @@ export const makeLife = <R>(
     // the current document once, never an older one last.
     const stateWriter = yield* Effect.makeSemaphore(1)
     const lastWritten = yield* Ref.make<{ readonly document: string; readonly platforms: string } | null>(null)
-    const writeState = Effect.gen(function*() {
-      const document = stateDocument(yield* SubscriptionRef.get(status), identity)
-      if (Option.isNone(document)) return
-      const key = JSON.stringify(document.value)
-      const previous = yield* Ref.get(lastWritten)
-      if (key === previous?.document) return
-      const platforms = JSON.stringify(document.value.platforms)
-      if (platforms !== previous?.platforms) yield* recordPlatformStates(document.value.platforms)
-      yield* store.writeState({ ...document.value, updated_at: yield* isoNow })
-      yield* Ref.set(lastWritten, { document: key, platforms })
-    }).pipe(stateWriter.withPermits(1))
+    const syncState = (write: HomeStoreService["writeState"]) =>
+      Effect.gen(function*() {
+        const document = stateDocument(yield* SubscriptionRef.get(status), identity)
+        if (Option.isNone(document)) return
+        const key = JSON.stringify(document.value)
+        const previous = yield* Ref.get(lastWritten)
+        if (key === previous?.document) return
+        const platforms = JSON.stringify(document.value.platforms)
+        if (platforms !== previous?.platforms) yield* recordPlatformStates(document.value.platforms)
+        yield* write({ ...document.value, updated_at: yield* isoNow })
+        yield* Ref.set(lastWritten, { document: key, platforms })
+      }).pipe(stateWriter.withPermits(1))
 
     const announcer = yield* Effect.makeSemaphore(1)
     const announced = yield* Ref.make(nothingAnnounced)
@@ -163,7 +166,8 @@ export const makeLife = <R>(
       startedAt: yield* Ref.make(new Date(0).toISOString()),
       phase,
       markFirst,
-      writeState,
+      writeState: syncState(store.writeState),
+      writeStateNow: syncState(store.writeStateNow),
       announce: announceNow
     }
     return service

@@ -47,7 +47,7 @@ export const cleanShutdownStep = Effect.gen(function*() {
     // From here the state file says draining and systemd hears STOPPING=1; synced now, so both
     // happen within this phase and before intake stops.
     yield* life.transition(markerWritten)
-    yield* life.writeState.pipe(Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`)))
+    yield* life.writeStateNow.pipe(Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`)))
     yield* life.announce
   }))
 })
@@ -85,7 +85,7 @@ export const finalStep = (exit: Exit.Exit<unknown, unknown>) =>
         exitReason,
         shutdown: summary
       }))
-      yield* life.writeState.pipe(Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`)))
+      yield* life.writeStateNow.pipe(Effect.catchAll((error) => Effect.logWarning(`could not write gateway state: ${error.message}`)))
       yield* store.appendLifecycle({
         event: "shutdown",
         pid: life.settings.self.pid,
