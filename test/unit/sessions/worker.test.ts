@@ -57,6 +57,20 @@ describe.each(engineCases)("the SessionDB worker on $engine", ({ available, engi
       expect((yield* again.transcript(first.ids.sessionId)).messages.map((m) => m.content)).toEqual(["first", "reply"])
     }))
 
+  it.scopedLive.skipIf(!available)("an idle database has its WAL folded into the main file, so a close has nothing left to copy", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const file = dbFile(home)
+      const db = yield* openLife(file, engine, undefined, undefined, undefined, true)
+      const text = "a message only the WAL holds until a checkpoint"
+      yield* db.beginTurn(inbound({ text, sessionKey: "idle" }))
+      // Written to the WAL by the commit; the main file gets the page only from a checkpoint, and
+      // one message is far from SQLite's own checkpoint at 1,000 pages.
+      yield* noHang("the idle checkpoint", Effect.promise(async () => {
+        while (!fs.readFileSync(file).includes(text)) await new Promise((resolve) => setTimeout(resolve, 20))
+      }))
+    }))
+
   it.scopedLive.skipIf(!available)("calls made in the same run of the event loop as a close are answered before the database closes", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
