@@ -22,7 +22,7 @@ export type DiagnosticSpawn =
 export interface DiagnosticOptions {
   /** The shell to run; only tests change it. */
   readonly shell?: string
-  /** Environment of the child; defaults to the gateway's (PATH decides which tools are found). */
+  /** Where the child's PATH comes from; defaults to the gateway's environment. */
   readonly env?: Record<string, string | undefined>
   /** The log is moved to `<log>.1` before appending once it is larger than this. */
   readonly rotateBytes?: number
@@ -98,9 +98,13 @@ export const diagnosticHeader = (context: DiagnosticContext): string => {
   return `=== shutdown diagnostic ${formatSnapshot({ at: new Date().toISOString(), pid, signal, ...rest })}`
 }
 
-/** What the shell needs besides its script: whose diagnostic it is, and the script it bounds. */
+/**
+ * All the shell gets: PATH (which tools are found), whose diagnostic it is and the script it bounds.
+ * Not the gateway's environment: the witness lives as long as the gateway, and has no use for its
+ * tokens and keys.
+ */
 export const diagnosticEnv = (pid: number, options: DiagnosticOptions): Record<string, string | undefined> => ({
-  ...(options.env ?? process.env),
+  PATH: (options.env ?? process.env).PATH,
   HERMES_DIAG_PID: String(pid),
   HERMES_DIAG_SCRIPT: diagnosticBody,
   LC_ALL: "C"

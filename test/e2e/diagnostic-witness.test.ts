@@ -71,13 +71,17 @@ const withDir = async (body: (dir: string) => Promise<void>) => {
 const readLog = (log: string): string => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "")
 
 describe("diagnostic witness", () => {
-  it("writes the stop's diagnostic when triggered, and finishes it after its gateway has exited", () =>
+  it("writes the stop's diagnostic when triggered, finishes it after its gateway has exited, and holds none of its secrets", () =>
     withDir(async (dir) => {
       const log = path.join(dir, "logs", "shutdown-diag.log")
-      const spawner = startSpawner(log)
+      const spawner = startSpawner(log, { ...process.env, TELEGRAM_BOT_TOKEN: "123:witness-must-not-hold-this" })
       try {
         const { witness } = await spawner.ask("pid")
         expect(witness).toBeTypeOf("number")
+        // It lives as long as the gateway: it gets PATH, not the gateway's tokens and keys.
+        const environ = fs.readFileSync(`/proc/${witness}/environ`, "utf8").split("\0")
+        expect(environ).toContain(`PATH=${process.env.PATH}`)
+        expect(environ.join("\n")).not.toContain("witness-must-not-hold-this")
         // Its own session: a Ctrl+C at the gateway's terminal or a kill of its process group misses it.
         const stat = fs.readFileSync(`/proc/${witness}/stat`, "utf8")
         expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3])).toBe(witness)
