@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { isAlive as alive } from "../../src/home/ProcessIdentity.js"
 import { assertBuilt, Sandbox, waitFor } from "./harness.js"
 
 const fixture = fileURLToPath(new URL("./fixtures/diagnostic-witness.ts", import.meta.url))
@@ -43,14 +44,6 @@ const startSpawner = (log: string, env: NodeJS.ProcessEnv = process.env): Spawne
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** The signals a process ignores, from the kernel's own account of it. */
 const ignoredSignals = (pid: number): bigint => {
@@ -70,6 +63,15 @@ const withDir = async (body: (dir: string) => Promise<void>) => {
 
 const readLog = (log: string): string => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "")
 
+/** The log once it holds `text`; the log so far when it never does. */
+const logOnce = (log: string, what: string, text: string): Promise<string> =>
+  waitFor(what, () => {
+    const content = readLog(log)
+    return content.includes(text) && content
+  }, { timeoutMs: 20_000, context: () => readLog(log) })
+
+const diagnosticEnded = (log: string, pid: number) => logOnce(log, "the end of the diagnostic", `=== end of shutdown diagnostic pid=${pid}`)
+
 describe("diagnostic witness", () => {
   it("writes the stop's diagnostic when triggered, finishes it after its gateway has exited, and holds none of its secrets", () =>
     withDir(async (dir) => {
@@ -88,10 +90,7 @@ describe("diagnostic witness", () => {
         expect(await spawner.ask("trigger")).toEqual({ _tag: "Spawned", childPid: witness })
         spawner.child.stdin!.write("exit\n")
         expect(await spawner.exited).toBe(0)
-        const content = await waitFor("the end of the diagnostic", () => {
-          const text = readLog(log)
-          return text.includes(`=== end of shutdown diagnostic pid=${spawner.child.pid}`) && text
-        }, { timeoutMs: 20_000, context: () => readLog(log) })
+        const content = await diagnosticEnded(log, spawner.child.pid!)
         expect(content).toMatch(new RegExp(`\\n=== shutdown diagnostic at=\\S+ pid=${spawner.child.pid} signal=SIGTERM classification=unplanned\\n`))
         expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
         expect(content).toContain("--- ps (all processes, forest)")
@@ -129,10 +128,7 @@ describe("diagnostic witness", () => {
         // Ignored signals are dropped when sent: the witness cannot die of these.
         for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.kill(witness, signal)
         expect(await spawner.ask("trigger")).toEqual({ _tag: "Spawned", childPid: witness })
-        const content = await waitFor("the hanging tool to be cut", () => {
-          const text = readLog(log)
-          return text.includes("(diagnostic cut after 5s)") && text
-        }, { timeoutMs: 20_000, context: () => readLog(log) })
+        const content = await logOnce(log, "the hanging tool to be cut", "(diagnostic cut after 5s)")
         expect(content).toContain("HANGING PS")
         expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
       } finally {
@@ -151,10 +147,7 @@ describe("diagnostic witness", () => {
         const spawned = await spawner.ask("trigger")
         expect(spawned).toMatchObject({ _tag: "Spawned" })
         expect(spawned.childPid).not.toBe(witness)
-        const content = await waitFor("the end of the diagnostic", () => {
-          const text = readLog(log)
-          return text.includes(`=== end of shutdown diagnostic pid=${spawner.child.pid}`) && text
-        }, { timeoutMs: 20_000, context: () => readLog(log) })
+        const content = await diagnosticEnded(log, spawner.child.pid!)
         expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
       } finally {
         spawner.child.kill("SIGKILL")
@@ -185,10 +178,7 @@ describe("a running gateway's witness", () => {
     gw.signal("SIGTERM")
     expect(await gw.waitExit()).toEqual({ code: 1, signal: null })
     const log = path.join(home.dir, "logs", "shutdown-diag.log")
-    const content = await waitFor("the end of the diagnostic", () => {
-      const text = readLog(log)
-      return text.includes(`=== end of shutdown diagnostic pid=${gw.pid}`) && text
-    }, { timeoutMs: 20_000, context: () => readLog(log) })
+    const content = await diagnosticEnded(log, gw.pid)
     expect(content).toMatch(new RegExp(`=== shutdown diagnostic at=\\S+ pid=${gw.pid} signal=SIGTERM classification=unplanned`))
     expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
     await waitFor("the witness to end", () => !alive(witness), { timeoutMs: 20_000 })

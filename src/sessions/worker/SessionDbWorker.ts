@@ -4,12 +4,10 @@
 // in arrival order. Calls that piled up while a commit was in flight share the next durable
 // transaction (GroupCommit.ts), and no reply leaves before the COMMIT that covers it: an answer the
 // gateway acknowledges is on disk.
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -17,6 +15,7 @@ import { defaultRequestResponsePlatforms, SessionDbError, type SessionDbService 
 import { toSessionDbError } from "../SessionDbFailure.js"
 import type { RecoveryReport } from "../CrashRecovery.js"
 import { openSqliteJournal } from "../SqliteSessionStore.js"
+import { idleTick, type IdleTick, makeIdleCheckpoint } from "./IdleCheckpoint.js"
 import { onlyTurnWrites, runTurnWrites } from "./TurnWriteGroup.js"
 import { makeTurnWrites } from "./TurnWrites.js"
 import { type CallRequest, type Pending, planSteps } from "./GroupCommit.js"
@@ -29,14 +28,6 @@ export interface WorkerChannel {
   /** Stops listening, so the thread can end once the last reply is sent. */
   readonly stop: () => void
 }
-
-/**
- * A database left idle this long has its WAL folded into the main file (a passive checkpoint: it
- * waits for nobody), so a stop's close, or the next start after a crash, has nothing left to copy
- * (an idle stop's close went from ~4.5 to ~1.8 ms here). Under steady traffic it never fires;
- * SQLite's own checkpoint every 1,000 pages does that work.
- */
-export const idleCheckpointAfter = Duration.millis(100)
 
 const encodeFromWorker = Schema.encodeSync(FromWorker)
 const decodeToWorker = Schema.decodeUnknownEither(ToWorker)
@@ -109,7 +100,7 @@ const levelOf = (level: LogLevel.LogLevel): "Debug" | "Info" | "Warning" | "Erro
 /** Serves the channel until the gateway asks it to close (or the open fails). */
 export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const inbox = yield* Queue.unbounded<ToWorker>()
+    const inbox = yield* Queue.unbounded<ToWorker | IdleTick>()
     channel.listen((raw) => {
       const decoded = decodeToWorker(raw)
       if (decoded._tag === "Right") {
@@ -134,31 +125,25 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
     })
     channel.post(encodeFromWorker({ _tag: "Opened", recovery }))
     const answer = answerWith(channel)
-    let foldedIn = false
-    const checkpoint = Effect.sync(() => {
-      foldedIn = true
-      try {
-        driver.query("PRAGMA wal_checkpoint(PASSIVE)", [])
-      } catch (error) {
-        // Harmless: the WAL keeps the data, and the close or SQLite's own checkpoint folds it in later.
-        channel.post(encodeFromWorker({ _tag: "Log", level: "Warning", message: `session db worker: idle checkpoint failed: ${String(error)}` }))
-      }
-    })
+    const idle = makeIdleCheckpoint(
+      driver,
+      () => Queue.unsafeOffer(inbox, idleTick),
+      (message) => channel.post(encodeFromWorker({ _tag: "Log", level: "Warning", message }))
+    )
     yield* Effect.iterate(false, {
       while: (closed) => !closed,
       body: () =>
         Effect.gen(function*() {
-          const next = foldedIn
-            ? Option.some(yield* Queue.take(inbox))
-            : yield* Queue.take(inbox).pipe(Effect.timeoutOption(idleCheckpointAfter))
-          if (Option.isNone(next)) return yield* Effect.as(checkpoint, false)
-          foldedIn = false
-          const firstArrived = toPending(next.value)
+          const arrived = yield* Queue.take(inbox)
+          if (arrived._tag === "IdleTick") return yield* Effect.as(Effect.sync(idle.run), false)
           // The fiber wakes in a microtask right after the first message; the messages posted with it
           // (those that piled up during the last fsync) are delivered by the same event-loop turn,
           // so the queue is drained only after that turn.
           yield* afterPendingMessages
-          const drained: Array<Pending<DbCall>> = [firstArrived, ...Array.from(yield* Queue.takeAll(inbox), toPending)]
+          // A tick that raced the traffic is dropped: the timer is re-armed after this batch.
+          const drained: Array<Pending<DbCall>> = [arrived, ...(yield* Queue.takeAll(inbox))].flatMap((message) =>
+            message._tag === "IdleTick" ? [] : [toPending(message)]
+          )
           let closed = false
           for (const step of planSteps(drained, first.maxGroup)) {
             switch (step._tag) {
@@ -184,9 +169,10 @@ export const serveSessionDb = (channel: WorkerChannel): Effect.Effect<void> =>
               }
             }
           }
+          idle.touched()
           return closed
         })
-    })
+    }).pipe(Effect.ensuring(Effect.sync(idle.stop)))
     channel.stop()
   })
 
