@@ -61,10 +61,11 @@ export const startDiagnosticWitness = (
   let fd: number | undefined
   try {
     fd = openDiagnosticLog(logFile, options)
-    child = spawn(options.shell ?? "/bin/sh", ["-c", witnessScript], {
+    // The script travels in the environment: `ps` shows the gateway's child as one readable line.
+    child = spawn(options.shell ?? "/bin/sh", ["-c", `: hermes shutdown diagnostic of pid ${pid}, waiting for its stop; eval "$HERMES_DIAG_WITNESS"`], {
       detached: true,
       stdio: ["pipe", fd, fd],
-      env: diagnosticEnv(pid, options)
+      env: { ...diagnosticEnv(pid, options), HERMES_DIAG_WITNESS: witnessScript }
     })
     child.unref()
     child.on("error", () => void (gone = true))

@@ -168,7 +168,7 @@ describe("a running gateway's witness", () => {
         try {
           const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
           const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-          if (ppid === gw.pid && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("trap '' TERM INT HUP")) return Number(entry)
+          if (ppid === gw.pid && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("hermes shutdown diagnostic of pid")) return Number(entry)
         } catch {
           // gone while we looked
         }

@@ -74,7 +74,7 @@ describe("Forensics.live", () => {
 })
 
 describe("Forensics.live's witness", () => {
-  const witnessMark = "trap '' TERM INT HUP"
+  const witnessMark = "hermes shutdown diagnostic of pid"
   const withForensics = <A>(use: (forensics: Context.Tag.Service<typeof Forensics>) => Effect.Effect<A>) =>
     Effect.scoped(Effect.gen(function*() {
       const built = yield* Layer.build(Forensics.live(homePaths(dir), self).pipe(Layer.provide(NodeContext.layer)))
