@@ -71,15 +71,8 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
       removeFileSync(paths.pidFile)
     }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message))),
   readState: readJson(paths.state, GatewayStateDocument),
-  // make() checks the document (a number JSON cannot carry is refused): a typed error, not a defect.
-  writeState: (doc) =>
-    fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
-      Effect.flatMap((checked) => writeJsonAtomicOffLoop(paths.state, checked))
-    ),
-  writeStateNow: (doc) =>
-    fileWrite(paths.state, "cannot write", () => GatewayStateDocument.make(doc)).pipe(
-      Effect.flatMap((checked) => writeJsonAtomic(paths.state, checked))
-    ),
+  writeState: (doc) => writeCheckedState(paths.state, doc, writeJsonAtomicOffLoop),
+  writeStateNow: (doc) => writeCheckedState(paths.state, doc, writeJsonAtomic),
   readPlannedStop: readJson(paths.plannedStop, PlannedStopDocument),
   removePlannedStop: fileWrite(paths.plannedStop, "cannot remove", () => removeFileSync(paths.plannedStop)).pipe(
     Effect.catchAll((error) => Effect.logWarning(error.message))
@@ -99,6 +92,14 @@ export const liveHomeStore = (paths: HomePaths): HomeStoreService => ({
       appendLifecycleSync(paths.lifecycleLog, record)
     })
 })
+
+/** make() checks the document (a number JSON cannot carry is refused): a typed error, not a defect. */
+const writeCheckedState = (
+  file: string,
+  doc: GatewayStateDocument,
+  write: (file: string, value: unknown) => Effect.Effect<void, FileWriteError>
+): Effect.Effect<void, FileWriteError> =>
+  fileWrite(file, "cannot write", () => GatewayStateDocument.make(doc)).pipe(Effect.flatMap((checked) => write(file, checked)))
 
 /** A write into the home that can fail in operation (full disk, permissions): a typed error, never a defect. */
 const fileWrite = <A>(file: string, what: string, write: () => A): Effect.Effect<A, FileWriteError> =>
@@ -120,6 +121,12 @@ export interface MemoryHome {
 
 const reading = <A>(value: A | undefined): FileReading<A> =>
   value === undefined ? { _tag: "Missing" } : { _tag: "Valid", value }
+
+const writeMemoryState = (home: MemoryHome, onEvent: (event: string) => void) => (doc: GatewayStateDocument) =>
+  Effect.sync(() => {
+    home.state = doc
+    onEvent(`state:${doc.gateway_state}`)
+  })
 
 /** An in-memory home; `onEvent` sees each write in order (used by ordering property tests). */
 export const memoryHomeStore = (
@@ -144,16 +151,9 @@ export const memoryHomeStore = (
   writePid: (doc) => Effect.sync(() => void (home.pid = doc)),
   removePidIfOurs: (pid) => Effect.sync(() => void (home.pid?.pid === pid && (home.pid = undefined))),
   readState: Effect.sync(() => reading(home.state)),
-  writeState: (doc) =>
-    Effect.sync(() => {
-      home.state = doc
-      onEvent(`state:${doc.gateway_state}`)
-    }),
-  writeStateNow: (doc) =>
-    Effect.sync(() => {
-      home.state = doc
-      onEvent(`state:${doc.gateway_state}`)
-    }),
+  // Off the loop or on it is all one in memory.
+  writeState: writeMemoryState(home, onEvent),
+  writeStateNow: writeMemoryState(home, onEvent),
   readPlannedStop: Effect.sync(() => reading(home.plannedStop)),
   removePlannedStop: Effect.sync(() => void (home.plannedStop = undefined)),
   writeCleanShutdown: (doc) =>

@@ -52,11 +52,18 @@ const ignoredSignals = (pid: number): bigint => {
 }
 const bit = (signo: number): bigint => 1n << BigInt(signo - 1)
 
-const withDir = async (body: (dir: string) => Promise<void>) => {
+/** A scratch directory and a way to start spawners in it; both are gone when the test ends, however it ends. */
+const withDir = async (body: (dir: string, spawn: typeof startSpawner) => Promise<void>) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hermes-witness-"))
+  const spawned: Array<Spawner> = []
   try {
-    await body(dir)
+    await body(dir, (log, env) => {
+      const spawner = startSpawner(log, env)
+      spawned.push(spawner)
+      return spawner
+    })
   } finally {
+    for (const spawner of spawned) spawner.child.kill("SIGKILL")
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -74,39 +81,35 @@ const diagnosticEnded = (log: string, pid: number) => logOnce(log, "the end of t
 
 describe("diagnostic witness", () => {
   it("writes the stop's diagnostic when triggered, finishes it after its gateway has exited, and holds none of its secrets", () =>
-    withDir(async (dir) => {
+    withDir(async (dir, spawn) => {
       const log = path.join(dir, "logs", "shutdown-diag.log")
-      const spawner = startSpawner(log, { ...process.env, TELEGRAM_BOT_TOKEN: "123:witness-must-not-hold-this" })
-      try {
-        const { witness } = await spawner.ask("pid")
-        expect(witness).toBeTypeOf("number")
-        // It lives as long as the gateway: it gets PATH, not the gateway's tokens and keys.
-        const environ = fs.readFileSync(`/proc/${witness}/environ`, "utf8").split("\0")
-        expect(environ).toContain(`PATH=${process.env.PATH}`)
-        expect(environ.join("\n")).not.toContain("witness-must-not-hold-this")
-        // Its own session: a Ctrl+C at the gateway's terminal or a kill of its process group misses it.
-        const stat = fs.readFileSync(`/proc/${witness}/stat`, "utf8")
-        expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3])).toBe(witness)
-        expect(await spawner.ask("trigger")).toEqual({ _tag: "Spawned", childPid: witness })
-        spawner.child.stdin!.write("exit\n")
-        expect(await spawner.exited).toBe(0)
-        const content = await diagnosticEnded(log, spawner.child.pid!)
-        expect(content).toMatch(new RegExp(`\\n=== shutdown diagnostic at=\\S+ pid=${spawner.child.pid} signal=SIGTERM classification=unplanned\\n`))
-        expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
-        expect(content).toContain("--- ps (all processes, forest)")
-        expect(content).toContain(`--- pstree -aps ${spawner.child.pid}`)
-        expect(content).toContain("--- dmesg | tail -n 50")
-        expect(fs.statSync(log).mode & 0o777).toBe(0o600)
-        await waitFor("the witness to end", () => !alive(witness), { timeoutMs: 20_000 })
-      } finally {
-        spawner.child.kill("SIGKILL")
-      }
+      const spawner = spawn(log, { ...process.env, TELEGRAM_BOT_TOKEN: "123:witness-must-not-hold-this" })
+      const { witness } = await spawner.ask("pid")
+      expect(witness).toBeTypeOf("number")
+      // It lives as long as the gateway: it gets PATH, not the gateway's tokens and keys.
+      const environ = fs.readFileSync(`/proc/${witness}/environ`, "utf8").split("\0")
+      expect(environ).toContain(`PATH=${process.env.PATH}`)
+      expect(environ.join("\n")).not.toContain("witness-must-not-hold-this")
+      // Its own session: a Ctrl+C at the gateway's terminal or a kill of its process group misses it.
+      const stat = fs.readFileSync(`/proc/${witness}/stat`, "utf8")
+      expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3])).toBe(witness)
+      expect(await spawner.ask("trigger")).toEqual({ _tag: "Spawned", childPid: witness })
+      spawner.child.stdin!.write("exit\n")
+      expect(await spawner.exited).toBe(0)
+      const content = await diagnosticEnded(log, spawner.child.pid!)
+      expect(content).toMatch(new RegExp(`\\n=== shutdown diagnostic at=\\S+ pid=${spawner.child.pid} signal=SIGTERM classification=unplanned\\n`))
+      expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
+      expect(content).toContain("--- ps (all processes, forest)")
+      expect(content).toContain(`--- pstree -aps ${spawner.child.pid}`)
+      expect(content).toContain("--- dmesg | tail -n 50")
+      expect(fs.statSync(log).mode & 0o777).toBe(0o600)
+      await waitFor("the witness to end", () => !alive(witness), { timeoutMs: 20_000 })
     }), 60_000)
 
   it("ends without a word when its gateway ends without a stop (SIGKILL, a crash)", () =>
-    withDir(async (dir) => {
+    withDir(async (dir, spawn) => {
       const log = path.join(dir, "shutdown-diag.log")
-      const spawner = startSpawner(log)
+      const spawner = spawn(log)
       const { witness } = await spawner.ask("pid")
       spawner.child.kill("SIGKILL")
       await spawner.exited
@@ -115,43 +118,35 @@ describe("diagnostic witness", () => {
     }), 60_000)
 
   it("ignores TERM, INT and HUP while it waits, and its work is still cut after 5 s", () =>
-    withDir(async (dir) => {
+    withDir(async (dir, spawn) => {
       const log = path.join(dir, "shutdown-diag.log")
       const bin = path.join(dir, "bin")
       fs.mkdirSync(bin)
       fs.writeFileSync(path.join(bin, "ps"), "#!/bin/sh\necho HANGING PS\nexec sleep 60\n", { mode: 0o755 })
-      const spawner = startSpawner(log, { ...process.env, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` })
-      try {
-        const { witness } = await spawner.ask("pid")
-        const waiting = bit(1) | bit(2) | bit(15)
-        await waitFor("the witness to ignore HUP, INT and TERM", () => (ignoredSignals(witness) & waiting) === waiting)
-        // Ignored signals are dropped when sent: the witness cannot die of these.
-        for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.kill(witness, signal)
-        expect(await spawner.ask("trigger")).toEqual({ _tag: "Spawned", childPid: witness })
-        const content = await logOnce(log, "the hanging tool to be cut", "(diagnostic cut after 5s)")
-        expect(content).toContain("HANGING PS")
-        expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
-      } finally {
-        spawner.child.kill("SIGKILL")
-      }
+      const spawner = spawn(log, { ...process.env, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` })
+      const { witness } = await spawner.ask("pid")
+      const waiting = bit(1) | bit(2) | bit(15)
+      await waitFor("the witness to ignore HUP, INT and TERM", () => (ignoredSignals(witness) & waiting) === waiting)
+      // Ignored signals are dropped when sent: the witness cannot die of these.
+      for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.kill(witness, signal)
+      expect(await spawner.ask("trigger")).toEqual({ _tag: "Spawned", childPid: witness })
+      const content = await logOnce(log, "the hanging tool to be cut", "(diagnostic cut after 5s)")
+      expect(content).toContain("HANGING PS")
+      expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
     }), 60_000)
 
   it("gone before the stop: the stop forks its own child and the diagnostic is written all the same", () =>
-    withDir(async (dir) => {
+    withDir(async (dir, spawn) => {
       const log = path.join(dir, "shutdown-diag.log")
-      const spawner = startSpawner(log)
-      try {
-        const { witness } = await spawner.ask("pid")
-        process.kill(witness, "SIGKILL")
-        expect(await spawner.ask("gone")).toEqual({ gone: true })
-        const spawned = await spawner.ask("trigger")
-        expect(spawned).toMatchObject({ _tag: "Spawned" })
-        expect(spawned.childPid).not.toBe(witness)
-        const content = await diagnosticEnded(log, spawner.child.pid!)
-        expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
-      } finally {
-        spawner.child.kill("SIGKILL")
-      }
+      const spawner = spawn(log)
+      const { witness } = await spawner.ask("pid")
+      process.kill(witness, "SIGKILL")
+      expect(await spawner.ask("gone")).toEqual({ gone: true })
+      const spawned = await spawner.ask("trigger")
+      expect(spawned).toMatchObject({ _tag: "Spawned" })
+      expect(spawned.childPid).not.toBe(witness)
+      const content = await diagnosticEnded(log, spawner.child.pid!)
+      expect(content.match(/^=== shutdown diagnostic /gm)).toHaveLength(1)
     }), 60_000)
 })
 
