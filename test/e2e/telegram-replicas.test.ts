@@ -153,6 +153,12 @@ describe.skipIf(postgresUrl === undefined)(`telegram across replicas (two built 
     const pusher = setInterval(push, 40)
     ctx.onTestFinished(() => clearInterval(pusher))
     await tg.waitFor(() => answered() >= 8, 30_000, "some answers from replica a")
+    // Killed with a turn running (the fact the pickup below needs), not merely after some answers:
+    // on a loaded machine a can be between turns at any given moment.
+    await waitFor("a turn running on replica a", async () => {
+      const [running] = await Effect.runPromise(pgRawQuery(database, [["SELECT COUNT(*) AS n FROM turns WHERE status = 'running'"]]))
+      return Number(running![0]!.n) > 0 ? true : undefined
+    }, { timeoutMs: 30_000, intervalMs: 10, context: () => tg.summary() })
     const killedAt = Date.now()
     a.signal("SIGKILL")
     await a.waitExit()
