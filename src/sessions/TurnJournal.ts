@@ -4,7 +4,6 @@
 // calls that arrive together run as savepoints of one group commit and are answered after it:
 // worker/SessionDbWorker.ts). This file holds the writes; the reads
 // are in SqlJournalReads.ts, pruning and lookup by key in SqlHousekeeping.ts.
-import { randomUUID } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { TurnIds } from "../adapters/TurnIntake.js"
@@ -20,6 +19,7 @@ import { ContextRow, decodeRows, NextSeqRow, SessionRow, SessionSummaryRow, Turn
 import { sqlJournalReads, summaryOf } from "./SqlJournalReads.js"
 import { boundedContext, defaultMaxContextMessages } from "./ContextBound.js"
 import { lostTurnProblem } from "./TurnOwnership.js"
+import { timeOrderedId } from "./TimeOrderedId.js"
 
 export interface JournalOptions {
   /** Platforms whose reply travels on the request itself: an interrupted turn cannot be resumed. */
@@ -180,7 +180,7 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
         seq = yield* nextSeq(sessionId)
         // The client's copy of the history is not stored again (CONTRACT 9): the session has it.
       } else {
-        sessionId = randomUUID()
+        sessionId = timeOrderedId()
         yield* sql`INSERT INTO sessions ${
           sql.insert({
             id: sessionId,
@@ -206,7 +206,7 @@ export const makeTurnJournal = (connection: JournalConnection, options: JournalO
         }
         seq = inbound.history.length + 1
       }
-      const turnId = randomUUID()
+      const turnId = timeOrderedId()
       const delivery: Delivery = requestResponse.has(inbound.platform) ? "request_response" : "push"
       yield* sql`INSERT INTO turns ${
         sql.insert({

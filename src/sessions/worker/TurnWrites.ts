@@ -6,7 +6,6 @@
 // written out like this ~140 µs (node:sqlite) — a span, a Scope, a semaphore permit, a compiled
 // statement and a Schema row decode per statement were most of it. The group commit around them
 // (one BEGIN IMMEDIATE, a savepoint per call, one COMMIT) is GroupTransaction.ts.
-import { randomUUID } from "node:crypto"
 import type { TurnIds } from "../../adapters/TurnIntake.js"
 import type { ChatMessage } from "../../agents/Agent.js"
 import { boundedContext, defaultMaxContextMessages, type SeqMessage } from "../ContextBound.js"
@@ -14,6 +13,7 @@ import type { BegunTurn, Delivery, SessionInbound } from "../SessionDb.js"
 import { SessionDbError } from "../SessionDb.js"
 import { engineError } from "../SqliteClient.js"
 import type { SqliteDriver, SqlRow, SqlValue } from "../SqliteDriver.js"
+import { timeOrderedId } from "../TimeOrderedId.js"
 
 export interface TurnWrites {
   readonly beginTurn: (inbound: SessionInbound) => BegunTurn
@@ -159,7 +159,7 @@ export const makeTurnWrites = (driver: SqliteDriver, options: TurnWritesOptions)
       }
       seq = nextSeq(sessionId)
     } else {
-      sessionId = randomUUID()
+      sessionId = timeOrderedId()
       query("INSERT INTO sessions (id, platform, chat_key, user, created_at, updated_at, status) VALUES (?, ?, ?, ?, ?, ?, 'active')", [
         sessionId,
         inbound.platform,
@@ -173,7 +173,7 @@ export const makeTurnWrites = (driver: SqliteDriver, options: TurnWritesOptions)
       seq = inbound.history.length + 1
       fresh = inbound.history
     }
-    const turnId = randomUUID()
+    const turnId = timeOrderedId()
     const delivery: Delivery = requestResponse.has(inbound.platform) ? "request_response" : "push"
     query(
       `INSERT INTO turns (id, session_id, inbound_seq, status, reason, delivery, started_at, ended_at, interrupted_lives,
