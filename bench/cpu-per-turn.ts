@@ -5,7 +5,7 @@
 // Optionally one build under `node --cpu-prof` (profiles of every thread in --cpu-prof DIR).
 //
 //   npm run build && node --import tsx bench/cpu-per-turn.ts --bin before=/tmp/base/dist/hermes.js \
-//     --bin after=dist/hermes.js [--rounds 5] [--seconds 5] [--connections 10] [--cpu-prof DIR]
+//     --bin after=dist/hermes.js [--rounds 5] [--seconds 5] [--connections 10] [--stream] [--cpu-prof DIR]
 import * as path from "node:path"
 import { chatBody, loadFor } from "./lib/HttpLoad.js"
 import { cpuMs } from "./lib/Processes.js"
@@ -27,6 +27,8 @@ const rounds = Number(option("rounds", "5"))
 const seconds = Number(option("seconds", "5"))
 const connections = Number(option("connections", "10"))
 const profileDir = option("cpu-prof", "")
+// Streamed answers (`"stream": true`, what chat UIs ask for) instead of plain ones.
+const stream = args.includes("--stream")
 
 interface Round {
   readonly turnsPerSecond: number
@@ -39,7 +41,7 @@ const measure = async (label: string, file: string, round: number): Promise<Roun
   const nodeArgs = profileDir === "" ? [] : ["--cpu-prof", "--cpu-prof-dir", path.resolve(profileDir, `${label}-round${round}`)]
   const running = await gatewayTarget(process.execPath, label, file).start({ nodeArgs })
   try {
-    const body = (i: number) => chatBody(`bench message ${i}`, `bench-user-${i}`)
+    const body = (i: number) => chatBody(`bench message ${i}`, `bench-user-${i}`, { stream })
     const warm = await loadFor(running.port, 1, connections, 0, body)
     const [cpuBefore, threadsBefore] = [cpuMs(running.pid), threadCpu(running.pid)]
     const result = await loadFor(running.port, seconds, connections, warm.requests, body)

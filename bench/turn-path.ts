@@ -1,10 +1,10 @@
 // CPU per turn of the kernel's turn path alone, in this process: the turn supervisor with the
 // metered intake, the echo agent without delay and a journal that answers at once from a counter
-// (no SQLite, no worker, no HTTP; the in-memory test journal scans every session per turn), C turns at a time through `answer` (the plain HTTP path) or `submit` (streamed). A quiet
+// (no SQLite, no worker, no HTTP; the in-memory test journal scans every session per turn), C turns at a time through `answer` (the plain HTTP path), `follow` (the streamed HTTP path) or `submit` (events as a Stream). A quiet
 // figure for comparing changes to the turn path on a loaded machine, where the gateway's own CPU
 // per turn moves with the load. Not part of `npm test`.
 //
-//   node --import tsx bench/turn-path.ts [--turns 20000] [--concurrency 10] [--rounds 5] [--mode answer|submit]
+//   node --import tsx bench/turn-path.ts [--turns 20000] [--concurrency 10] [--rounds 5] [--mode answer|submit|follow]
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
@@ -57,9 +57,16 @@ const instantJournal = (): SessionDbService => {
 const round = Effect.scoped(Effect.gen(function*() {
   const supervisor = yield* makeTurnSupervisor(instantJournal())
   const intake = meteredIntake(supervisor.intake, "http")
+  // What a follower does with each event at least: looks at it (and lets it go).
+  const seen: Array<string> = []
   const one = (i: number) => {
+    if (seen.length > 1000) seen.length = 0
     const inbound = { platform: "http", sessionKey: `bench-user-${i}`, text: `bench message ${i}`, history: [] }
-    return mode === "submit" ? outcomeOf(intake.submit(inbound)) : intake.answer(inbound)
+    return mode === "submit"
+      ? outcomeOf(intake.submit(inbound))
+      : mode === "follow"
+      ? intake.follow(inbound, (event) => void seen.push(event._tag))
+      : intake.answer(inbound)
   }
   const run = (n: number) => Effect.forEach(Array.from({ length: n }, (_, i) => i), one, { concurrency, discard: true })
   yield* run(Math.min(2000, turns)) // warm-up: JIT and caches

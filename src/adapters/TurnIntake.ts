@@ -86,6 +86,9 @@ export type TurnEvent = Data.TaggedEnum<{
 
 export const TurnEvent = Data.taggedEnum<TurnEvent>()
 
+/** A turn's events before its end: what a follower is told as it happens. */
+export type TurnProgress = Exclude<TurnEvent, { readonly _tag: "Outcome" }>
+
 export interface TurnIntake {
   /**
    * Running the stream hands the message to the turn supervisor. The turn belongs to the gateway,
@@ -100,6 +103,14 @@ export interface TurnIntake {
    * (a client that hung up) leaves the turn running under the gateway, as with submit.
    */
   readonly answer: (inbound: InboundMessage) => Effect.Effect<TurnOutcome, IntakeClosed>
+  /**
+   * Like submit, for a platform that writes each event out as it comes without waiting (a streamed
+   * HTTP answer): `onEvent` is called with Accepted, then the Chunks and Reports, from the turn
+   * itself, and must not block or throw; the outcome is returned once the end is recorded, after
+   * every call. No mailbox and no stream between the turn and the platform. Interrupting the wait (a
+   * client that hung up) stops the calls and leaves the turn running under the gateway.
+   */
+  readonly follow: (inbound: InboundMessage, onEvent: (event: TurnProgress) => void) => Effect.Effect<TurnOutcome, IntakeClosed>
   /**
    * Runs a turn an earlier life left resume_pending again (same turn id, context up to its inbound
    * message), like submit. Accepted comes once the turn is running again.
@@ -124,3 +135,10 @@ export const outcomeOf = <E, R>(events: Stream.Stream<TurnEvent, E, R>): Effect.
       onSome: Effect.succeed
     }))
   )
+
+/**
+ * `follow` made of `submit`, for an intake whose turns are streams anyway (a test's fake): the same
+ * calls in the same order, through the stream.
+ */
+export const followBySubmit = (submit: TurnIntake["submit"]): TurnIntake["follow"] => (inbound, onEvent) =>
+  outcomeOf(Stream.tap(submit(inbound), (event) => event._tag === "Outcome" ? Effect.void : Effect.sync(() => onEvent(event))))

@@ -15,7 +15,15 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { type InboundMessage, IntakeClosed, TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../adapters/TurnIntake.js"
+import {
+  type InboundMessage,
+  IntakeClosed,
+  TurnEvent,
+  type TurnIds,
+  type TurnIntake,
+  type TurnOutcome,
+  type TurnProgress
+} from "../adapters/TurnIntake.js"
 import { Agent, type AgentReport, type GenerationOptions } from "../agents/Agent.js"
 import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/SessionDb.js"
 import { annotateTurnEnd, withTurnSpan } from "../telemetry/TurnSpans.js"
@@ -88,6 +96,27 @@ const mailboxReader = (mailbox: Mailbox.Mailbox<TurnEvent, IntakeClosed>): TurnR
 const outcomeReader = (outcome: Deferred.Deferred<TurnOutcome, IntakeClosed>): TurnReader => ({
   follows: false,
   publish: () => Effect.void,
+  end: (end) => Effect.asVoid(Deferred.done(outcome, end))
+})
+
+/**
+ * Each event straight to the platform's callback, from the turn's own fiber (the callback never
+ * waits), and the end into a Deferred: a streamed answer without a mailbox and a stream per turn.
+ * A callback that throws is a bug in the platform: its view ends there, and the turn goes on.
+ */
+const followReader = (
+  outcome: Deferred.Deferred<TurnOutcome, IntakeClosed>,
+  onEvent: (event: TurnProgress) => void,
+  following: { current: boolean }
+): TurnReader => ({
+  follows: true,
+  publish: (event) =>
+    following.current && event._tag !== "Outcome"
+      ? Effect.sync(() => onEvent(event)).pipe(Effect.catchAllDefect((defect) => {
+        following.current = false
+        return Effect.logError(`a platform's turn follower failed; the turn goes on without it: ${Cause.pretty(Cause.die(defect))}`)
+      }))
+      : Effect.void,
   end: (end) => Effect.asVoid(Deferred.done(outcome, end))
 })
 
@@ -248,6 +277,17 @@ export const makeTurnSupervisor = (
         return yield* Deferred.await(outcome)
       })
 
+    /** The turn with its events handed to `onEvent` as they happen, then its outcome. */
+    const turnFollowed = (request: TurnRequest, onEvent: (event: TurnProgress) => void): Effect.Effect<TurnOutcome, IntakeClosed> =>
+      Effect.gen(function*() {
+        if (!(yield* Ref.get(open))) return yield* closedIntake()
+        const outcome = yield* Deferred.make<TurnOutcome, IntakeClosed>()
+        // Cleared when the platform stops waiting (a client that hung up): no more calls.
+        const following = { current: true }
+        yield* startTurn(request, followReader(outcome, onEvent, following), (closed) => Deferred.unsafeDone(outcome, Exit.fail(closed)))
+        return yield* Deferred.await(outcome).pipe(Effect.onInterrupt(() => Effect.sync(() => void (following.current = false))))
+      })
+
     const newTurn = (inbound: InboundMessage): TurnRequest =>
       ({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation, bounded: true })
     const active = SubscriptionRef.get(running)
@@ -255,6 +295,7 @@ export const makeTurnSupervisor = (
     const intake: TurnIntake = {
       submit: (inbound) => turnEvents(newTurn(inbound)),
       answer: (inbound) => turnOutcome(newTurn(inbound)),
+      follow: (inbound, onEvent) => turnFollowed(newTurn(inbound), onEvent),
       resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined, bounded: false }),
       active,
       awaitRoom: running.changes.pipe(Stream.filter((n) => hasRoom(n, limit)), Stream.take(1), Stream.runDrain)

@@ -34,5 +34,6 @@ export const meteredIntake = (intake: TurnIntake, platform: string): TurnIntake 
   ...intake,
   submit: (inbound) => metered(platform, intake.submit(inbound)),
   answer: (inbound) => meteredAnswer(platform, intake.answer(inbound)),
+  follow: (inbound, onEvent) => meteredAnswer(platform, intake.follow(inbound, onEvent)),
   resume: (turnId) => metered(platform, intake.resume(turnId))
 })

@@ -3,8 +3,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Stream from "effect/Stream"
-import { type InboundMessage, type TurnEvent, type TurnIds, type TurnIntake, type TurnOutcome } from "../TurnIntake.js"
+import { type InboundMessage, type TurnIds, type TurnIntake, type TurnOutcome, type TurnProgress } from "../TurnIntake.js"
 import type { BodyBudget } from "./BodyBudget.js"
 import {
   decodeChatCompletionRequest,
@@ -168,6 +167,8 @@ type Answer =
     readonly fields: CompletionFields
     readonly sentText: boolean
   }
+  /** An event came out of order (a bug in the kernel): said once the outcome is in. */
+  | { readonly _tag: "Broken"; readonly problem: string }
 
 const streamed = (
   turn: Turn,
@@ -175,51 +176,44 @@ const streamed = (
   inbound: InboundMessage,
   includeUsage: boolean
 ): Effect.Effect<void, RequestRejected> =>
-  intake.submit(inbound).pipe(
-    Stream.mapError(() => turn.closed()),
-    Stream.runFoldEffect<Answer, TurnEvent, RequestRejected, never>(
-      { _tag: "Waiting" },
-      (answer, event) => streamStep(turn, includeUsage, answer, event)
-    ),
-    Effect.asVoid
-  )
-
-/** One turn event written to the client as OpenAI streams it. */
-const streamStep = (
-  turn: Turn,
-  includeUsage: boolean,
-  answer: Answer,
-  event: TurnEvent
-): Effect.Effect<Answer, RequestRejected> => {
-  const { exchange } = turn
-  if (event._tag === "Accepted") {
-    // The status line and first event go out now that the message is durable (CONTRACT 9).
-    const events = openEventStream(exchange.res, sessionHeader(event.ids))
-    exchange.events = events
-    const fields = fieldsOf(turn, event.ids)
-    events.send(chatCompletionChunk({ ...fields, delta: { role: "assistant", content: "" }, finishReason: null }))
-    return Effect.succeed({ _tag: "Streaming", events, fields, sentText: false })
-  }
-  if (event._tag === "Outcome") {
+  Effect.gen(function*() {
+    // Written out by the turn as it goes (each write returns at once); the end is written here.
+    const view: { answer: Answer } = { answer: { _tag: "Waiting" } }
+    const outcome = yield* intake.follow(inbound, (event) => {
+      view.answer = progressStep(turn, view.answer, event)
+    }).pipe(Effect.catchTag("IntakeClosed", () => Effect.fail(turn.closed())))
+    const last = view.answer
     // Before acceptance this is a plain error status; after it, an error event (sendRejection).
-    if (event.outcome._tag !== "Completed") return Effect.fail(refusalOf(turn, event.outcome))
-    if (answer._tag === "Waiting") return Effect.dieMessage("a turn completed without being accepted")
-    const outcome = event.outcome
-    const { events, fields } = answer
+    if (outcome._tag !== "Completed") return yield* Effect.fail(refusalOf(turn, outcome))
+    if (last._tag === "Broken") return yield* Effect.dieMessage(last.problem)
+    if (last._tag === "Waiting") return yield* Effect.dieMessage("a turn completed without being accepted")
+    const { events, fields } = last
     // A turn that never streamed still owes the client its reply.
-    if (!answer.sentText && outcome.reply !== "") {
+    if (!last.sentText && outcome.reply !== "") {
       events.send(chatCompletionChunk({ ...fields, delta: { content: outcome.reply }, finishReason: null }))
     }
     events.send(chatCompletionChunk({ ...fields, delta: {}, finishReason: outcome.finishReason ?? "stop" }))
     if (includeUsage) events.send(usageChunk({ ...fields, usage: usageOfOutcome(turn, outcome) }))
     events.done()
-    return Effect.succeed(answer)
+  })
+
+/** One turn event before the end, written to the client as OpenAI streams it. */
+const progressStep = (turn: Turn, answer: Answer, event: TurnProgress): Answer => {
+  if (answer._tag === "Broken") return answer
+  if (event._tag === "Accepted") {
+    if (answer._tag !== "Waiting") return { _tag: "Broken", problem: "a turn was accepted twice" }
+    // The status line and first event go out now that the message is durable (CONTRACT 9).
+    const events = openEventStream(turn.exchange.res, sessionHeader(event.ids))
+    turn.exchange.events = events
+    const fields = fieldsOf(turn, event.ids)
+    events.send(chatCompletionChunk({ ...fields, delta: { role: "assistant", content: "" }, finishReason: null }))
+    return { _tag: "Streaming", events, fields, sentText: false }
   }
-  if (answer._tag === "Waiting") return Effect.dieMessage(`a turn's ${event._tag} came before its acceptance`)
+  if (answer._tag === "Waiting") return { _tag: "Broken", problem: `a turn's ${event._tag} came before its acceptance` }
   if (event._tag === "Report") {
-    return Effect.succeed(event.model === undefined ? answer : { ...answer, fields: { ...answer.fields, model: event.model } })
+    return event.model === undefined ? answer : { ...answer, fields: { ...answer.fields, model: event.model } }
   }
-  if (event.text === "") return Effect.succeed(answer)
+  if (event.text === "") return answer
   answer.events.send(chatCompletionChunk({ ...answer.fields, delta: { content: event.text }, finishReason: null }))
-  return Effect.succeed({ ...answer, sentText: true })
+  return { ...answer, sentText: true }
 }

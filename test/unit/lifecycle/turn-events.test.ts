@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { type TurnEvent, type TurnOutcome } from "../../../src/adapters/TurnIntake.js"
+import { TurnEvent, type TurnOutcome } from "../../../src/adapters/TurnIntake.js"
 import { Agent, AgentError } from "../../../src/agents/Agent.js"
 import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
@@ -249,6 +249,85 @@ describe("turn events", () => {
         }
       }
     }).pipe(Effect.scoped, Effect.provide(silent)), { fastCheck: { numRuns: 100 } })
+
+  it.effect.prop(
+    "follow: the calls are the submitted order's events before its Outcome, then the outcome; a caller that leaves gets no more calls",
+    [scenario],
+    ([s]) =>
+      Effect.gen(function*() {
+        const journal = emptyJournal()
+        const supervisor = yield* makeTurnSupervisor(slowToRecord(journal)).pipe(Effect.provide(scriptedAgent(s.steps)))
+        const calls: Array<TurnEvent> = []
+        const caller = yield* Effect.fork(Effect.either(supervisor.intake.follow(hi, (event) => void calls.push(event))))
+        yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
+        if (s.interruptAtMs !== null) {
+          yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
+        }
+        // The caller leaves at an odd time, never tied with the agent's steps or the interruption.
+        const leavesAtMs = s.readerStopsAfter === null ? null : s.readerStopsAfter * 10 + 1
+        const callsWhenLeft: Array<number> = []
+        if (leavesAtMs !== null) {
+          yield* Effect.fork(Effect.zipRight(
+            Effect.sleep(Duration.millis(leavesAtMs)),
+            Effect.zipRight(Fiber.interrupt(caller), Effect.sync(() => void callsWhenLeft.push(calls.length)))
+          ))
+        }
+        yield* TestClock.adjust(Duration.seconds(10))
+        if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+        const exit = yield* Fiber.await(caller)
+        const never = yield* Deferred.make<void>()
+        expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
+        expect(yield* supervisor.active).toBe(0)
+
+        const unrecorded = s.interruptAtMs !== null && s.interruptAtMs < 5
+        expect([...journal.turns.values()].map((t) => t.status)).toEqual(unrecorded ? [] : [expectedStatus(s)])
+        if (Exit.isFailure(exit)) {
+          // A caller that left was told nothing after it left, and its turn was recorded all the same.
+          expect(leavesAtMs).not.toBeNull()
+          expect(calls.length).toBe(callsWhenLeft[0])
+          if (calls.length > 0) expect(calls[0]!._tag).toBe("Accepted")
+          return
+        }
+        const answer = exit.value
+        if (Either.isLeft(answer)) {
+          expect(answer.left._tag).toBe("IntakeClosed")
+          expect(unrecorded).toBe(true)
+          expect(calls).toEqual([])
+          return
+        }
+        // The calls and the outcome are the order a submitted turn's stream has (checkOrder).
+        const outcome = checkOrder([...calls, TurnEvent.Outcome({ outcome: answer.right })])
+        expect(outcome._tag.toLowerCase()).toBe(expectedStatus(s))
+      }).pipe(Effect.scoped, Effect.provide(silent)),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.scoped("a follower that throws loses its view, and the turn is answered and recorded all the same", () =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("a", "b") })
+      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      const calls: Array<string> = []
+      const outcome = yield* supervisor.intake.follow(hi, (event) => {
+        calls.push(event._tag)
+        if (event._tag === "Chunk") throw new Error("a broken platform")
+      })
+      expect(outcome).toMatchObject({ _tag: "Completed", reply: "ab" })
+      expect(calls).toEqual(["Accepted", "Chunk"])
+      expect([...journal.turns.values()].map((t) => t.status)).toEqual(["completed"])
+    }).pipe(Effect.provide(silent)))
+
+  it.scoped("follow after the intake closed fails with IntakeClosed, calls nothing and records nothing", () =>
+    Effect.gen(function*() {
+      const journal = emptyJournal()
+      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("x") })
+      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      yield* supervisor.closeIntake
+      const calls: Array<string> = []
+      expect((yield* Effect.flip(supervisor.intake.follow(hi, (event) => void calls.push(event._tag))))._tag).toBe("IntakeClosed")
+      expect(calls).toEqual([])
+      expect(journal.turns.size).toBe(0)
+    }))
 
   it.scoped("answer after the intake closed fails with IntakeClosed and records nothing", () =>
     Effect.gen(function*() {

@@ -19,7 +19,7 @@ import {
 } from "../../../src/metrics/GatewayMetrics.js"
 import { meteredIntake } from "../../../src/metrics/MeteredIntake.js"
 import { newestShutdown, recordStartUp } from "../../../src/metrics/StartUpMetrics.js"
-import { withAnswer } from "../adapters/IntakeFakes.js"
+import { fromSubmit } from "../adapters/IntakeFakes.js"
 
 /** The value of one series in an exposition, or undefined when absent. */
 const sampleValue = (text: string, series: string): number | undefined => {
@@ -29,7 +29,7 @@ const sampleValue = (text: string, series: string): number | undefined => {
 
 const ids = { turnId: "t1", sessionId: "s1" }
 
-const scriptedIntake = (outcomes: Array<TurnOutcome | "closed">): TurnIntake => withAnswer({
+const scriptedIntake = (outcomes: Array<TurnOutcome | "closed">): TurnIntake => fromSubmit({
   active: Effect.succeed(0),
   resume: () => Stream.dieMessage("not used"),
   submit: () =>

@@ -19,7 +19,7 @@ import {
 import { type HttpAdapterOptions, makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
 import type { AgentReport } from "../../../../src/agents/Agent.js"
 import { quietContext, quietDelivery } from "../IntakeContextFixture.js"
-import { withAnswer } from "../IntakeFakes.js"
+import { fromSubmit } from "../IntakeFakes.js"
 
 export interface Script {
   /** How the turn ends; "IntakeClosed" refuses it up front, "Defect" dies after acceptance. */
@@ -49,7 +49,7 @@ export const makeFakeIntake = (script: Script = {}): Effect.Effect<FakeIntake> =
     const submitted = yield* Queue.unbounded<InboundMessage>()
     const finished = yield* Ref.make(0)
     let turns = 0
-    const intake: TurnIntake = withAnswer({
+    const intake: TurnIntake = fromSubmit({
       active: Effect.succeed(0),
       resume: (turnId) => Stream.dieMessage(`the HTTP adapter never resumes turns (asked for ${turnId})`),
       submit: (inbound) =>

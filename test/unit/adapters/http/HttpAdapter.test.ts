@@ -13,6 +13,7 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { AdapterConnectError, type Readiness } from "../../../../src/adapters/Adapter.js"
 import { makeHttpAdapter } from "../../../../src/adapters/http/HttpAdapter.js"
+import { followBySubmit, type TurnIntake } from "../../../../src/adapters/TurnIntake.js"
 import { defaultOptions, makeFakeIntake, replyTo, startAdapter, startServing } from "./AdapterFixture.js"
 import { jsonHeaders, openStream, parseEvents, postJson, send, streamedText } from "./RawHttp.js"
 import { quietContext, quietDelivery } from "../IntakeContextFixture.js"
@@ -568,11 +569,11 @@ describe("HttpAdapter streaming", () => {
       const { adapter, url } = yield* startAdapter()
       const fake = yield* makeFakeIntake()
       // Acceptance (the durable commit) is held back until the test lets it through.
-      yield* adapter.startIntake({
-        ...fake.intake,
-        submit: (inbound) =>
-          fake.intake.submit(inbound).pipe(Stream.tap((event) => event._tag === "Accepted" ? Deferred.await(accepted) : Effect.void))
-      }, quietContext()).pipe(Effect.provide(quietDelivery))
+      const held: TurnIntake["submit"] = (inbound) =>
+        fake.intake.submit(inbound).pipe(Stream.tap((event) => event._tag === "Accepted" ? Deferred.await(accepted) : Effect.void))
+      yield* adapter.startIntake({ ...fake.intake, submit: held, follow: followBySubmit(held) }, quietContext()).pipe(
+        Effect.provide(quietDelivery)
+      )
       const stream = yield* Effect.fork(openStream(url, {
         path: completions,
         headers: jsonHeaders,

@@ -36,7 +36,7 @@ import {
 import { makeTelegramAdapter, type TelegramAdapterOptions } from "../../../../src/adapters/telegram/TelegramAdapter.js"
 import { recordingContext, type RecordingContext, recordingDelivery, testView } from "../IntakeContextFixture.js"
 import { fakeToken, type FakeBotApi, startFakeBotApi } from "./FakeBotApi.js"
-import { withAnswer } from "../IntakeFakes.js"
+import { fromSubmit } from "../IntakeFakes.js"
 
 // ---------------------------------------------------------------------------------------------
 // A scripted TurnIntake: each text decides how its turn goes.
@@ -73,7 +73,7 @@ const makeIntake = (script: (text: string) => TurnScript = () => ({}), awaitRoom
   const resumed: Array<string> = []
   const delivery = recordingDelivery()
   let turns = 0
-  const intake: TurnIntake = withAnswer({
+  const intake: TurnIntake = fromSubmit({
     active: Effect.sync(() => submitted.length - accepted.length),
     ...(awaitRoom === undefined ? {} : { awaitRoom }),
     resume: (turnId) =>

@@ -16,7 +16,7 @@ import { TurnEvent, type TurnIntake } from "../../../../src/adapters/Adapter.js"
 import { makeTelegramAdapter } from "../../../../src/adapters/telegram/TelegramAdapter.js"
 import { quietDelivery, recordingContext } from "../IntakeContextFixture.js"
 import { fakeToken, type FakeBotApi, startFakeBotApi } from "./FakeBotApi.js"
-import { withAnswer } from "../IntakeFakes.js"
+import { fromSubmit } from "../IntakeFakes.js"
 
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
 
@@ -37,7 +37,7 @@ const adapterFor = (api: FakeBotApi) =>
 /** An intake whose every turn is recorded and then held until `release`. */
 const heldIntake = (accepted: Deferred.Deferred<void>, release: Deferred.Deferred<void>): TurnIntake => {
   const ids = { turnId: "t1", sessionId: "s1" }
-  return withAnswer({
+  return fromSubmit({
     active: Effect.succeed(0),
     resume: () => Stream.never,
     submit: () =>
