@@ -6,7 +6,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Adapter, Carryover, GatewayView, IntakeContext } from "../adapters/Adapter.js"
 import { Forensics } from "../forensics/Forensics.js"
 import { HomeStore } from "../home/HomeStore.js"
@@ -89,7 +88,7 @@ export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
   const stopContext = yield* Effect.context<Life | Forensics | HomeStore | Watchdog>()
   const carryover = yield* prepareCarryover(life, db, adapters)
   const startedAt = yield* Ref.get(life.startedAt)
-  const status = Effect.map(SubscriptionRef.get(life.status), (current): GatewayView => ({
+  const status = Effect.map(Ref.get(life.status), (current): GatewayView => ({
     pid: life.settings.self.pid,
     state: viewState(current.lifecycle),
     startedAt,
@@ -105,7 +104,7 @@ export const IntakeLayer = Layer.scopedDiscard(Effect.gen(function*() {
     carryoverNow: Effect.map(prepareCarryover(life, db, adapters, true), (byPlatform) => byPlatform.get(name) ?? []),
     unfinishedTurns: (chatKey) => unfinishedTurns(db, name, chatKey),
     status,
-    readiness: Effect.map(SubscriptionRef.get(life.status), (current) => readinessOf(current.lifecycle)),
+    readiness: Effect.map(Ref.get(life.status), (current) => readinessOf(current.lifecycle)),
     // Uninterruptible: the stop it starts will interrupt the adapter fiber that asked.
     requestRestart: (by) =>
       Effect.uninterruptible(handleStopRequest({ _tag: "Control", action: "restart", by }).pipe(Effect.provide(stopContext)))
