@@ -114,6 +114,15 @@ const checkOrder = (events: ReadonlyArray<TurnEvent>) => {
   return outcome
 }
 
+/** A supervisor on an empty memory journal whose agent replies with `chunks`. */
+const supervisorReplying = (...chunks: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const journal = emptyJournal()
+    const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.fromIterable(chunks) })
+    const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+    return { journal, supervisor }
+  })
+
 const silent = Logger.replace(Logger.defaultLogger, Logger.none)
 
 const hi = { platform: "http", sessionKey: undefined, text: "hi", history: [] }
@@ -192,22 +201,6 @@ describe("turn events", () => {
       const outcome = checkOrder(events)
       expect(outcome).toMatchObject({ _tag: "Completed", reply: chunks.join("") })
     }).pipe(Effect.provide(silent)))
-
-  it.scoped("a submission after the intake closed fails with IntakeClosed before any event and records nothing", () =>
-    Effect.gen(function*() {
-      const journal = emptyJournal()
-      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("x") })
-      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
-      yield* supervisor.closeIntake
-      const seen: Array<TurnEvent> = []
-      const result = yield* supervisor.intake.submit({ platform: "http", sessionKey: undefined, text: "hi", history: [] }).pipe(
-        Stream.runForEach((event) => Effect.sync(() => seen.push(event))),
-        Effect.flip
-      )
-      expect(result._tag).toBe("IntakeClosed")
-      expect(seen).toEqual([])
-      expect(journal.turns.size).toBe(0)
-    }))
 
   it.effect.prop("answer: the outcome the events end with, and a caller that leaves takes nothing with it", [scenario], ([s]) =>
     Effect.gen(function*() {
@@ -304,9 +297,7 @@ describe("turn events", () => {
 
   it.scoped("a follower that throws loses its view, and the turn is answered and recorded all the same", () =>
     Effect.gen(function*() {
-      const journal = emptyJournal()
-      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("a", "b") })
-      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      const { journal, supervisor } = yield* supervisorReplying("a", "b")
       const calls: Array<string> = []
       const outcome = yield* supervisor.intake.follow(hi, (event) => {
         calls.push(event._tag)
@@ -317,25 +308,19 @@ describe("turn events", () => {
       expect([...journal.turns.values()].map((t) => t.status)).toEqual(["completed"])
     }).pipe(Effect.provide(silent)))
 
-  it.scoped("follow after the intake closed fails with IntakeClosed, calls nothing and records nothing", () =>
+  it.scoped("after the intake closed, submit, answer and follow each fail with IntakeClosed, tell nothing and record nothing", () =>
     Effect.gen(function*() {
-      const journal = emptyJournal()
-      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("x") })
-      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
+      const { journal, supervisor } = yield* supervisorReplying("x")
       yield* supervisor.closeIntake
-      const calls: Array<string> = []
-      expect((yield* Effect.flip(supervisor.intake.follow(hi, (event) => void calls.push(event._tag))))._tag).toBe("IntakeClosed")
-      expect(calls).toEqual([])
-      expect(journal.turns.size).toBe(0)
-    }))
-
-  it.scoped("answer after the intake closed fails with IntakeClosed and records nothing", () =>
-    Effect.gen(function*() {
-      const journal = emptyJournal()
-      const agent = Layer.succeed(Agent, { model: "m", respond: () => Stream.make("x") })
-      const supervisor = yield* makeTurnSupervisor(memorySessionDb(journal)).pipe(Effect.provide(agent))
-      yield* supervisor.closeIntake
-      expect((yield* Effect.flip(supervisor.intake.answer(hi)))._tag).toBe("IntakeClosed")
+      const seen: Array<string> = []
+      const submitted = yield* supervisor.intake.submit(hi).pipe(
+        Stream.runForEach((event) => Effect.sync(() => seen.push(event._tag))),
+        Effect.flip
+      )
+      const answered = yield* Effect.flip(supervisor.intake.answer(hi))
+      const followed = yield* Effect.flip(supervisor.intake.follow(hi, (event) => void seen.push(event._tag)))
+      expect([submitted._tag, answered._tag, followed._tag]).toEqual(["IntakeClosed", "IntakeClosed", "IntakeClosed"])
+      expect(seen).toEqual([])
       expect(journal.turns.size).toBe(0)
     }))
 })
