@@ -16,7 +16,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { TurnEvent, type TurnOutcome } from "../../../src/adapters/TurnIntake.js"
 import { Agent, AgentError } from "../../../src/agents/Agent.js"
-import { makeTurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
+import { makeTurnSupervisor, type TurnSupervisor } from "../../../src/lifecycle/TurnSupervisor.js"
 import { emptyJournal, type MemoryJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 
 /** What the agent does next, each step 10 ms after the one before. */
@@ -123,6 +123,36 @@ const supervisorReplying = (...chunks: ReadonlyArray<string>) =>
     return { journal, supervisor }
   })
 
+/** The interruption is timed from the turn's start: waits until it has started, then schedules it. */
+const scheduleInterruption = (s: Scenario, supervisor: TurnSupervisor) =>
+  Effect.gen(function*() {
+    yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
+    if (s.interruptAtMs !== null) {
+      yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
+    }
+  })
+
+/**
+ * Lets the scenario play out; a hang ends only by an interruption, which the scenario may lack: the
+ * gateway's stop then.
+ */
+const playOut = (s: Scenario, supervisor: TurnSupervisor) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(Duration.seconds(10))
+    if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+  })
+
+/** After the scenario: nothing is left running or counted. */
+const expectSettled = (supervisor: TurnSupervisor) =>
+  Effect.gen(function*() {
+    const never = yield* Deferred.make<void>()
+    expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
+    expect(yield* supervisor.active).toBe(0)
+  })
+
+/** When a caller that leaves does: at an odd time, never tied with the agent's steps or the interruption. */
+const leavesAtMsOf = (s: Scenario): number | null => s.readerStopsAfter === null ? null : s.readerStopsAfter * 10 + 1
+
 const silent = Logger.replace(Logger.defaultLogger, Logger.none)
 
 const hi = { platform: "http", sessionKey: undefined, text: "hi", history: [] }
@@ -138,18 +168,10 @@ describe("turn events", () => {
         Effect.either,
         Effect.fork
       )
-      // The interruption is timed from the turn's start, so wait until it has started.
-      yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
-      if (s.interruptAtMs !== null) {
-        yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
-      }
-      yield* TestClock.adjust(Duration.seconds(10))
-      // A hang ends only by an interruption, which the scenario may lack: the gateway's stop then.
-      if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+      yield* scheduleInterruption(s, supervisor)
+      yield* playOut(s, supervisor)
       const read = yield* Fiber.join(reader)
-      const never = yield* Deferred.make<void>()
-      expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
-      expect(yield* supervisor.active).toBe(0)
+      yield* expectSettled(supervisor)
 
       const turns = [...journal.turns.values()]
       if (Either.isLeft(read)) {
@@ -207,19 +229,12 @@ describe("turn events", () => {
       const journal = emptyJournal()
       const supervisor = yield* makeTurnSupervisor(slowToRecord(journal)).pipe(Effect.provide(scriptedAgent(s.steps)))
       const caller = yield* Effect.fork(Effect.either(supervisor.intake.answer(hi)))
-      yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
-      if (s.interruptAtMs !== null) {
-        yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
-      }
-      // The caller hangs up at an odd time, never tied with the agent's steps or the interruption.
-      const leavesAtMs = s.readerStopsAfter === null ? null : s.readerStopsAfter * 10 + 1
+      yield* scheduleInterruption(s, supervisor)
+      const leavesAtMs = leavesAtMsOf(s)
       if (leavesAtMs !== null) yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(leavesAtMs)), Fiber.interrupt(caller)))
-      yield* TestClock.adjust(Duration.seconds(10))
-      if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+      yield* playOut(s, supervisor)
       const exit = yield* Fiber.await(caller)
-      const never = yield* Deferred.make<void>()
-      expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
-      expect(yield* supervisor.active).toBe(0)
+      yield* expectSettled(supervisor)
 
       const statuses = [...journal.turns.values()].map((t) => t.status)
       const unrecorded = s.interruptAtMs !== null && s.interruptAtMs < 5
@@ -252,12 +267,8 @@ describe("turn events", () => {
         const supervisor = yield* makeTurnSupervisor(slowToRecord(journal)).pipe(Effect.provide(scriptedAgent(s.steps)))
         const calls: Array<TurnEvent> = []
         const caller = yield* Effect.fork(Effect.either(supervisor.intake.follow(hi, (event) => void calls.push(event))))
-        yield* Effect.zipRight(Effect.yieldNow(), supervisor.active).pipe(Effect.repeat({ until: (n) => n > 0 }))
-        if (s.interruptAtMs !== null) {
-          yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(s.interruptAtMs)), supervisor.interruptAll("test stop")))
-        }
-        // The caller leaves at an odd time, never tied with the agent's steps or the interruption.
-        const leavesAtMs = s.readerStopsAfter === null ? null : s.readerStopsAfter * 10 + 1
+        yield* scheduleInterruption(s, supervisor)
+        const leavesAtMs = leavesAtMsOf(s)
         const callsWhenLeft: Array<number> = []
         if (leavesAtMs !== null) {
           yield* Effect.fork(Effect.zipRight(
@@ -265,12 +276,9 @@ describe("turn events", () => {
             Effect.zipRight(Fiber.interrupt(caller), Effect.sync(() => void callsWhenLeft.push(calls.length)))
           ))
         }
-        yield* TestClock.adjust(Duration.seconds(10))
-        if (s.interruptAtMs === null) yield* supervisor.interruptAll("test end")
+        yield* playOut(s, supervisor)
         const exit = yield* Fiber.await(caller)
-        const never = yield* Deferred.make<void>()
-        expect((yield* supervisor.drain(Duration.infinity, never)).left).toBe(0)
-        expect(yield* supervisor.active).toBe(0)
+        yield* expectSettled(supervisor)
 
         const unrecorded = s.interruptAtMs !== null && s.interruptAtMs < 5
         expect([...journal.turns.values()].map((t) => t.status)).toEqual(unrecorded ? [] : [expectedStatus(s)])
