@@ -30,7 +30,7 @@ export interface TurnCounts {
 
 export interface LifeService {
   readonly settings: GatewaySettings
-  /** The state machine and what changes under it; followers subscribe to its changes. */
+  /** The state machine and what changes under it; followers wake on `changed`, opened by every change. */
   readonly status: Ref.Ref<GatewayStatus>
   readonly lifecycle: Effect.Effect<LifecycleState>
   /** Moves the state machine; `now` is the Clock's millis. Returns the new state. */

@@ -2,8 +2,9 @@
 // 48 bits, then 74 random bits. Every index keyed by an id (the tables' primary keys, messages by
 // session and by turn, turns by session) then grows at its right edge instead of at a random leaf,
 // so the turns that share a group commit share the pages they write: a version-4 id touched a leaf
-// of its own in each of those indexes, and SQLite wrote every one of them to the WAL (about 18
-// pages per turn under load). PostgreSQL's B-trees gain the same way.
+// of its own in each of those indexes, and SQLite wrote every one of them to the WAL (about 8 pages
+// per HTTP turn under load, 5 with these ids; BENCHMARKS.md). PostgreSQL's B-tree indexes have the
+// same right-edge locality with them (not measured here).
 //
 // The ids stay unguessable: 74 random bits, more than an online guesser could ever try even knowing
 // the millisecond (an id is a capability: X-Hermes-Session continues that session). What an id
