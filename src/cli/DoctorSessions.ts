@@ -7,7 +7,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { GatewayConfig } from "../config/GatewayConfig.js"
-import { makePgConnection } from "../sessions/postgres/PgConnection.js"
 import { describeStartupFailure } from "../sessions/postgres/PgFailure.js"
 import { latestSchemaVersion, recordedSchemaVersion } from "../sessions/postgres/PgMigrations.js"
 import { describeTarget, postgresSettingsFrom, type PostgresSettings } from "../sessions/postgres/PostgresSettings.js"
@@ -38,6 +37,8 @@ export const schemaFinding = (target: string, found: number, known: number): Fin
 /** One round trip and the schema version, over a pool closed again whatever happens. */
 const probe = (settings: PostgresSettings): Effect.Effect<Finding> =>
   Effect.scoped(Effect.gen(function*() {
+    // Loaded only here: the PostgreSQL driver stays out of every other command's start-up.
+    const { makePgConnection } = yield* Effect.promise(() => import("../sessions/postgres/PgConnection.js"))
     const connection = yield* Effect.acquireRelease(makePgConnection(settings), (c) => Effect.ignore(c.close))
     yield* connection.probe
     const found = yield* Effect.provideService(recordedSchemaVersion, SqlClient.SqlClient, connection.sql)

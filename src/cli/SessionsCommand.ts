@@ -26,7 +26,6 @@ import { withSessionDb } from "../sessions/SqliteSessionStore.js"
 import { loadConfig } from "../config/LoadConfig.js"
 import { deliveryLogFile } from "../sessions/DeliveryLog.js"
 import type { SessionDbService } from "../sessions/SessionDb.js"
-import { withPostgresSessionQueries } from "../sessions/postgres/PgQueryAccess.js"
 import { postgresSettingsOf } from "../sessions/SessionStoreOf.js"
 import { homeOption, resolvePaths } from "./HomeOption.js"
 import { escapeControls as safe, escapeMultiline } from "./TerminalText.js"
@@ -71,7 +70,11 @@ const withHomeSessionDb = <A, E>(paths: HomePaths, use: (db: SessionDbService) =
     )
     return yield* postgres === null
       ? withSessionDb(paths.database, use)
-      : withPostgresSessionQueries(postgres, deliveryLogFile(paths.database), use)
+      // Loaded only here: the PostgreSQL driver stays out of every other command's start-up.
+      : Effect.flatMap(
+        Effect.promise(() => import("../sessions/postgres/PgQueryAccess.js")),
+        ({ withPostgresSessionQueries }) => withPostgresSessionQueries(postgres, deliveryLogFile(paths.database), use)
+      )
   })
 
 /** No gateway: hold the home's lock while the database is open, so none starts and opens it too. */

@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as module from "node:module"
 import * as path from "node:path"
 import { beforeAll, describe, it } from "vitest"
-import { assertBuilt, Sandbox } from "./harness.js"
+import { assertBuilt, hermesJs, Sandbox } from "./harness.js"
 
 beforeAll(assertBuilt)
 
@@ -14,7 +14,39 @@ const nodeHasCompileCache = typeof (module as { enableCompileCache?: unknown }).
 const filesUnder = (dir: string): Array<string> =>
   fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as Array<string>).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : []
 
+/**
+ * The files of the built CLI that every start loads: the entry, what it imports, and the program it
+ * imports first thing (`await import(".../Main-*.js")`), with everything they import in turn.
+ */
+const filesLoadedAtStart = (entry: string): ReadonlySet<string> => {
+  const program = /^await import\("(\.\/chunks\/Main-[^"]+)"\);?$/m.exec(fs.readFileSync(entry, "utf8"))?.[1]
+  if (program === undefined) throw new Error(`${entry} does not import its program as expected: the test needs updating`)
+  const loaded = new Set<string>()
+  const pending = [entry, path.join(path.dirname(entry), program)]
+  while (pending.length > 0) {
+    const file = pending.pop()!
+    if (loaded.has(file)) continue
+    loaded.add(file)
+    const text = fs.readFileSync(file, "utf8")
+    for (const match of text.matchAll(/^(?:import|export)\s[^;]*?from\s*"(\.[^"]+)"|^import\s*"(\.[^"]+)"/gms)) {
+      pending.push(path.join(path.dirname(file), match[1] ?? match[2]!))
+    }
+  }
+  return loaded
+}
+
 describe.concurrent("compile cache and lazily loaded code", () => {
+  it("a start loads no PostgreSQL driver: only the commands that use PostgreSQL load it", ({ expect }) => {
+    const loaded = [...filesLoadedAtStart(hermesJs)]
+    expect(loaded.length).toBeGreaterThan(3)
+    // esbuild names each bundled module's path in a comment at its start.
+    const withDriver = loaded.filter((file) => /^\/\/ node_modules\/pg(-[a-z]+)?\//m.test(fs.readFileSync(file, "utf8")))
+    expect(withDriver).toEqual([])
+    // The driver is in the build, for the commands that load it.
+    const chunks = path.join(path.dirname(hermesJs), "chunks")
+    expect(fs.readdirSync(chunks).some((f) => fs.readFileSync(path.join(chunks, f), "utf8").includes("// node_modules/pg/lib/"))).toBe(true)
+  })
+
   it.skipIf(!nodeHasCompileCache)("the program's compiled code is cached in a private directory under XDG_CACHE_HOME", async (ctx) => {
     const { expect } = ctx
     const sb = new Sandbox(ctx)
