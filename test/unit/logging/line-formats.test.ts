@@ -1,11 +1,13 @@
 // logfmt and JSON log lines: no fiber id at info and above, kept at debug and trace; nothing else
-// of Effect's format changes.
+// of Effect's format changes (the logfmt writer is our own: compared with Effect's on any line).
 import { describe, expect, it } from "@effect/vitest"
+import { FastCheck } from "effect"
 import * as Cause from "effect/Cause"
 import * as FiberId from "effect/FiberId"
 import * as FiberRefs from "effect/FiberRefs"
 import * as HashMap from "effect/HashMap"
 import * as List from "effect/List"
+import * as LogSpan from "effect/LogSpan"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { jsonLine, logfmtLine } from "../../../src/logging/LineFormats.js"
@@ -37,6 +39,55 @@ describe("logfmt lines", () => {
       expect(logfmtLine.log(options(level))).toContain(" fiber=#42 ")
     }
   })
+})
+
+/** Effect's logfmt line with its fiber field taken out, as the gateway wrote it before its own writer. */
+const effectWithoutFiber = (line: string) => line.replace(/^(timestamp=\S+ level=\S+) fiber=\S*/, "$1")
+
+// Text with what logfmt must quote or escape: spaces, tabs, newlines, quotes, equals signs, backslashes.
+const awkwardText = FastCheck.oneof(
+  FastCheck.string(),
+  FastCheck.array(FastCheck.constantFrom("a", " ", "\t", "\n", "\"", "=", "\\", "é", "#7"), { maxLength: 12 }).map((parts) => parts.join(""))
+)
+const anyLevel = FastCheck.constantFrom(LogLevel.Trace, LogLevel.Debug, LogLevel.Info, LogLevel.Warning, LogLevel.Error, LogLevel.Fatal)
+const anyMessage = FastCheck.oneof(
+  awkwardText,
+  FastCheck.array(awkwardText, { maxLength: 3 }),
+  FastCheck.integer(),
+  FastCheck.constant(undefined),
+  FastCheck.dictionary(awkwardText, awkwardText, { maxKeys: 2 })
+)
+const anyCause = FastCheck.oneof(
+  FastCheck.constant(Cause.empty),
+  awkwardText.map((text) => Cause.fail(new Error(text))),
+  awkwardText.map((text) => Cause.die(text))
+)
+
+describe("logfmt lines, any line", () => {
+  it.prop(
+    "field for field Effect's logfmt: without the fiber at info and above, with it at debug and trace",
+    [
+      anyLevel,
+      anyMessage,
+      anyCause,
+      FastCheck.array(FastCheck.tuple(awkwardText, awkwardText), { maxLength: 3 }),
+      FastCheck.array(FastCheck.tuple(awkwardText, FastCheck.integer({ min: 0, max: 10_000 })), { maxLength: 2 }),
+      FastCheck.integer({ min: 0, max: 2 ** 40 })
+    ],
+    ([level, message, cause, annotations, spans, at]) => {
+      const date = new Date(at + 10_000)
+      const line: Logger.Logger.Options<unknown> = {
+        ...options(level, message),
+        cause,
+        annotations: HashMap.fromIterable(annotations),
+        spans: List.fromIterable(spans.map(([label, ago]) => LogSpan.make(label, at + 10_000 - ago))),
+        date
+      }
+      const effects = Logger.logfmtLogger.log(line)
+      expect(logfmtLine.log(line)).toBe(LogLevel.greaterThan(level, LogLevel.Debug) ? effectWithoutFiber(effects) : effects)
+    },
+    { fastCheck: { numRuns: 500 } }
+  )
 })
 
 describe("JSON lines", () => {
