@@ -13,6 +13,7 @@ import { GatewayStack } from "./GatewayStack.js"
 import { Life, makeLife } from "./Life.js"
 import { type LifecycleState, ready } from "./LifecycleState.js"
 import { cleanShutdownStep } from "./ShutdownSteps.js"
+import { collectStartupGarbage } from "./StartupGarbage.js"
 import { describeRequest } from "./StopClassification.js"
 import { watchSignals } from "./StopRequests.js"
 import { Watchdog } from "./Watchdog.js"
@@ -49,6 +50,7 @@ const running = Effect.gen(function*() {
   yield* life.announce
   // After ready is told, so its fork costs neither start-up nor, later, the stop.
   yield* (yield* Forensics).startWitness
+  yield* Effect.forkScoped(collectStartupGarbage)
   const every = life.settings.systemdWatchdog
   if (every === undefined) return
   // Pinged from the event loop on purpose: a stalled loop stops the pings and systemd acts.

@@ -214,4 +214,17 @@ describe.concurrent("start-up", () => {
     expect(await after.waitExit()).toEqual({ code: 0, signal: null })
     expect(fs.existsSync(home.pidFile)).toBe(false)
   })
+
+  it("start-up's garbage is collected once, shortly after ready, by the running gateway itself", async (ctx) => {
+    const { expect } = ctx
+    const sb = new Sandbox(ctx)
+    const gw = sb.run(sb.home(), { HERMES_LOG_LEVEL: "debug" })
+    await gw.waitRunning()
+    await gw.waitLog(/start-up garbage collected took=\d+\.\dms heap_used=\d+\.\d→\d+\.\dMB/)
+    const [, before, after] = /heap_used=(\d+\.\d)→(\d+\.\d)MB/.exec(gw.stderr)!
+    expect(Number(after)).toBeLessThan(Number(before))
+    gw.signal("SIGINT")
+    expect(await gw.waitExit()).toEqual({ code: 0, signal: null })
+    expect(gw.stderr.match(/start-up garbage/g)).toHaveLength(1)
+  })
 })
