@@ -14,7 +14,6 @@ import * as Mailbox from "effect/Mailbox"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import {
   type InboundMessage,
   IntakeClosed,
@@ -29,7 +28,8 @@ import type { BegunTurn, SessionDbError, SessionDbService } from "../sessions/Se
 import { annotateTurnEnd, withTurnSpan } from "../telemetry/TurnSpans.js"
 import { replyText } from "./ReplyText.js"
 import { turnLine } from "./TurnLog.js"
-import { busyOutcome, hasRoom } from "./TurnAdmission.js"
+import { type ActiveChange, makeRunningCount } from "./RunningCount.js"
+import { busyOutcome } from "./TurnAdmission.js"
 
 export type DrainEnd = "empty" | "deadline" | "forced"
 
@@ -124,8 +124,8 @@ const closedIntake = () => new IntakeClosed({ message: "the gateway is not accep
 
 export const makeTurnSupervisor = (
   db: SessionDbService,
-  /** Told the number of running turns whenever it changes (for active_turns in the state file), in order. */
-  onActiveChange: (active: number) => Effect.Effect<void> = () => Effect.void,
+  /** Told the number of running turns after each change (for active_turns in the state file). */
+  onActiveChange: ActiveChange = () => Effect.void,
   options: TurnSupervisorOptions = {}
 ): Effect.Effect<TurnSupervisor, never, Scope.Scope | Agent> =>
   Effect.gen(function*() {
@@ -133,16 +133,8 @@ export const makeTurnSupervisor = (
     const set = yield* FiberSet.make<void>()
     const open = yield* Ref.make(true)
     const interruptReason = yield* Ref.make("gateway shutting down")
-    // Changed and reported under one lock, so the last number reported is the current one; a
-    // platform waiting for room (awaitRoom) follows its changes.
-    const running = yield* SubscriptionRef.make(0)
-    const countRunning = (delta: 1 | -1) =>
-      SubscriptionRef.updateEffect(running, (n) => Effect.as(onActiveChange(n + delta), n + delta))
     const limit = Math.max(0, Math.floor(options.maxInflightTurns ?? 0))
-    /** Counts the turn in, unless it is bounded and the limit is reached: then false, nothing counted. */
-    const admit = (bounded: boolean) =>
-      SubscriptionRef.modifyEffect(running, (n) =>
-        bounded && !hasRoom(n, limit) ? Effect.succeed([false, n] as const) : Effect.as(onActiveChange(n + 1), [true, n + 1] as const))
+    const running = makeRunningCount(limit, onActiveChange)
 
     /** From recording the message to the recorded end; typed failures become outcomes here. */
     const recordedTurn = (
@@ -222,7 +214,7 @@ export const makeTurnSupervisor = (
      */
     const superviseTurn = (request: TurnRequest, reader: TurnReader): Effect.Effect<void> =>
       Effect.gen(function*() {
-        if (!(yield* admit(request.bounded))) {
+        if (!(yield* running.admit(request.bounded))) {
           // Refused before anything is recorded or run: the platform is told at once and retries.
           return yield* reader.end(Exit.succeed(busyOutcome(limit)))
         }
@@ -237,7 +229,7 @@ export const makeTurnSupervisor = (
         }))
         // Counted out before the reader hears the end, so a client that got its answer never sees
         // its own turn still counted in active_turns.
-        yield* countRunning(-1)
+        yield* running.leave
         if (Exit.isSuccess(end)) {
           const platform = request.platform ?? turn?.platform ?? "-"
           yield* Effect.log(turnLine(platform, end.value, (yield* Clock.currentTimeMillis) - started))
@@ -290,7 +282,7 @@ export const makeTurnSupervisor = (
 
     const newTurn = (inbound: InboundMessage): TurnRequest =>
       ({ begin: db.beginTurn(inbound), platform: inbound.platform, generation: inbound.generation, bounded: true })
-    const active = SubscriptionRef.get(running)
+    const active = running.current
 
     const intake: TurnIntake = {
       submit: (inbound) => turnEvents(newTurn(inbound)),
@@ -298,7 +290,7 @@ export const makeTurnSupervisor = (
       follow: (inbound, onEvent) => turnFollowed(newTurn(inbound), onEvent),
       resume: (turnId) => turnEvents({ begin: db.resumeTurn(turnId), platform: undefined, generation: undefined, bounded: false }),
       active,
-      awaitRoom: running.changes.pipe(Stream.filter((n) => hasRoom(n, limit)), Stream.take(1), Stream.runDrain)
+      awaitRoom: running.awaitRoom
     }
 
     return {

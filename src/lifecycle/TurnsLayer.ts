@@ -63,23 +63,22 @@ export const TurnsLayer = Layer.scoped(
   Turns,
   Effect.gen(function*() {
     const { life, db, systemd } = yield* Effect.all({ life: Life, db: SessionDatabase, systemd: SystemdNotify })
-    // Told in order (under the supervisor's count lock): a count that falls while stopping is a turn
-    // that ended; read at the end of the drain, before anything is interrupted.
-    const lastActive = yield* Ref.make(0)
+    // A turn counted out while stopping is a turn that ended during the stop; read at the end of
+    // the drain, before anything is interrupted.
     const endedWhileStopping = yield* Ref.make(0)
-    const countEnd = (active: number) =>
+    const countEnd = (change: 1 | -1) =>
       Effect.gen(function*() {
-        const previous = yield* Ref.getAndSet(lastActive, active)
-        if (active < previous && Option.isSome(shutdownStartedAt(yield* life.lifecycle))) {
-          yield* Ref.update(endedWhileStopping, (n) => n + previous - active)
+        if (change === -1 && Option.isSome(shutdownStartedAt(yield* life.lifecycle))) {
+          yield* Ref.update(endedWhileStopping, (n) => n + 1)
         }
       })
     const turns = yield* makeTurnSupervisor(
       db,
-      (active) =>
-        countEnd(active).pipe(
-          Effect.zipRight(life.update((status) => ({ ...status, activeTurns: active }))),
-          Effect.zipRight(recordActiveTurns(active))
+      (change, current) =>
+        countEnd(change).pipe(
+          // Read as each record is made (RunningCount.ts): the last one made is the current count.
+          Effect.zipRight(life.update((status) => ({ ...status, activeTurns: current() }))),
+          Effect.zipRight(Effect.suspend(() => recordActiveTurns(current())))
         ),
       { maxInflightTurns: life.settings.maxInflightTurns ?? 0 }
     )
