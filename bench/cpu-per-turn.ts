@@ -4,8 +4,14 @@
 // keep-alive connections from this process, each request its own session (as bench/side-by-side.ts).
 // Optionally one build under `node --cpu-prof` (profiles of every thread in --cpu-prof DIR).
 //
+// The warm-up (1 s unless --warmup-seconds) decides what is measured: after 1 s V8 is still
+// compiling the turn path (its optimizing compiler's threads take a tenth of the CPU then); after
+// ~10 s a gateway runs at its steady state, the one a daemon lives in. --threads adds the CPU per
+// turn of each kind of thread by name (Node 24 names them; Node 20 calls them all "node").
+//
 //   npm run build && node --import tsx bench/cpu-per-turn.ts --bin before=/tmp/base/dist/hermes.js \
-//     --bin after=dist/hermes.js [--rounds 5] [--seconds 5] [--connections 10] [--stream] [--cpu-prof DIR]
+//     --bin after=dist/hermes.js [--rounds 5] [--seconds 5] [--warmup-seconds 1] [--connections 10] \
+//     [--stream] [--threads] [--cpu-prof DIR]
 import * as path from "node:path"
 import { chatBody, loadFor } from "./lib/HttpLoad.js"
 import { cpuMs } from "./lib/Processes.js"
@@ -26,6 +32,8 @@ if (bins.length === 0) bins.push({ label: "dist", file: path.resolve("dist/herme
 const rounds = Number(option("rounds", "5"))
 const seconds = Number(option("seconds", "5"))
 const connections = Number(option("connections", "10"))
+const warmupSeconds = Number(option("warmup-seconds", "1"))
+const byThread = args.includes("--threads")
 const profileDir = option("cpu-prof", "")
 // Streamed answers (`"stream": true`, what chat UIs ask for) instead of plain ones.
 const stream = args.includes("--stream")
@@ -42,13 +50,18 @@ const measure = async (label: string, file: string, round: number): Promise<Roun
   const running = await gatewayTarget(process.execPath, label, file).start({ nodeArgs })
   try {
     const body = (i: number) => chatBody(`bench message ${i}`, `bench-user-${i}`, { stream })
-    const warm = await loadFor(running.port, 1, connections, 0, body)
+    const warm = await loadFor(running.port, warmupSeconds, connections, 0, body)
     const [cpuBefore, threadsBefore] = [cpuMs(running.pid), threadCpu(running.pid)]
     const result = await loadFor(running.port, seconds, connections, warm.requests, body)
     const [cpuAfter, threadsAfter] = [cpuMs(running.pid), threadCpu(running.pid)]
     const threads = threadCpuDelta(threadsBefore, threadsAfter)
     const main = threads.find((t) => t.tid === running.pid)?.ms ?? Number.NaN
     const perTurn = (ms: number) => (ms * 1000) / result.requests
+    if (byThread) {
+      const named = new Map<string, number>()
+      for (const thread of threads) named.set(thread.name, (named.get(thread.name) ?? 0) + thread.ms)
+      console.error(`  ${label} µs/turn by thread: ${[...named].filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${perTurn(ms).toFixed(0)}`).join(", ")}`)
+    }
     return { turnsPerSecond: result.perSecond, cpuUs: perTurn(cpuAfter - cpuBefore), mainUs: perTurn(main), otherUs: perTurn(cpuAfter - cpuBefore - main) }
   } finally {
     running.child.kill("SIGTERM")

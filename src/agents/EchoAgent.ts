@@ -21,8 +21,9 @@ export const echoAgent = (delay: Duration.Duration): Layer.Layer<Agent> =>
       const last = request.messages[request.messages.length - 1]
       const text = last === undefined ? "" : last.content
       // One chunk of words, so a reader gets every word as its own element in one pull: a stream of
-      // one element per pull (Stream.fromIterable) cost the turn twice the CPU to read.
-      const words = Stream.suspend(() => Stream.fromChunk(Chunk.unsafeFromArray(chunkWords(text))))
+      // one element per pull (Stream.fromIterable) cost the turn twice the CPU to read. Split here,
+      // not in a Stream.suspend: respond is called by the turn that reads the answer at once.
+      const words = Stream.fromChunk(Chunk.unsafeFromArray(chunkWords(text)))
       // No timer at all without a delay: a zero sleep would still cost a trip through the timer queue.
       return Duration.isZero(delay) ? words : Stream.fromEffect(Effect.sleep(delay)).pipe(Stream.flatMap(() => words))
     }
