@@ -2,7 +2,6 @@
 // exit 78 (never restarted), not 69 (restarted after a delay, for ever, to the same result). The
 // config schema refuses it first; this is the kernel's own guard for any other caller.
 import { describe, expect, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -20,6 +19,7 @@ import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
 import { emptyJournal, memorySessionDb } from "../../../src/sessions/MemorySessionDb.js"
 import { SessionStore } from "../../../src/sessions/SessionStore.js"
 import { SystemdNotify } from "../../../src/supervision/SystemdNotify.js"
+import { testSettings } from "./TestSettings.js"
 
 describe("no adapter", () => {
   it.effect("start-up fails with a configuration error: exit 78", () =>
@@ -27,21 +27,7 @@ describe("no adapter", () => {
       const queue = yield* Queue.unbounded<ProcessSignal>()
       const fired = yield* Ref.make(Option.none<string>())
       const db = memorySessionDb(emptyJournal())
-      const exit = yield* runGateway({
-        budget: {
-          drain: Duration.seconds(1),
-          adapterConnect: Duration.seconds(1),
-          adapterDisconnect: Duration.seconds(1),
-          dbClose: Duration.seconds(1),
-          markerTtl: Duration.seconds(60)
-        },
-        self: { pid: 4242, startTime: "777" },
-        argv: [],
-        adapters: [],
-        supervisor: null,
-        resumeWindow: Duration.hours(1),
-        agentLabel: "test"
-      }).pipe(
+      const exit = yield* runGateway(testSettings).pipe(
         Effect.provide(Layer.mergeAll(
           Layer.succeed(HomeStore, memoryHomeStore(emptyMemoryHome(), () => undefined)),
           Signals.fromQueue(queue),

@@ -13,22 +13,7 @@ import { ready, startupFailed } from "../../../src/lifecycle/LifecycleState.js"
 import { collectStartupGarbageWith, fullCollection, startupGarbageDelay } from "../../../src/lifecycle/StartupGarbage.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
 import { SystemdNotify } from "../../../src/supervision/SystemdNotify.js"
-
-const settings = {
-  budget: {
-    drain: Duration.seconds(1),
-    adapterConnect: Duration.seconds(1),
-    adapterDisconnect: Duration.seconds(1),
-    dbClose: Duration.seconds(1),
-    markerTtl: Duration.seconds(60)
-  },
-  self: { pid: 4242, startTime: "777" },
-  argv: [],
-  adapters: [],
-  supervisor: null,
-  resumeWindow: Duration.hours(1),
-  agentLabel: "test"
-}
+import { testSettings } from "./TestSettings.js"
 
 /** A ready life, and a collector that counts its calls, collecting after the delay in a fiber. */
 const readyLife = Effect.gen(function*() {
@@ -37,7 +22,7 @@ const readyLife = Effect.gen(function*() {
     SystemdNotify.recording([]),
     Watchdog.test(yield* Ref.make(Option.none<string>()))
   )
-  const life = yield* makeLife(settings, () => Effect.void).pipe(Effect.provide(services))
+  const life = yield* makeLife(testSettings, () => Effect.void).pipe(Effect.provide(services))
   yield* life.transition(ready)
   const calls = { count: 0 }
   const collector = collectStartupGarbageWith(() => () => void calls.count++).pipe(Effect.provideService(Life, life))

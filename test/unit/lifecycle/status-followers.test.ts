@@ -14,22 +14,7 @@ import { ready } from "../../../src/lifecycle/LifecycleState.js"
 import { coalesceWrites, StatusFollowersLayer } from "../../../src/lifecycle/StatusFollowers.js"
 import { Watchdog } from "../../../src/lifecycle/Watchdog.js"
 import { SystemdNotify } from "../../../src/supervision/SystemdNotify.js"
-
-const settings = {
-  budget: {
-    drain: Duration.seconds(1),
-    adapterConnect: Duration.seconds(1),
-    adapterDisconnect: Duration.seconds(1),
-    dbClose: Duration.seconds(1),
-    markerTtl: Duration.seconds(60)
-  },
-  self: { pid: 4242, startTime: "777" },
-  argv: [],
-  adapters: [],
-  supervisor: null,
-  resumeWindow: Duration.hours(1),
-  agentLabel: "test"
-}
+import { testSettings } from "./TestSettings.js"
 
 const running = () =>
   Effect.gen(function*() {
@@ -42,7 +27,7 @@ const running = () =>
       SystemdNotify.recording(notified),
       Watchdog.test(fired)
     )
-    const life = yield* makeLife(settings, () => Effect.void).pipe(Effect.provide(services))
+    const life = yield* makeLife(testSettings, () => Effect.void).pipe(Effect.provide(services))
     yield* life.writeState
     yield* Layer.build(StatusFollowersLayer.pipe(Layer.provide(Layer.succeed(Life, life))))
     yield* life.transition(ready)
