@@ -124,7 +124,7 @@ const closedIntake = () => new IntakeClosed({ message: "the gateway is not accep
 
 export const makeTurnSupervisor = (
   db: SessionDbService,
-  /** Told the number of running turns after each change (for active_turns in the state file). */
+  /** Told after each change of the number of running turns (for active_turns in the state file). */
   onActiveChange: ActiveChange = () => Effect.void,
   options: TurnSupervisorOptions = {}
 ): Effect.Effect<TurnSupervisor, never, Scope.Scope | Agent> =>

@@ -39,7 +39,6 @@ export const logfmtLine: Logger.Logger<unknown, string> = Logger.make(
   }
 )
 
-
 /** Effect's JSON line ends with the `fiberId` key. */
 export const jsonLine: Logger.Logger<unknown, string> = Logger.make((options) => {
   const line = Logger.jsonLogger.log(options)
