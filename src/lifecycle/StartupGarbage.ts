@@ -43,11 +43,12 @@ export const collectStartupGarbageWith = (obtain: () => (() => void) | undefined
     if (status.lifecycle._tag !== "Running" || status.activeTurns > 0) return
     const collect = obtain()
     if (collect === undefined) return yield* Effect.logDebug("start-up garbage left to V8: this Node cannot collect on request")
-    const before = process.memoryUsage().heapUsed
+    // The heap's own figure: process.memoryUsage() would also read /proc for the RSS.
+    const before = v8.getHeapStatistics().used_heap_size
     const startedAt = performance.now()
     collect()
     const took = performance.now() - startedAt
-    const after = process.memoryUsage().heapUsed
+    const after = v8.getHeapStatistics().used_heap_size
     yield* Effect.logDebug(`start-up garbage collected took=${took.toFixed(1)}ms heap_used=${megabytes(before)}→${megabytes(after)}MB`)
   })
 
