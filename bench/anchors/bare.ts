@@ -1,5 +1,6 @@
 // The `bare` anchor of bench/side-by-side.ts: the least a Node HTTP echo can cost. Bundled by the
-// benchmark (esbuild, into a temp dir) and run as `node bare.mjs PORT`.
+// benchmark (esbuild, into a temp dir) and run as `node bare.mjs PORT`; the bundling loads node:http
+// with `require`, as the gateway does (bench/lib/Targets.ts says why).
 //   POST /v1/chat/completions  an OpenAI-shaped answer echoing the last message
 //   GET /readyz                200
 //   GET /metrics               event-loop delay p99 since the previous GET /metrics

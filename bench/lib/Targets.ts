@@ -2,7 +2,7 @@
 // into a temp dir, never committed) and gateway builds. Each start gets a fresh temp dir (the
 // gateway's home), a free loopback port and its output in a file, so reading it costs this
 // process no CPU; "ready" is spawn → first 200 from GET /readyz, polled every 2 ms.
-import { build } from "esbuild"
+import { build, type Plugin } from "esbuild"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -65,6 +65,19 @@ const anchorsDir = fileURLToPath(new URL("../anchors/", import.meta.url))
 // As package.json bundles the gateway: ESM for Node 20, with `require` for the CommonJS inside.
 const requireBanner = "import{createRequire as __benchRequire}from'node:module';const require=__benchRequire(import.meta.url);"
 
+// As the gateway loads node:http (src/platform/NodeHttp.ts): with `require`, not an ES import, whose
+// namespace reads node:http's `WebSocket` getter and so loads undici, tls and the CA certificates
+// (on Node 24 ~20 ms and 13 MB). The anchors are the least an echo can cost, so they get the same;
+// @effect/platform-node's own `import * as Http from "node:http"` included.
+const httpByRequire: Plugin = {
+  name: "node-http-by-require",
+  setup: (anchor) => {
+    anchor.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.namespace === "http-by-require" ? { path: "node:http", external: true } : { path: "node:http", namespace: "http-by-require" })
+    anchor.onLoad({ filter: /.*/, namespace: "http-by-require" }, () => ({ contents: "module.exports = require(\"node:http\")", loader: "js" }))
+  }
+}
+
 /** Bundles bench/anchors/{bare,effect}.ts into `outDir` and returns the two anchor targets. */
 export const bundleAnchors = async (node: string, outDir: string): Promise<ReadonlyArray<Target>> =>
   Promise.all((["bare", "effect"] as const).map(async (label) => {
@@ -78,6 +91,7 @@ export const bundleAnchors = async (node: string, outDir: string): Promise<Reado
       legalComments: "none",
       logLevel: "warning",
       banner: { js: requireBanner },
+      plugins: [httpByRequire],
       outfile: file
     })
     const target: Target = {

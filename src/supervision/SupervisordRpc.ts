@@ -6,7 +6,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as http from "node:http"
+import { nodeHttp } from "../platform/NodeHttp.js"
 
 /** Where to send a request for a server URL: `unix:///path/to.sock` or `http://host:port`. */
 export const rpcEndpoint = (
@@ -74,7 +74,7 @@ export const callSupervisord = (serverUrl: string, method: string, timeoutMs = 3
           settled = true
           resume(Effect.succeed(answer))
         }
-        const request = http.request({
+        const request = nodeHttp.request({
           ...endpoint,
           path: "/RPC2",
           method: "POST",

@@ -1,6 +1,6 @@
 // The HTTP API adapter: an OpenAI-compatible server on node:http whose intake follows the kernel's
 // lifecycle (starting -> open -> draining) and whose shutdown never waits on a client.
-import * as http from "node:http"
+import type * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -16,6 +16,7 @@ import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Scope from "effect/Scope"
 import { ExitCode } from "../../lifecycle/ExitCode.js"
+import { nodeHttp } from "../../platform/NodeHttp.js"
 import { type Adapter, AdapterConnectError, type IntakeContext, type PlatformInfo, type Readiness, type TurnIntake } from "../Adapter.js"
 import { isAuthorized } from "./BearerAuth.js"
 import { handleChatCompletion, type ChatCompletionsContext } from "./ChatCompletions.js"
@@ -299,7 +300,7 @@ export const makeHttpAdapter = (options: HttpAdapterOptions): Effect.Effect<Adap
           // A log line is never worth failing a connection over.
         }
       }
-      const server = http.createServer(serverOptions(options))
+      const server = nodeHttp.createServer(serverOptions(options))
       capConnections(server, options.maxConnections, (log) => report(log))
       server.on("request", (req, res) => onRequest(runRequest, runtime, req, res, false))
       // Handled ourselves so the go-ahead is sent only when the body is actually read, not to a
