@@ -5,14 +5,13 @@
 //
 //   node --import tsx bench/worker-floor.ts [--node /path/to/node] [--starts 11]
 //
-// bench/anchors/floor-{plain,effect}.ts are bundled with esbuild into a temp dir (as the gateway is
-// bundled), then started in turn, each variant once per round; medians of: spawn → "ready" on
-// stdout, and VmRSS 300 ms later.
-import { build } from "esbuild"
+// bench/anchors/floor-{plain,effect}.ts are bundled into a temp dir as the anchors are
+// (bench/lib/Targets.ts), then started in turn, each variant once per round; medians of: spawn →
+// "ready" on stdout, and VmRSS 300 ms later.
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { killAndWait, makeTempDir, now, removeTempDir, rssMb, sleep, spawnTracked } from "./lib/Processes.js"
 import { median } from "./lib/Stats.js"
+import { bundleAnchor } from "./lib/Targets.js"
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(`--${name}`)
@@ -21,23 +20,6 @@ const argument = (name: string): string | undefined => {
 const node = argument("node") ?? process.execPath
 const starts = Number(argument("starts") ?? 11)
 if (!Number.isInteger(starts) || starts < 1) throw new Error(`--starts must be a whole number of at least 1, got ${argument("starts")}`)
-
-const anchorsDir = fileURLToPath(new URL("./anchors/", import.meta.url))
-
-const bundle = async (outDir: string, name: "plain" | "effect"): Promise<string> => {
-  const file = path.join(outDir, `floor-${name}.mjs`)
-  await build({
-    entryPoints: [path.join(anchorsDir, `floor-${name}.ts`)],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    legalComments: "none",
-    logLevel: "warning",
-    outfile: file
-  })
-  return file
-}
 
 const startOnce = async (file: string, workers: number): Promise<{ readyMs: number; rssMb: number }> => {
   const startedAt = now()
@@ -57,7 +39,7 @@ const startOnce = async (file: string, workers: number): Promise<{ readyMs: numb
 
 const dir = makeTempDir("hermes-bench-worker-floor-")
 try {
-  const files = { plain: await bundle(dir, "plain"), effect: await bundle(dir, "effect") }
+  const files = { plain: await bundleAnchor("floor-plain", dir), effect: await bundleAnchor("floor-effect", dir) }
   const variants = (["plain", "effect"] as const).flatMap((kind) =>
     [0, 1, 2].map((workers) => ({ kind, workers, ready: [] as Array<number>, rss: [] as Array<number> }))
   )

@@ -78,22 +78,28 @@ const httpByRequire: Plugin = {
   }
 }
 
+/** Bundles `bench/anchors/NAME.ts` into `outDir/NAME.mjs` as the gateway is bundled; returns that file. */
+export const bundleAnchor = async (name: string, outDir: string): Promise<string> => {
+  const file = path.join(outDir, `${name}.mjs`)
+  await build({
+    entryPoints: [path.join(anchorsDir, `${name}.ts`)],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    legalComments: "none",
+    logLevel: "warning",
+    banner: { js: requireBanner },
+    plugins: [httpByRequire],
+    outfile: file
+  })
+  return file
+}
+
 /** Bundles bench/anchors/{bare,effect}.ts into `outDir` and returns the two anchor targets. */
 export const bundleAnchors = async (node: string, outDir: string): Promise<ReadonlyArray<Target>> =>
   Promise.all((["bare", "effect"] as const).map(async (label) => {
-    const file = path.join(outDir, `${label}.mjs`)
-    await build({
-      entryPoints: [path.join(anchorsDir, `${label}.ts`)],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      legalComments: "none",
-      logLevel: "warning",
-      banner: { js: requireBanner },
-      plugins: [httpByRequire],
-      outfile: file
-    })
+    const file = await bundleAnchor(label, outDir)
     const target: Target = {
       label,
       kind: "anchor",
