@@ -21,11 +21,8 @@ import { engineNames, type EngineName } from "../src/sessions/SqliteDriver.js"
 import { availableEngines } from "../src/sessions/SqliteEngine.js"
 import { openSqliteSessionDb } from "../src/sessions/SqliteSessionStore.js"
 import { openWorkerSessionDb } from "../src/sessions/worker/WorkerSessionDb.js"
+import { argument } from "./lib/Args.js"
 
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`)
-  return at >= 0 ? process.argv[at + 1] : undefined
-}
 
 const turns = Number(argument("turns") ?? 2000)
 const sessions = Number(argument("sessions") ?? 50)

@@ -20,14 +20,11 @@ import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import { LoadBalancer } from "../test/e2e/fakes/LoadBalancer.js"
 import { adminQuery, postgresUrl, urlFor } from "../test/unit/sessions/postgres.js"
+import { argument } from "./lib/Args.js"
 import { chatBody, postChat, readyzStatus } from "./lib/HttpLoad.js"
 import { freePort, killAndWait, makeTempDir, now, removeTempDir, sleep, type Spawned, spawnTracked } from "./lib/Processes.js"
 import { median, spread } from "./lib/Stats.js"
 
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`)
-  return at >= 0 ? process.argv[at + 1] : undefined
-}
 const runs = Number(argument("runs") ?? 3)
 const loadSeconds = Number(argument("seconds") ?? 5)
 const connections = Number(argument("connections") ?? 8)

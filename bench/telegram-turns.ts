@@ -16,11 +16,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { FakeTelegram } from "../test/e2e/fakes/FakeTelegram.js"
 import { telegramConfig } from "../test/e2e/harness.js"
+import { argument } from "./lib/Args.js"
 
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`)
-  return at >= 0 ? process.argv[at + 1] : undefined
-}
 const messages = Number(argument("messages") ?? 1000)
 const chats = Number(argument("chats") ?? 10)
 const runs = Number(argument("runs") ?? 3)

@@ -9,14 +9,11 @@
 // (bench/lib/Targets.ts), then started in turn, each variant once per round; medians of: spawn →
 // "ready" on stdout, and VmRSS 300 ms later.
 import * as path from "node:path"
+import { argument } from "./lib/Args.js"
 import { killAndWait, makeTempDir, now, removeTempDir, rssMb, sleep, spawnTracked } from "./lib/Processes.js"
 import { median } from "./lib/Stats.js"
 import { bundleAnchor } from "./lib/Targets.js"
 
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`)
-  return at === -1 ? undefined : process.argv[at + 1]
-}
 const node = argument("node") ?? process.execPath
 const starts = Number(argument("starts") ?? 11)
 if (!Number.isInteger(starts) || starts < 1) throw new Error(`--starts must be a whole number of at least 1, got ${argument("starts")}`)

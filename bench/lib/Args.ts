@@ -1,5 +1,6 @@
-// Command-line options of bench/side-by-side.ts. Pure: unit-tested in test/unit/bench/Args.test.ts.
-// A bad option is one clear line (thrown as BenchUsageError), never a guess.
+// Command-line options of bench/side-by-side.ts, and the one-value reader the smaller bench scripts
+// share. Pure: unit-tested in test/unit/bench/Args.test.ts. A bad option is one clear line (thrown as
+// BenchUsageError), never a guess.
 
 export class BenchUsageError extends Error {}
 
@@ -90,4 +91,10 @@ export const parseSideBySideArgs = (argv: ReadonlyArray<string>): SideBySideOpti
     sessionTurns: Math.round(number("session-turns")),
     cpuProfileDir: last("cpu-prof")
   }
+}
+
+/** The value after `--name` in `argv` (the smaller bench scripts' options), or undefined. */
+export const argument = (name: string, argv: ReadonlyArray<string> = process.argv): string | undefined => {
+  const at = argv.indexOf(`--${name}`)
+  return at === -1 ? undefined : argv[at + 1]
 }

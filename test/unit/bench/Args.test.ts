@@ -1,6 +1,6 @@
 // bench/side-by-side.ts's options: defaults, repeated --bin, and one clear line for each mistake.
 import { describe, expect, it } from "@effect/vitest"
-import { BenchUsageError, parseSideBySideArgs } from "../../../bench/lib/Args.js"
+import { argument, BenchUsageError, parseSideBySideArgs } from "../../../bench/lib/Args.js"
 
 describe("parseSideBySideArgs", () => {
   it("defaults to the checkout's own build, 5 runs and 10 connections", () => {
@@ -33,5 +33,14 @@ describe("parseSideBySideArgs", () => {
     expect(refusal(["--bin", "dist/hermes.js"])).toBe(`--bin wants LABEL=PATH, got "dist/hermes.js"`)
     expect(refusal(["--bin", "bare=dist/hermes.js"])).toBe("--bin label bare is taken by an anchor")
     expect(refusal(["--bin", "a=x.js", "--bin", "a=y.js"])).toBe("--bin label a given twice")
+  })
+})
+
+describe("argument", () => {
+  it("is the value after --name, or undefined when the option or its value is missing", () => {
+    expect(argument("starts", ["node", "x.ts", "--node", "/n", "--starts", "3"])).toBe("3")
+    expect(argument("node", ["node", "x.ts", "--node", "/n", "--starts", "3"])).toBe("/n")
+    expect(argument("runs", ["node", "x.ts", "--starts", "3"])).toBeUndefined()
+    expect(argument("starts", ["node", "x.ts", "--starts"])).toBeUndefined()
   })
 })
